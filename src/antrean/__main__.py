@@ -1,0 +1,3 @@
+from antrean.cli import main
+
+main()

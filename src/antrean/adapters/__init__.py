@@ -1,0 +1,1 @@
+"""Inbound adapters: they translate, call one service, map the result."""

@@ -1,0 +1,51 @@
+"""The FastAPI application: REST API under /api/v1, OpenAPI docs at /docs, health checks."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from antrean import __version__
+from antrean.adapters.rest import problems, routes_auth, routes_booking, routes_catalog, routes_patients
+from antrean.bootstrap import Container
+
+DESCRIPTION = """
+Appointment booking and patient queue for clinics and hospitals.
+
+Errors are RFC 9457 problem details (`application/problem+json`) with a stable `code`;
+`detail` is in Bahasa Indonesia, or in English when `Accept-Language: en` is sent.
+Sign in with the **Authorize** button (OAuth2 password flow).
+"""
+
+
+def create_app(container: Container) -> FastAPI:
+    app = FastAPI(
+        title="antrean",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.container = container
+    problems.install(app)
+
+    api = APIRouter(prefix="/api/v1")
+    for module in (routes_auth, routes_catalog, routes_patients, routes_booking):
+        api.include_router(module.router)
+    app.include_router(api)
+
+    @app.get("/healthz", tags=["health"], summary="The process is up")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], summary="The database answers", response_model=None)
+    def readyz() -> JSONResponse:
+        try:
+            with container.db.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception:
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    return app

@@ -1,0 +1,90 @@
+"""RFC 9457 problem details: every error the API returns has this shape."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from antrean.services.errors import AntreanError, ErrorKind
+
+log = logging.getLogger("antrean.api")
+
+PROBLEM_TYPE = "application/problem+json"
+
+STATUS_BY_KIND = {
+    ErrorKind.INVALID: 422,
+    ErrorKind.NOT_FOUND: 404,
+    ErrorKind.CONFLICT: 409,
+    ErrorKind.FORBIDDEN: 403,
+    ErrorKind.UNAUTHORIZED: 401,
+}
+
+_GENERIC = {
+    400: ("bad_request", "Permintaan tidak valid.", "The request is not valid."),
+    401: ("unauthorized", "Silakan masuk terlebih dahulu.", "Please sign in first."),
+    403: ("forbidden", "Anda tidak berhak melakukan tindakan ini.", "You are not allowed to do this."),
+    404: ("not_found", "Alamat tidak ditemukan.", "Nothing was found at this address."),
+    405: ("method_not_allowed", "Metode tidak diizinkan.", "This method is not allowed here."),
+    413: ("too_large", "Permintaan terlalu besar.", "The request is too large."),
+    422: ("validation_error", "Data yang dikirim tidak valid.", "The data sent is not valid."),
+    500: ("internal_error", "Terjadi kesalahan pada server.", "Something went wrong on the server."),
+}
+
+
+def language(request: Request) -> str:
+    """'en' when the client prefers English, otherwise Bahasa Indonesia."""
+    header = request.headers.get("accept-language", "")
+    first = header.split(",")[0].strip().lower()
+    return "en" if first.startswith("en") else "id"
+
+
+def problem(
+    request: Request, status: int, code: str, detail: str, title: str | None = None, **extra: Any
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"/problems/{code}",
+        "title": title or code.replace("_", " ").capitalize(),
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "instance": request.url.path,
+        **extra,
+    }
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_TYPE, headers=headers)
+
+
+def _generic(request: Request, status: int, **extra: Any) -> JSONResponse:
+    code, text_id, text_en = _GENERIC.get(status, _GENERIC[400])
+    return problem(request, status, code, text_en if language(request) == "en" else text_id, **extra)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(AntreanError)
+    async def _antrean(request: Request, exc: AntreanError) -> JSONResponse:
+        lang = language(request)
+        return problem(request, STATUS_BY_KIND[exc.kind], exc.code, exc.message(lang))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        return _generic(request, 422, errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc.detail, dict) and "code" in exc.detail:
+            return problem(request, exc.status_code, exc.detail["code"], exc.detail["detail"])
+        return _generic(request, exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _generic(request, 500)

@@ -1,0 +1,134 @@
+"""The `antrean` command."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+
+import typer
+from rich.console import Console
+
+from antrean.config import InsecureSecret, Settings
+
+app = typer.Typer(help="antrean: appointment booking and patient queue.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+console = Console()
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, help="Address to listen on (ANTREAN_HOST)"),
+    port: int = typer.Option(None, help="Port (ANTREAN_PORT)"),
+    workers: int = typer.Option(None, help="Server processes (ANTREAN_WORKERS)"),
+) -> None:
+    """Run the web server (REST API, docs). The embedded SQLite database is upgraded first."""
+    import uvicorn
+
+    from antrean.bootstrap import build
+    from antrean.persistence.migrate import current_revision, head_revision
+
+    settings = _settings()
+    try:
+        container = build(settings, migrate=settings.resolved_database_url.startswith("sqlite"))
+    except InsecureSecret as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    if current_revision(container.db.engine) != head_revision():
+        console.print("[red]The database schema is not current: run `antrean db upgrade`.[/red]")
+        raise typer.Exit(2)
+    from antrean.bootstrap import ensure_facility
+
+    ensure_facility(container)
+    container.close()
+    uvicorn.run(
+        "antrean.adapters.rest.asgi:create",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers or settings.workers,
+        log_level=settings.log_level,
+        access_log=False,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head")) -> None:
+    """Apply the schema migrations (SQLite or PostgreSQL)."""
+    from antrean.persistence.engine import create_database
+    from antrean.persistence.migrate import current_revision, upgrade
+
+    settings = _settings()
+    db = create_database(settings.resolved_database_url)
+    upgrade(db.engine, revision)
+    console.print(f"Database at revision [bold]{current_revision(db.engine)}[/bold]")
+    db.dispose()
+
+
+@app.command("create-admin")
+def create_admin(
+    username: str = typer.Option(..., prompt=True),
+    password: str = typer.Option(None, help="Asked for when not given"),
+    full_name: str = typer.Option("Administrator"),
+) -> None:
+    """Create an admin account."""
+    from antrean.bootstrap import build
+    from antrean.domain.errors import AntreanError
+    from antrean.services.identity import create_user
+
+    if password is None:
+        password = getpass.getpass("Password: ") if sys.stdin.isatty() else sys.stdin.readline().strip()
+    container = build(_settings(), migrate=True)
+    try:
+        user = create_user(
+            container.uow(), actor=None, facility_id=container.settings.facility_id,
+            username=username, password=password, roles="admin", full_name=full_name,
+        )
+    except AntreanError as exc:
+        console.print(f"[red]{exc.message('en')}[/red]")
+        raise typer.Exit(1) from None
+    finally:
+        container.close()
+    console.print(f"Admin [bold]{user.username}[/bold] created.")
+
+
+@app.command("generate-slots")
+def generate_slots() -> None:
+    """Bring bookable slots in step with schedules over the booking horizon."""
+    from antrean.bootstrap import build
+    from antrean.services.scheduling import generate_facility_slots
+
+    container = build(_settings(), migrate=True)
+    with console.status("Generating slots..."):
+        report = generate_facility_slots(
+            container.uow(), facility_id=container.settings.facility_id, policy=container.policy
+        )
+    container.close()
+    console.print(
+        f"created {report.created}, removed {report.removed}, deactivated {report.deactivated}, "
+        f"conflicts {report.conflicts}"
+    )
+
+
+@app.command()
+def demo(
+    patients: int = typer.Option(200, min=1, max=100_000),
+    force: bool = typer.Option(False, help="Load even if the database already has clinics"),
+) -> None:
+    """Load a realistic Indonesian demo clinic: poli, doctors, schedules, patients, bookings."""
+    from antrean.bootstrap import build
+    from antrean.demo import load_demo
+
+    container = build(_settings(), migrate=True)
+    try:
+        load_demo(container, patients=patients, force=force, console=console)
+    finally:
+        container.close()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,97 @@
+"""Settings from the environment (prefix ANTREAN_) and an optional .env file. Built at start-up."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from antrean.domain.booking import BookingPolicy
+
+WEAK_SECRETS = {"", "secret", "changeme", "change-me", "dev", "development", "antrean", "password"}
+MIN_SECRET_LENGTH = 32
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ANTREAN_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "production", "test"] = "development"
+    data_dir: Path = Path("./data")
+    database_url: str | None = None
+    sqlite_synchronous: Literal["FULL", "NORMAL", "EXTRA"] = "FULL"
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+
+    facility_id: int = 1
+    facility_code: str = "MAIN"
+    facility_name: str = "Klinik Antrean"
+    time_zone: str = "Asia/Jakarta"
+    booking_horizon_days: int = Field(default=30, ge=1, le=365)
+    booking_cutoff_minutes: int = Field(default=60, ge=0, le=7 * 24 * 60)
+    max_appointments_per_patient_clinic_day: int = Field(default=1, ge=1, le=20)
+
+    secret_key: str | None = None
+    access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    refresh_token_days: int = Field(default=14, ge=1, le=365)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    log_level: str = "info"
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment == "development"
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'antrean.db').resolve()}"
+
+    def booking_policy(self) -> BookingPolicy:
+        return BookingPolicy(
+            time_zone=ZoneInfo(self.time_zone),
+            horizon_days=self.booking_horizon_days,
+            cutoff_minutes=self.booking_cutoff_minutes,
+            max_per_patient_clinic_day=self.max_appointments_per_patient_clinic_day,
+        )
+
+
+class InsecureSecret(RuntimeError):
+    pass
+
+
+def resolve_secret(settings: Settings) -> str:
+    """The signing secret: given, or generated once and kept in the data directory.
+
+    Outside development a weak or short secret is refused, so tokens cannot be forged.
+    """
+    if settings.secret_key is not None:
+        key = settings.secret_key
+        weak = key.strip().lower() in WEAK_SECRETS or len(key) < MIN_SECRET_LENGTH
+        if weak and not settings.is_development:
+            raise InsecureSecret(
+                f"ANTREAN_SECRET_KEY is weak: use at least {MIN_SECRET_LENGTH} random characters"
+            )
+        return key
+    path = settings.data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.touch(mode=0o600)
+    path.write_text(key)
+    return key

@@ -1,0 +1,205 @@
+"""A realistic Indonesian demo facility, loaded through the same services the API uses."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, time, timedelta
+
+from rich.console import Console
+from rich.progress import Progress
+
+from antrean.bootstrap import Container
+from antrean.domain.errors import AntreanError
+from antrean.domain.identity import Actor, Role
+from antrean.domain.patients import Sex
+from antrean.domain.scheduling import ExceptionKind, OpeningHours, Schedule, ScheduleException
+from antrean.services import booking, identity, patients, scheduling
+
+WEEKDAYS = range(0, 5)  # Monday to Friday
+SATURDAY = 5
+
+CLINICS = [
+    # code, name, prefix, weekday hours, saturday hours
+    ("UMUM", "Poli Umum", "A", (time(7), time(21)), (time(8), time(14))),
+    ("GIGI", "Poli Gigi", "B", (time(8), time(16)), (time(8), time(12))),
+    ("ANAK", "Poli Anak", "C", (time(8), time(16)), (time(8), time(12))),
+    ("KANDUNGAN", "Poli Kandungan", "D", (time(8), time(16)), None),
+    ("PD", "Poli Penyakit Dalam", "E", (time(8), time(16)), None),
+    ("MATA", "Poli Mata", "F", (time(9), time(15)), None),
+]
+
+SERVICES = {
+    "UMUM": [("Pemeriksaan umum", 10), ("Surat keterangan sehat", 10)],
+    "GIGI": [("Pemeriksaan gigi", 20), ("Tambal gigi", 30), ("Cabut gigi", 30)],
+    "ANAK": [("Pemeriksaan anak", 15), ("Imunisasi", 10)],
+    "KANDUNGAN": [("Pemeriksaan kehamilan (ANC)", 20), ("USG", 20)],
+    "PD": [("Konsultasi penyakit dalam", 15), ("Kontrol diabetes", 15)],
+    "MATA": [("Pemeriksaan mata", 15), ("Resep kacamata", 15)],
+}
+
+# name, specialty, clinic code, [(weekday(s), start, end)], slot minutes, patients per slot
+DOCTORS = [
+    ("dr. Andi Wijaya", "Dokter Umum", "UMUM", [(WEEKDAYS, time(7), time(14))], 15, 3),
+    ("dr. Siti Rahmawati", "Dokter Umum", "UMUM", [(WEEKDAYS, time(14), time(21))], 15, 3),
+    ("dr. Bayu Pratama", "Dokter Umum", "UMUM", [((SATURDAY,), time(8), time(14))], 15, 3),
+    ("drg. Maya Kusuma", "Dokter Gigi", "GIGI", [(WEEKDAYS, time(8), time(12))], 30, 1),
+    ("drg. Rudi Hartono", "Dokter Gigi", "GIGI", [(WEEKDAYS, time(12), time(16))], 30, 1),
+    ("dr. Lestari Putri, Sp.A", "Spesialis Anak", "ANAK", [(WEEKDAYS, time(8), time(12))], 20, 2),
+    ("dr. Hendra Gunawan, Sp.A", "Spesialis Anak", "ANAK", [((1, 3), time(12), time(16))], 20, 2),
+    ("dr. Ratna Dewi, Sp.OG", "Spesialis Kandungan", "KANDUNGAN", [(WEEKDAYS, time(8), time(13))], 20, 2),
+    ("dr. Agus Salim, Sp.PD", "Spesialis Penyakit Dalam", "PD", [(WEEKDAYS, time(8), time(14))], 20, 2),
+    ("dr. Fitri Handayani, Sp.M", "Spesialis Mata", "MATA", [((0, 2, 4), time(9), time(15))], 20, 2),
+]
+
+FIRST_NAMES = [
+    "Budi", "Siti", "Agus", "Dewi", "Rina", "Joko", "Ani", "Hendra", "Yuni", "Bambang",
+    "Sri", "Eko", "Wati", "Dedi", "Nur", "Rizky", "Putri", "Fajar", "Indah", "Ahmad",
+    "Ayu", "Dimas", "Lina", "Teguh", "Ratna", "Wahyu", "Fitri", "Arif", "Mega", "Yusuf",
+]
+LAST_NAMES = [
+    "Santoso", "Wijaya", "Saputra", "Lestari", "Hidayat", "Kurniawan", "Susanti", "Nugroho",
+    "Pratama", "Wulandari", "Setiawan", "Rahayu", "Siregar", "Nasution", "Simanjuntak",
+    "Gunawan", "Permana", "Hasibuan", "Purnomo", "Halim",
+]
+MOBILE_PREFIXES = ["0812", "0813", "0821", "0852", "0857", "0878", "0896"]
+CITIES = ["Jakarta Selatan", "Bandung", "Surabaya", "Depok", "Bekasi", "Tangerang", "Bogor"]
+
+DEMO_USERS = [
+    ("admin", "admin-demo-123", "admin", "Admin Klinik"),
+    ("operator", "operator-demo-123", "operator", "Petugas Pendaftaran"),
+]
+
+
+def load_demo(container: Container, *, patients: int, force: bool, console: Console) -> None:
+    uow = container.uow
+    fid = container.settings.facility_id
+    if scheduling.list_clinics(uow(), facility_id=fid) and not force:
+        console.print("The database already has clinics; demo data not loaded (use --force).")
+        return
+    rng = random.Random(20261122)
+    admin = Actor(user_id=0, facility_id=fid, roles=frozenset({Role.ADMIN}))
+    policy = container.policy
+    clinic_ids = _clinics(container, admin)
+    doctor_ids = _doctors(container, admin, clinic_ids)
+    today = container.clock.now().astimezone(policy.time_zone).date()
+    _holiday(container, admin, today)
+    patient_ids: list[int] = []
+    with Progress(console=console, transient=False) as progress:
+        task = progress.add_task("Patients", total=patients)
+        for n in range(patients):
+            patient_ids.append(_patient(container, admin, rng, n).id)
+            progress.advance(task)
+        _bookings(container, admin, rng, patient_ids, today, progress)
+    _users(container, admin, patient_ids[0], doctor_ids[0])
+    console.print(
+        f"Demo loaded: {len(clinic_ids)} clinics, {len(doctor_ids)} doctors, {patients} patients."
+    )
+    for username, password, role, _ in DEMO_USERS:
+        console.print(f"  {role:9} {username} / {password}")
+    console.print("  patient   pasien / pasien-demo-123")
+
+
+def _clinics(container: Container, admin: Actor) -> dict[str, int]:
+    ids: dict[str, int] = {}
+    for code, name, prefix, weekday_hours, saturday_hours in CLINICS:
+        hours = [OpeningHours(d, *weekday_hours) for d in WEEKDAYS]
+        if saturday_hours:
+            hours.append(OpeningHours(SATURDAY, *saturday_hours))
+        clinic = scheduling.create_clinic(
+            container.uow(), actor=admin, policy=container.policy, code=code, name=name,
+            queue_prefix=prefix, hours=hours,
+        )
+        ids[code] = clinic.id
+        for service_name, minutes in SERVICES[code]:
+            scheduling.create_service(
+                container.uow(), actor=admin, clinic_id=clinic.id, name=service_name,
+                duration_minutes=minutes,
+            )
+    return ids
+
+
+def _doctors(container: Container, admin: Actor, clinic_ids: dict[str, int]) -> list[int]:
+    ids = []
+    for name, specialty, clinic_code, sessions, slot_minutes, capacity in DOCTORS:
+        doctor = scheduling.create_doctor(container.uow(), actor=admin, name=name, specialty=specialty)
+        ids.append(doctor.id)
+        for days, start, end in sessions:
+            for weekday in days:
+                scheduling.save_schedule(
+                    container.uow(), actor=admin, policy=container.policy,
+                    schedule=Schedule(0, doctor.id, clinic_ids[clinic_code], weekday, start, end,
+                                      slot_minutes, capacity),
+                )
+    return ids
+
+
+def _holiday(container: Container, admin: Actor, today: date) -> None:
+    """A doctor's leave day next week, so the demo shows an exception."""
+    leave_day = today + timedelta(days=(7 - today.weekday()) + 2)
+    scheduling.add_exception(
+        container.uow(), actor=admin, policy=container.policy,
+        exception=ScheduleException(0, ExceptionKind.LEAVE, leave_day, leave_day, doctor_id=1,
+                                    reason="Cuti pribadi"),
+    )
+
+
+def _patient(container: Container, admin: Actor, rng: random.Random, n: int):  # type: ignore[no-untyped-def]
+    sex = rng.choice([Sex.MALE, Sex.FEMALE])
+    name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
+    birth = date(1940, 1, 1) + timedelta(days=rng.randrange(0, 365 * 84))
+    return patients.register_patient(
+        container.uow(), actor=admin, policy=container.policy, name=name, birth_date=birth,
+        sex=sex, phone=f"{rng.choice(MOBILE_PREFIXES)}{rng.randrange(10_000_000, 99_999_999)}",
+        address=f"Jl. {rng.choice(LAST_NAMES)} No. {rng.randrange(1, 200)}, {rng.choice(CITIES)}",
+        nik=f"3{rng.randrange(10**14, 10**15 - 1)}",
+        bpjs_number=f"000{rng.randrange(10**9, 10**10 - 1)}" if rng.random() < 0.7 else None,
+    )
+
+
+def _bookings(
+    container: Container,
+    admin: Actor,
+    rng: random.Random,
+    patient_ids: list[int],
+    today: date,
+    progress: Progress,
+) -> None:
+    fid = container.settings.facility_id
+    slots = scheduling.search_slots(
+        container.uow(), facility_id=fid, policy=container.policy,
+        date_from=today, date_to=today + timedelta(days=13),
+    )
+    wanted = min(len(slots), len(patient_ids) * 2)
+    task = progress.add_task("Bookings", total=wanted)
+    for slot in rng.sample(slots, wanted):
+        try:
+            booking.book_appointment(
+                container.uow(), actor=admin, policy=container.policy, slot_id=slot.id,
+                patient_id=rng.choice(patient_ids),
+            )
+        except AntreanError:
+            pass  # a patient already booked at that clinic that day: a realistic refusal
+        progress.advance(task)
+
+
+def _users(container: Container, admin: Actor, patient_id: int, doctor_id: int) -> None:
+    fid = container.settings.facility_id
+    for username, password, roles, full_name in DEMO_USERS:
+        identity.create_user(
+            container.uow(), actor=admin, facility_id=fid, username=username, password=password,
+            roles=roles, full_name=full_name,
+        )
+    identity.create_user(
+        container.uow(), actor=admin, facility_id=fid, username="dokter", password="dokter-demo-123",
+        roles="doctor", full_name="dr. Andi Wijaya", doctor_id=doctor_id,
+    )
+    uow = container.uow()
+    with uow(write=True):
+        from antrean.domain.identity import User
+
+        uow.users.add(
+            User(0, fid, "pasien", "Pasien Demo", frozenset({Role.PATIENT}), patient_id, None, True,
+                 identity.hash_password("pasien-demo-123")),
+            uow.clock.now(),
+        )
+        uow.commit()

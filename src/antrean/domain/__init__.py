@@ -1,0 +1,1 @@
+"""Plain-Python rules of the product. Imports only the standard library."""

@@ -1,0 +1,114 @@
+"""Appointments and the rules for taking a place in a slot."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import Enum
+from zoneinfo import ZoneInfo
+
+from antrean.domain.errors import AntreanError
+from antrean.domain.scheduling import ExceptionKind, ScheduleException, blocking_exception
+
+
+class AppointmentStatus(str, Enum):
+    """FHIR R4 Appointment.status values, so the FHIR adapter maps shapes, not meanings."""
+
+    BOOKED = "booked"
+    ARRIVED = "arrived"
+    CHECKED_IN = "checked-in"
+    FULFILLED = "fulfilled"
+    CANCELLED = "cancelled"
+    NOSHOW = "noshow"
+
+    @property
+    def is_active(self) -> bool:
+        return self in ACTIVE_STATUSES
+
+
+ACTIVE_STATUSES = frozenset(
+    {AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED, AppointmentStatus.CHECKED_IN}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BookingPolicy:
+    time_zone: ZoneInfo
+    horizon_days: int = 30
+    cutoff_minutes: int = 60
+    max_per_patient_clinic_day: int = 1
+
+    def last_bookable_day(self, today: date) -> date:
+        return today + timedelta(days=self.horizon_days)
+
+
+@dataclass(frozen=True, slots=True)
+class SlotView:
+    """What a booking needs to know about a slot."""
+
+    id: int
+    facility_id: int
+    doctor_id: int
+    clinic_id: int
+    day: date
+    start_at: datetime
+    end_at: datetime
+    capacity: int
+    booked: int
+    active: bool
+    clinic_is_open: bool
+
+
+@dataclass(slots=True)
+class Appointment:
+    id: int
+    facility_id: int
+    code: str
+    slot_id: int | None
+    patient_id: int
+    clinic_id: int
+    doctor_id: int
+    service_id: int | None
+    day: date
+    start_at: datetime
+    end_at: datetime
+    status: AppointmentStatus
+    note: str
+    cancel_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def check_slot_bookable(
+    slot: SlotView,
+    *,
+    now: datetime,
+    policy: BookingPolicy,
+    exceptions: list[ScheduleException],
+) -> None:
+    """Raise the first booking rule this slot breaks at `now`. Capacity is checked by the database."""
+    if not slot.active:
+        raise AntreanError("slot_unavailable")
+    if slot.start_at <= now:
+        raise AntreanError("slot_in_past")
+    today = now.astimezone(policy.time_zone).date()
+    if slot.day > policy.last_bookable_day(today):
+        raise AntreanError("outside_booking_window", horizon_days=policy.horizon_days)
+    if slot.start_at - now < timedelta(minutes=policy.cutoff_minutes):
+        raise AntreanError("booking_cutoff_passed", cutoff_minutes=policy.cutoff_minutes)
+    if not slot.clinic_is_open:
+        raise AntreanError("clinic_closed")
+    blocker = blocking_exception(
+        exceptions, day=slot.day, doctor_id=slot.doctor_id, clinic_id=slot.clinic_id
+    )
+    if blocker is not None:
+        if blocker.kind is ExceptionKind.HOLIDAY:
+            raise AntreanError("public_holiday", reason=blocker.reason or "-")
+        raise AntreanError("doctor_on_leave")
+    if slot.booked >= slot.capacity:
+        raise AntreanError("slot_full")
+
+
+def check_can_change(appointment: Appointment) -> None:
+    if not appointment.status.is_active:
+        raise AntreanError("appointment_not_active", status=appointment.status.value)

@@ -1,0 +1,209 @@
+"""Errors users can act on: a stable machine code and a message in Bahasa Indonesia and English."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+
+class ErrorKind(str, Enum):
+    """What sort of failure this is; each adapter maps a kind to its own status once."""
+
+    INVALID = "invalid"
+    NOT_FOUND = "not_found"
+    CONFLICT = "conflict"
+    FORBIDDEN = "forbidden"
+    UNAUTHORIZED = "unauthorized"
+
+
+# code -> (kind, Bahasa Indonesia, English). Messages may use {placeholders} filled from params.
+MESSAGES: dict[str, tuple[ErrorKind, str, str]] = {
+    "slot_full": (
+        ErrorKind.CONFLICT,
+        "Jadwal ini sudah penuh. Silakan pilih jam lain.",
+        "This slot is fully booked. Please choose another time.",
+    ),
+    "slot_not_found": (
+        ErrorKind.NOT_FOUND,
+        "Jadwal tidak ditemukan.",
+        "The slot was not found.",
+    ),
+    "slot_unavailable": (
+        ErrorKind.CONFLICT,
+        "Jadwal ini tidak lagi tersedia.",
+        "This slot is no longer available.",
+    ),
+    "slot_in_past": (
+        ErrorKind.INVALID,
+        "Jadwal ini sudah lewat.",
+        "This slot is in the past.",
+    ),
+    "outside_booking_window": (
+        ErrorKind.INVALID,
+        "Pemesanan hanya bisa dilakukan paling lama {horizon_days} hari ke depan.",
+        "Bookings can be made at most {horizon_days} days ahead.",
+    ),
+    "booking_cutoff_passed": (
+        ErrorKind.INVALID,
+        "Pemesanan ditutup {cutoff_minutes} menit sebelum jadwal dimulai.",
+        "Booking closes {cutoff_minutes} minutes before the slot starts.",
+    ),
+    "clinic_closed": (
+        ErrorKind.CONFLICT,
+        "Poli sedang tutup.",
+        "The clinic is closed.",
+    ),
+    "public_holiday": (
+        ErrorKind.CONFLICT,
+        "Tanggal ini hari libur: {reason}.",
+        "This date is a holiday: {reason}.",
+    ),
+    "doctor_on_leave": (
+        ErrorKind.CONFLICT,
+        "Dokter sedang cuti pada tanggal ini.",
+        "The doctor is on leave on this date.",
+    ),
+    "duplicate_appointment": (
+        ErrorKind.CONFLICT,
+        "Pasien sudah memiliki janji temu di poli ini pada hari yang sama.",
+        "The patient already has an appointment at this clinic on the same day.",
+    ),
+    "appointment_not_found": (
+        ErrorKind.NOT_FOUND,
+        "Janji temu tidak ditemukan.",
+        "The appointment was not found.",
+    ),
+    "appointment_not_active": (
+        ErrorKind.CONFLICT,
+        "Janji temu ini sudah {status} dan tidak bisa diubah.",
+        "This appointment is already {status} and cannot be changed.",
+    ),
+    "same_slot": (
+        ErrorKind.INVALID,
+        "Jadwal baru sama dengan jadwal lama.",
+        "The new slot is the same as the current one.",
+    ),
+    "reschedule_other_clinic": (
+        ErrorKind.INVALID,
+        "Jadwal ulang hanya bisa ke poli yang sama.",
+        "An appointment can only be rescheduled within the same clinic.",
+    ),
+    "service_not_in_clinic": (
+        ErrorKind.INVALID,
+        "Layanan ini tidak tersedia di poli tersebut.",
+        "This service is not offered at that clinic.",
+    ),
+    "not_found": (
+        ErrorKind.NOT_FOUND,
+        "{entity} tidak ditemukan.",
+        "{entity} was not found.",
+    ),
+    "already_exists": (
+        ErrorKind.CONFLICT,
+        "{entity} dengan {field} ini sudah ada.",
+        "A {entity} with this {field} already exists.",
+    ),
+    "in_use": (
+        ErrorKind.CONFLICT,
+        "{entity} masih dipakai dan tidak bisa dihapus.",
+        "The {entity} is still in use and cannot be deleted.",
+    ),
+    "invalid_time_range": (
+        ErrorKind.INVALID,
+        "Jam mulai harus sebelum jam selesai.",
+        "The start time must be before the end time.",
+    ),
+    "invalid_date_range": (
+        ErrorKind.INVALID,
+        "Tanggal awal harus sebelum atau sama dengan tanggal akhir.",
+        "The start date must be on or before the end date.",
+    ),
+    "date_range_too_long": (
+        ErrorKind.INVALID,
+        "Rentang tanggal paling lama {max_days} hari.",
+        "The date range may span at most {max_days} days.",
+    ),
+    "schedule_overlap": (
+        ErrorKind.CONFLICT,
+        "Jadwal bertabrakan dengan jadwal lain dokter ini (hari {weekday}).",
+        "The schedule overlaps another schedule of this doctor (weekday {weekday}).",
+    ),
+    "exception_incomplete": (
+        ErrorKind.INVALID,
+        "{detail_id}",
+        "{detail_en}",
+    ),
+    "invalid_phone": (
+        ErrorKind.INVALID,
+        "Nomor telepon tidak valid.",
+        "The phone number is not valid.",
+    ),
+    "invalid_nik": (
+        ErrorKind.INVALID,
+        "NIK harus 16 digit angka.",
+        "The NIK (national ID) must be 16 digits.",
+    ),
+    "invalid_birth_date": (
+        ErrorKind.INVALID,
+        "Tanggal lahir tidak valid.",
+        "The date of birth is not valid.",
+    ),
+    "invalid_credentials": (
+        ErrorKind.UNAUTHORIZED,
+        "Nama pengguna atau kata sandi salah.",
+        "Incorrect username or password.",
+    ),
+    "invalid_token": (
+        ErrorKind.UNAUTHORIZED,
+        "Sesi tidak valid atau sudah berakhir. Silakan masuk lagi.",
+        "The session is invalid or has expired. Please sign in again.",
+    ),
+    "forbidden": (
+        ErrorKind.FORBIDDEN,
+        "Anda tidak berhak melakukan tindakan ini.",
+        "You are not allowed to do this.",
+    ),
+    "weak_password": (
+        ErrorKind.INVALID,
+        "Kata sandi minimal {min_length} karakter.",
+        "The password must be at least {min_length} characters long.",
+    ),
+    "username_taken": (
+        ErrorKind.CONFLICT,
+        "Nama pengguna sudah dipakai.",
+        "This username is already taken.",
+    ),
+    "patient_required": (
+        ErrorKind.INVALID,
+        "Pilih pasien untuk janji temu ini.",
+        "Choose the patient for this appointment.",
+    ),
+    "idempotency_key_reused": (
+        ErrorKind.INVALID,
+        "Idempotency-Key ini sudah dipakai untuk permintaan lain.",
+        "This Idempotency-Key was already used for a different request.",
+    ),
+}
+
+
+class AntreanError(Exception):
+    """A rule was broken. `code` is stable; `message(lang)` is for people."""
+
+    def __init__(self, code: str, **params: Any) -> None:
+        if code not in MESSAGES:
+            raise KeyError(f"unknown error code {code!r}")
+        self.code = code
+        self.params = params
+        super().__init__(self.message("en"))
+
+    @property
+    def kind(self) -> ErrorKind:
+        return MESSAGES[self.code][0]
+
+    def message(self, lang: str = "id") -> str:
+        _, text_id, text_en = MESSAGES[self.code]
+        template = text_en if lang.startswith("en") else text_id
+        try:
+            return template.format(**self.params)
+        except (KeyError, IndexError):
+            return template

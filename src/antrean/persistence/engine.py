@@ -1,0 +1,89 @@
+"""Engines for SQLite (embedded default) and PostgreSQL, each set up for safe concurrent writes."""
+
+from __future__ import annotations
+
+import threading
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine, make_url
+
+
+@dataclass
+class Database:
+    """An engine plus what its dialect needs to run write transactions well."""
+
+    engine: Engine
+    # SQLite takes one writer at a time anyway. Queueing this process's writers on a lock lets
+    # them wait their turn in order instead of spinning in SQLite's sleep-and-retry busy handler.
+    # Correctness never rests on it: BEGIN IMMEDIATE and the conditional updates still decide,
+    # and they alone serialise writers from other processes.
+    _writer_lock: threading.Lock | None = field(default=None)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    def writer_turn(self) -> AbstractContextManager[Any]:
+        return self._writer_lock if self._writer_lock is not None else nullcontext()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def create_database(
+    url: str,
+    *,
+    sqlite_synchronous: str = "FULL",
+    busy_timeout_ms: int = 10_000,
+    pool_size: int = 10,
+    echo: bool = False,
+) -> Database:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite(url, sqlite_synchronous, busy_timeout_ms, echo)
+    engine = create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        echo=echo,
+    )
+    return Database(engine=engine)
+
+
+def _sqlite(url: str, synchronous: str, busy_timeout_ms: int, echo: bool) -> Database:
+    parsed = make_url(url)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    synchronous = synchronous.upper()
+    if synchronous not in {"FULL", "NORMAL", "EXTRA"}:
+        raise ValueError("sqlite synchronous must be FULL, NORMAL or EXTRA")
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
+        pool_size=8,
+        max_overflow=8,
+        echo=echo,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, issue BEGIN, so write transactions can be IMMEDIATE.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return Database(engine=engine, _writer_lock=threading.Lock())

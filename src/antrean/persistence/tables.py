@@ -1,0 +1,285 @@
+"""Persistence tables (SQLAlchemy Core). Every table carries facility_id, for sharding by facility."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    Time,
+    UniqueConstraint,
+    text,
+)
+
+from antrean.persistence.types import UTCDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+# SQLite only aliases rowid for INTEGER PRIMARY KEY; BigInteger there would not autoincrement.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _id() -> Column[int]:
+    return Column("id", Id, primary_key=True, autoincrement=True)
+
+
+def _facility() -> Column[int]:
+    return Column("facility_id", Id, ForeignKey("facility.id"), nullable=False)
+
+
+facility = Table(
+    "facility",
+    metadata,
+    _id(),
+    Column("code", String(32), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("address", Text, nullable=False, server_default=""),
+    Column("phone", String(32), nullable=False, server_default=""),
+    Column("time_zone", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+clinic = Table(
+    "clinic",
+    metadata,
+    _id(),
+    _facility(),
+    Column("code", String(32), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("queue_prefix", String(3), nullable=False),
+    Column("is_open", Boolean, nullable=False, server_default=text("true")),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("facility_id", "code"),
+)
+
+clinic_hours = Table(
+    "clinic_hours",
+    metadata,
+    _id(),
+    _facility(),
+    Column("clinic_id", Id, ForeignKey("clinic.id", ondelete="CASCADE"), nullable=False),
+    Column("weekday", SmallInteger, nullable=False),
+    Column("opens_at", Time, nullable=False),
+    Column("closes_at", Time, nullable=False),
+    CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday_range"),
+    CheckConstraint("opens_at < closes_at", name="opens_before_closes"),
+    Index(None, "clinic_id", "weekday"),
+)
+
+service = Table(
+    "service",
+    metadata,
+    _id(),
+    _facility(),
+    Column("clinic_id", Id, ForeignKey("clinic.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("duration_minutes", SmallInteger, nullable=False),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    CheckConstraint("duration_minutes > 0", name="duration_positive"),
+    Index(None, "clinic_id"),
+)
+
+doctor = Table(
+    "doctor",
+    metadata,
+    _id(),
+    _facility(),
+    Column("name", String(200), nullable=False),
+    Column("specialty", String(200), nullable=False, server_default=""),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+)
+
+schedule = Table(
+    "schedule",
+    metadata,
+    _id(),
+    _facility(),
+    Column("doctor_id", Id, ForeignKey("doctor.id"), nullable=False),
+    Column("clinic_id", Id, ForeignKey("clinic.id"), nullable=False),
+    Column("weekday", SmallInteger, nullable=False),
+    Column("start_time", Time, nullable=False),
+    Column("end_time", Time, nullable=False),
+    Column("slot_minutes", SmallInteger, nullable=False),
+    Column("capacity", SmallInteger, nullable=False),
+    CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday_range"),
+    CheckConstraint("start_time < end_time", name="start_before_end"),
+    CheckConstraint("slot_minutes > 0", name="slot_minutes_positive"),
+    CheckConstraint("capacity > 0", name="capacity_positive"),
+    Index(None, "doctor_id", "weekday"),
+)
+
+schedule_exception = Table(
+    "schedule_exception",
+    metadata,
+    _id(),
+    _facility(),
+    Column("kind", String(20), nullable=False),
+    Column("date_from", Date, nullable=False),
+    Column("date_to", Date, nullable=False),
+    Column("doctor_id", Id, ForeignKey("doctor.id"), nullable=True),
+    Column("clinic_id", Id, ForeignKey("clinic.id"), nullable=True),
+    Column("start_time", Time, nullable=True),
+    Column("end_time", Time, nullable=True),
+    Column("reason", String(200), nullable=False, server_default=""),
+    CheckConstraint("date_from <= date_to", name="dates_ordered"),
+    Index(None, "facility_id", "date_to"),
+)
+
+slot = Table(
+    "slot",
+    metadata,
+    _id(),
+    _facility(),
+    Column("doctor_id", Id, ForeignKey("doctor.id"), nullable=False),
+    Column("clinic_id", Id, ForeignKey("clinic.id"), nullable=False),
+    Column("schedule_id", Id, nullable=True),
+    Column("day", Date, nullable=False),
+    Column("start_at", UTCDateTime, nullable=False),
+    Column("end_at", UTCDateTime, nullable=False),
+    Column("capacity", SmallInteger, nullable=False),
+    Column("booked", SmallInteger, nullable=False, server_default=text("0")),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    UniqueConstraint("doctor_id", "start_at"),
+    CheckConstraint("booked >= 0", name="booked_not_negative"),
+    CheckConstraint("booked <= capacity", name="booked_within_capacity"),
+    Index(None, "facility_id", "clinic_id", "day"),
+    Index(None, "facility_id", "doctor_id", "day"),
+)
+
+patient = Table(
+    "patient",
+    metadata,
+    _id(),
+    _facility(),
+    Column("mrn", String(32), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("name_search", String(200), nullable=False),
+    Column("birth_date", Date, nullable=False),
+    Column("sex", String(10), nullable=False),
+    Column("phone", String(20), nullable=True),
+    Column("address", Text, nullable=True),
+    Column("nik", String(16), nullable=True),
+    Column("bpjs_number", String(20), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("facility_id", "mrn"),
+    Index(None, "facility_id", "name_search"),
+    Index(None, "facility_id", "phone"),
+)
+
+appointment = Table(
+    "appointment",
+    metadata,
+    _id(),
+    _facility(),
+    Column("code", String(12), nullable=False),
+    # A slot that schedules no longer want is deleted only when nothing active is booked in it.
+    Column("slot_id", Id, ForeignKey("slot.id", ondelete="SET NULL"), nullable=True),
+    Column("patient_id", Id, ForeignKey("patient.id"), nullable=False),
+    Column("clinic_id", Id, ForeignKey("clinic.id"), nullable=False),
+    Column("doctor_id", Id, ForeignKey("doctor.id"), nullable=False),
+    Column("service_id", Id, ForeignKey("service.id"), nullable=True),
+    Column("day", Date, nullable=False),
+    Column("start_at", UTCDateTime, nullable=False),
+    Column("end_at", UTCDateTime, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("note", Text, nullable=False, server_default=""),
+    Column("cancel_reason", Text, nullable=True),
+    Column("created_by", Id, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("facility_id", "code"),
+    Index(None, "patient_id", "day"),
+    Index(None, "facility_id", "day", "clinic_id"),
+    Index(None, "slot_id"),
+)
+
+# One row per (patient, clinic, day): how many active appointments the patient holds there.
+# A conditional upsert on it enforces the per-day limit in the database, under any concurrency.
+patient_day_booking = Table(
+    "patient_day_booking",
+    metadata,
+    _facility(),
+    Column("patient_id", Id, ForeignKey("patient.id"), primary_key=True),
+    Column("clinic_id", Id, ForeignKey("clinic.id"), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("active_count", SmallInteger, nullable=False),
+    CheckConstraint("active_count >= 0", name="count_not_negative"),
+)
+
+booking_conflict = Table(
+    "booking_conflict",
+    metadata,
+    _id(),
+    _facility(),
+    Column("appointment_id", Id, ForeignKey("appointment.id"), nullable=False),
+    Column("slot_id", Id, ForeignKey("slot.id", ondelete="SET NULL"), nullable=True),
+    Column("reason", String(32), nullable=False),
+    Column("detected_at", UTCDateTime, nullable=False),
+    Column("resolved_at", UTCDateTime, nullable=True),
+    Index(None, "facility_id", "resolved_at"),
+)
+
+user_account = Table(
+    "user_account",
+    metadata,
+    _id(),
+    _facility(),
+    Column("username", String(120), nullable=False, unique=True),
+    Column("full_name", String(200), nullable=False, server_default=""),
+    Column("password_hash", String(255), nullable=False),
+    Column("roles", String(100), nullable=False),
+    Column("patient_id", Id, ForeignKey("patient.id"), nullable=True, unique=True),
+    Column("doctor_id", Id, ForeignKey("doctor.id"), nullable=True),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+refresh_token = Table(
+    "refresh_token",
+    metadata,
+    _id(),
+    _facility(),
+    Column("user_id", Id, ForeignKey("user_account.id", ondelete="CASCADE"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+idempotency_key = Table(
+    "idempotency_key",
+    metadata,
+    _facility(),
+    Column("user_id", Id, primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("resource_id", Id, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Named per-facility counters (medical record numbers now, queue numbers later), bumped atomically.
+counter = Table(
+    "counter",
+    metadata,
+    Column("facility_id", Id, ForeignKey("facility.id"), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)

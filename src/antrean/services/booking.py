@@ -1,0 +1,246 @@
+"""Use cases for appointments: book, cancel, reschedule, look up."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from antrean.domain.booking import (
+    Appointment,
+    AppointmentStatus,
+    BookingPolicy,
+    SlotView,
+    check_can_change,
+    check_slot_bookable,
+)
+from antrean.domain.common import Page, random_code
+from antrean.domain.errors import AntreanError
+from antrean.domain.identity import Actor, Role
+from antrean.services.ports import AppointmentFilter, UniqueViolation, UnitOfWork
+
+
+def book_appointment(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    policy: BookingPolicy,
+    slot_id: int,
+    patient_id: int | None = None,
+    service_id: int | None = None,
+    note: str = "",
+    idempotency_key: str | None = None,
+    request_hash: str = "",
+) -> Appointment:
+    """Take one place in a slot for a patient. The database decides who gets the last place."""
+    try:
+        return _book(uow, actor, policy, slot_id, patient_id, service_id, note, idempotency_key,
+                      request_hash)
+    except UniqueViolation:
+        if idempotency_key is None:
+            raise
+    # Another request with the same key committed first: answer as it was answered.
+    with uow():
+        replay = _replay(uow, actor, idempotency_key, request_hash)
+    if replay is None:
+        raise AntreanError("idempotency_key_reused")
+    return replay
+
+
+def _replay(uow: UnitOfWork, actor: Actor, key: str, request_hash: str) -> Appointment | None:
+    stored = uow.idempotency.get(actor.user_id, key)
+    if stored is None:
+        return None
+    stored_hash, appointment_id = stored
+    if stored_hash != request_hash or appointment_id is None:
+        raise AntreanError("idempotency_key_reused")
+    return uow.appointments.get(actor.facility_id, appointment_id)
+
+
+def _book(
+    uow: UnitOfWork,
+    actor: Actor,
+    policy: BookingPolicy,
+    slot_id: int,
+    patient_id: int | None,
+    service_id: int | None,
+    note: str,
+    key: str | None,
+    request_hash: str,
+) -> Appointment:
+    patient_id = _patient_for(actor, patient_id)
+    with uow(write=True):
+        now = uow.clock.now()
+        if key is not None:
+            replay = _replay(uow, actor, key, request_hash)
+            if replay is not None:
+                return replay
+            uow.idempotency.claim(actor.facility_id, actor.user_id, key, request_hash, now)
+        slot = _bookable_slot(uow, actor, policy, slot_id, now)
+        if uow.patients.get(actor.facility_id, patient_id) is None:
+            raise AntreanError("not_found", entity="Patient")
+        _check_service(uow, actor.facility_id, service_id, slot.clinic_id)
+        _take_place(uow, actor, policy, slot, patient_id)
+        appointment = Appointment(
+            id=0, facility_id=actor.facility_id, code=_new_code(uow, actor.facility_id),
+            slot_id=slot.id, patient_id=patient_id, clinic_id=slot.clinic_id,
+            doctor_id=slot.doctor_id, service_id=service_id, day=slot.day,
+            start_at=slot.start_at, end_at=slot.end_at, status=AppointmentStatus.BOOKED,
+            note=note.strip(), cancel_reason=None, created_at=now, updated_at=now,
+        )
+        appointment.id = uow.appointments.add(appointment, actor.user_id)
+        if key is not None:
+            uow.idempotency.set_resource(actor.user_id, key, appointment.id)
+        uow.commit()
+    return appointment
+
+
+def _patient_for(actor: Actor, patient_id: int | None) -> int:
+    if actor.is_staff:
+        if patient_id is None:
+            raise AntreanError("patient_required")
+        return patient_id
+    if actor.patient_id is None:
+        raise AntreanError("forbidden")
+    if patient_id is not None and patient_id != actor.patient_id:
+        raise AntreanError("forbidden")
+    return actor.patient_id
+
+
+def _bookable_slot(
+    uow: UnitOfWork, actor: Actor, policy: BookingPolicy, slot_id: int, now: datetime
+) -> SlotView:
+    slot = uow.slots.view(actor.facility_id, slot_id)
+    if slot is None:
+        raise AntreanError("slot_not_found")
+    exceptions = uow.schedules.list_exceptions(actor.facility_id, slot.day, slot.day)
+    check_slot_bookable(slot, now=now, policy=policy, exceptions=exceptions)
+    return slot
+
+
+def _check_service(uow: UnitOfWork, facility_id: int, service_id: int | None, clinic_id: int) -> None:
+    if service_id is None:
+        return
+    service = uow.catalog.get_service(facility_id, service_id)
+    if service is None:
+        raise AntreanError("not_found", entity="Service")
+    if service.clinic_id != clinic_id or not service.active:
+        raise AntreanError("service_not_in_clinic")
+
+
+def _take_place(
+    uow: UnitOfWork, actor: Actor, policy: BookingPolicy, slot: SlotView, patient_id: int
+) -> None:
+    """Both counters are conditional updates: concurrent requests queue on the rows, never overbook."""
+    if not uow.appointments.try_count_day(
+        actor.facility_id, patient_id, slot.clinic_id, slot.day, policy.max_per_patient_clinic_day
+    ):
+        raise AntreanError("duplicate_appointment")
+    if not uow.slots.try_take(slot.id):
+        raise AntreanError("slot_full")
+
+
+def _new_code(uow: UnitOfWork, facility_id: int) -> str:
+    while True:
+        code = random_code(6)
+        if not uow.appointments.code_exists(facility_id, code):
+            return code
+
+
+def _load(uow: UnitOfWork, actor: Actor, code: str) -> Appointment:
+    appointment = uow.appointments.get_by_code(actor.facility_id, code.strip().upper())
+    if appointment is None:
+        raise AntreanError("appointment_not_found")
+    if not actor.is_staff and appointment.patient_id != actor.patient_id:
+        # Do not reveal that someone else's code exists.
+        raise AntreanError("appointment_not_found")
+    return appointment
+
+
+def get_appointment(uow: UnitOfWork, *, actor: Actor, code: str) -> Appointment:
+    with uow():
+        return _load(uow, actor, code)
+
+
+def cancel_appointment(uow: UnitOfWork, *, actor: Actor, code: str, reason: str) -> Appointment:
+    """Cancel with a reason; the place goes back to the slot in the same transaction."""
+    with uow(write=True):
+        appointment = _load(uow, actor, code)
+        check_can_change(appointment)
+        if appointment.slot_id is not None:
+            uow.slots.release(appointment.slot_id)
+        uow.appointments.uncount_day(appointment.patient_id, appointment.clinic_id, appointment.day)
+        now = uow.clock.now()
+        appointment = replace(
+            appointment, status=AppointmentStatus.CANCELLED, cancel_reason=reason.strip(),
+            updated_at=now,
+        )
+        uow.appointments.save(appointment)
+        uow.appointments.resolve_conflicts(appointment.id, now)
+        uow.commit()
+    return appointment
+
+
+def reschedule_appointment(
+    uow: UnitOfWork, *, actor: Actor, policy: BookingPolicy, code: str, new_slot_id: int
+) -> Appointment:
+    """Move to another slot of the same clinic in one transaction: both changes, or neither."""
+    with uow(write=True):
+        now = uow.clock.now()
+        appointment = _load(uow, actor, code)
+        check_can_change(appointment)
+        if appointment.slot_id == new_slot_id:
+            raise AntreanError("same_slot")
+        slot = _bookable_slot(uow, actor, policy, new_slot_id, now)
+        if slot.clinic_id != appointment.clinic_id:
+            raise AntreanError("reschedule_other_clinic")
+        if slot.day != appointment.day:
+            uow.appointments.uncount_day(appointment.patient_id, appointment.clinic_id, appointment.day)
+            if not uow.appointments.try_count_day(
+                actor.facility_id, appointment.patient_id, slot.clinic_id, slot.day,
+                policy.max_per_patient_clinic_day,
+            ):
+                raise AntreanError("duplicate_appointment")
+        _swap_places(uow, appointment.slot_id, slot.id)
+        appointment = replace(
+            appointment, slot_id=slot.id, doctor_id=slot.doctor_id, day=slot.day,
+            start_at=slot.start_at, end_at=slot.end_at, updated_at=now,
+        )
+        uow.appointments.save(appointment)
+        uow.appointments.resolve_conflicts(appointment.id, now)
+        uow.commit()
+    return appointment
+
+
+def _swap_places(uow: UnitOfWork, old_slot_id: int | None, new_slot_id: int) -> None:
+    """Free the old place and take the new one, touching the two slot rows in id order.
+
+    A fixed order means two reschedules crossing between the same two slots cannot deadlock;
+    if the new slot is full the whole transaction, release included, is rolled back.
+    """
+    if old_slot_id is not None and old_slot_id < new_slot_id:
+        uow.slots.release(old_slot_id)
+    if not uow.slots.try_take(new_slot_id):
+        raise AntreanError("slot_full")
+    if old_slot_id is not None and old_slot_id > new_slot_id:
+        uow.slots.release(old_slot_id)
+
+
+def list_my_appointments(
+    uow: UnitOfWork, *, actor: Actor, page: Page, status: AppointmentStatus | None = None
+) -> tuple[list[Appointment], int]:
+    if actor.patient_id is None:
+        raise AntreanError("forbidden")
+    with uow():
+        return uow.appointments.list(
+            actor.facility_id, AppointmentFilter(patient_id=actor.patient_id, status=status), page
+        )
+
+
+def list_appointments(
+    uow: UnitOfWork, *, actor: Actor, flt: AppointmentFilter, page: Page
+) -> tuple[list[Appointment], int]:
+    actor.require(Role.OPERATOR, Role.DOCTOR)
+    if flt.day_from and flt.day_to and flt.day_from > flt.day_to:
+        raise AntreanError("invalid_date_range")
+    with uow():
+        return uow.appointments.list(actor.facility_id, flt, page)

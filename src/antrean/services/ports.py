@@ -1,0 +1,244 @@
+"""What the services need from storage, as protocols. SQL and in-memory versions implement them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from antrean.domain.booking import Appointment, AppointmentStatus, SlotView
+from antrean.domain.common import Clock, Page
+from antrean.domain.identity import User
+from antrean.domain.patients import Patient
+from antrean.domain.scheduling import (
+    Clinic,
+    ExistingSlot,
+    OpeningHours,
+    Schedule,
+    ScheduleException,
+    SlotSpec,
+)
+
+
+class UniqueViolation(Exception):
+    """A unique constraint refused a write; the transaction must be rolled back."""
+
+
+@dataclass(frozen=True, slots=True)
+class Named:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceRow:
+    id: int
+    clinic_id: int
+    name: str
+    duration_minutes: int
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DoctorRow:
+    id: int
+    name: str
+    specialty: str
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FreeSlot:
+    id: int
+    doctor_id: int
+    doctor_name: str
+    clinic_id: int
+    clinic_name: str
+    day: date
+    start_at: datetime
+    end_at: datetime
+    capacity: int
+    booked: int
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    id: int
+    appointment_id: int
+    appointment_code: str
+    slot_id: int
+    reason: str
+    detected_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AppointmentFilter:
+    day_from: date | None = None
+    day_to: date | None = None
+    clinic_id: int | None = None
+    doctor_id: int | None = None
+    patient_id: int | None = None
+    status: AppointmentStatus | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshTokenRow:
+    id: int
+    user_id: int
+    expires_at: datetime
+    revoked_at: datetime | None
+
+
+class Catalog(Protocol):
+    """Clinics, opening hours, services and doctors."""
+
+    def list_clinics(self, facility_id: int) -> list[Clinic]: ...
+    def get_clinic(self, facility_id: int, clinic_id: int) -> Clinic | None: ...
+    def add_clinic(self, clinic: Clinic, created_at: datetime) -> int: ...
+    def update_clinic(self, facility_id: int, clinic_id: int, values: dict[str, Any]) -> None: ...
+    def replace_hours(self, facility_id: int, clinic_id: int, hours: list[OpeningHours]) -> None: ...
+    def opening_hours(self, facility_id: int) -> dict[int, list[OpeningHours]]: ...
+    def list_services(self, facility_id: int, clinic_id: int | None) -> list[ServiceRow]: ...
+    def get_service(self, facility_id: int, service_id: int) -> ServiceRow | None: ...
+    def add_service(self, facility_id: int, row: ServiceRow) -> int: ...
+    def update_service(self, facility_id: int, service_id: int, values: dict[str, Any]) -> None: ...
+    def list_doctors(self, facility_id: int) -> list[DoctorRow]: ...
+    def get_doctor(self, facility_id: int, doctor_id: int) -> DoctorRow | None: ...
+    def add_doctor(self, facility_id: int, row: DoctorRow) -> int: ...
+    def update_doctor(self, facility_id: int, doctor_id: int, values: dict[str, Any]) -> None: ...
+
+
+class Schedules(Protocol):
+    def list(
+        self, facility_id: int, *, doctor_id: int | None = None, clinic_id: int | None = None
+    ) -> list[Schedule]: ...
+    def get(self, facility_id: int, schedule_id: int) -> Schedule | None: ...
+    def add(self, facility_id: int, schedule: Schedule) -> int: ...
+    def update(self, facility_id: int, schedule: Schedule) -> None: ...
+    def delete(self, facility_id: int, schedule_id: int) -> None: ...
+    def list_exceptions(
+        self, facility_id: int, first_day: date, last_day: date
+    ) -> list[ScheduleException]: ...
+    def get_exception(self, facility_id: int, exception_id: int) -> ScheduleException | None: ...
+    def add_exception(self, facility_id: int, exc: ScheduleException) -> int: ...
+    def delete_exception(self, facility_id: int, exception_id: int) -> None: ...
+
+
+class Slots(Protocol):
+    def existing(self, facility_id: int, first_day: date, last_day: date) -> list[ExistingSlot]: ...
+    def insert(self, facility_id: int, specs: list[SlotSpec]) -> None: ...
+    def set_capacity(self, slot_id: int, capacity: int) -> None: ...
+    def set_active(self, slot_ids: list[int], active: bool) -> None: ...
+    def delete(self, slot_ids: list[int]) -> None: ...
+    def view(self, facility_id: int, slot_id: int) -> SlotView | None: ...
+    def try_take(self, slot_id: int) -> bool:
+        """Take one place if one is free, atomically. False when the slot is full."""
+        ...
+    def release(self, slot_id: int) -> None: ...
+    def search(
+        self,
+        facility_id: int,
+        *,
+        first_day: date,
+        last_day: date,
+        not_before: datetime,
+        clinic_id: int | None,
+        doctor_id: int | None,
+        only_free: bool,
+    ) -> list[FreeSlot]: ...
+
+
+class Patients(Protocol):
+    def add(self, patient: Patient) -> int: ...
+    def get(self, facility_id: int, patient_id: int) -> Patient | None: ...
+    def get_by_mrn(self, facility_id: int, mrn: str) -> Patient | None: ...
+    def update(self, facility_id: int, patient_id: int, values: dict[str, Any]) -> None: ...
+    def search(
+        self,
+        facility_id: int,
+        *,
+        mrn: str | None,
+        name: str | None,
+        phone: str | None,
+        page: Page,
+    ) -> tuple[list[Patient], int]: ...
+
+
+class Appointments(Protocol):
+    def add(self, appointment: Appointment, created_by: int | None) -> int: ...
+    def get(self, facility_id: int, appointment_id: int) -> Appointment | None: ...
+    def get_by_code(self, facility_id: int, code: str) -> Appointment | None: ...
+    def code_exists(self, facility_id: int, code: str) -> bool: ...
+    def save(self, appointment: Appointment) -> None: ...
+    def list(
+        self, facility_id: int, flt: AppointmentFilter, page: Page
+    ) -> tuple[list[Appointment], int]: ...
+    def active_in_slots(self, slot_ids: list[int]) -> list[Appointment]: ...
+    def try_count_day(
+        self, facility_id: int, patient_id: int, clinic_id: int, day: date, limit: int
+    ) -> bool:
+        """Count one more active appointment for the patient that day, unless at the limit."""
+        ...
+    def uncount_day(self, patient_id: int, clinic_id: int, day: date) -> None: ...
+    def add_conflict(
+        self, facility_id: int, appointment_id: int, slot_id: int, reason: str, at: datetime
+    ) -> None: ...
+    def open_conflicts(self, facility_id: int) -> list[Conflict]: ...
+    def resolve_conflicts(self, appointment_id: int, at: datetime) -> None: ...
+
+
+class Users(Protocol):
+    def add(self, user: User, created_at: datetime) -> int: ...
+    def get(self, user_id: int) -> User | None: ...
+    def get_by_username(self, username: str) -> User | None: ...
+    def set_password(self, user_id: int, password_hash: str) -> None: ...
+    def add_refresh_token(
+        self, facility_id: int, user_id: int, token_hash: str, expires_at: datetime, at: datetime
+    ) -> None: ...
+    def get_refresh_token(self, token_hash: str) -> RefreshTokenRow | None: ...
+    def revoke_refresh_token(self, token_id: int, at: datetime) -> bool: ...
+
+
+class Idempotency(Protocol):
+    def claim(
+        self, facility_id: int, user_id: int, key: str, request_hash: str, at: datetime
+    ) -> None:
+        """Record the key first in the transaction; raises UniqueViolation if it exists."""
+        ...
+    def get(self, user_id: int, key: str) -> tuple[str, int | None] | None: ...
+    def set_resource(self, user_id: int, key: str, resource_id: int) -> None: ...
+
+
+class Counters(Protocol):
+    def next(self, facility_id: int, name: str) -> int: ...
+
+
+class Facilities(Protocol):
+    def ensure(
+        self, *, facility_id: int, code: str, name: str, time_zone: str, at: datetime
+    ) -> None: ...
+    def get(self, facility_id: int) -> Named | None: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction. Open with `with uow(write=True):`; only `commit()` makes it stick."""
+
+    clock: Clock
+    catalog: Catalog
+    schedules: Schedules
+    slots: Slots
+    patients: Patients
+    appointments: Appointments
+    users: Users
+    idempotency: Idempotency
+    counters: Counters
+    facilities: Facilities
+
+    def __call__(self, *, write: bool = False) -> UnitOfWork: ...
+    def __enter__(self) -> UnitOfWork: ...
+    def __exit__(self, *args: object) -> None: ...
+    def commit(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...

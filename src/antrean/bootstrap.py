@@ -47,6 +47,7 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Fal
         uow_factory=SqlUnitOfWorkFactory(db, clock),
         tokens=TokenService(
             secret=resolve_secret(settings),
+            clock=clock,
             access_ttl=timedelta(minutes=settings.access_token_minutes),
             refresh_ttl=timedelta(days=settings.refresh_token_days),
         ),
@@ -62,7 +63,10 @@ def ensure_facility(container: Container) -> None:
     uow = container.uow()
     with uow(write=True):
         uow.facilities.ensure(
-            facility_id=s.facility_id, code=s.facility_code, name=s.facility_name,
-            time_zone=s.time_zone, at=container.clock.now(),
+            facility_id=s.facility_id,
+            code=s.facility_code,
+            name=s.facility_name,
+            time_zone=s.time_zone,
+            at=container.clock.now(),
         )
         uow.commit()

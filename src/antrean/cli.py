@@ -81,12 +81,19 @@ def create_admin(
     from antrean.services.identity import create_user
 
     if password is None:
-        password = getpass.getpass("Password: ") if sys.stdin.isatty() else sys.stdin.readline().strip()
+        password = (
+            getpass.getpass("Password: ") if sys.stdin.isatty() else sys.stdin.readline().strip()
+        )
     container = build(_settings(), migrate=True)
     try:
         user = create_user(
-            container.uow(), actor=None, facility_id=container.settings.facility_id,
-            username=username, password=password, roles="admin", full_name=full_name,
+            container.uow(),
+            actor=None,
+            facility_id=container.settings.facility_id,
+            username=username,
+            password=password,
+            roles="admin",
+            full_name=full_name,
         )
     except AntreanError as exc:
         console.print(f"[red]{exc.message('en')}[/red]")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 from datetime import date, time, timedelta
 
@@ -46,20 +47,85 @@ DOCTORS = [
     ("drg. Rudi Hartono", "Dokter Gigi", "GIGI", [(WEEKDAYS, time(12), time(16))], 30, 1),
     ("dr. Lestari Putri, Sp.A", "Spesialis Anak", "ANAK", [(WEEKDAYS, time(8), time(12))], 20, 2),
     ("dr. Hendra Gunawan, Sp.A", "Spesialis Anak", "ANAK", [((1, 3), time(12), time(16))], 20, 2),
-    ("dr. Ratna Dewi, Sp.OG", "Spesialis Kandungan", "KANDUNGAN", [(WEEKDAYS, time(8), time(13))], 20, 2),
-    ("dr. Agus Salim, Sp.PD", "Spesialis Penyakit Dalam", "PD", [(WEEKDAYS, time(8), time(14))], 20, 2),
-    ("dr. Fitri Handayani, Sp.M", "Spesialis Mata", "MATA", [((0, 2, 4), time(9), time(15))], 20, 2),
+    (
+        "dr. Ratna Dewi, Sp.OG",
+        "Spesialis Kandungan",
+        "KANDUNGAN",
+        [(WEEKDAYS, time(8), time(13))],
+        20,
+        2,
+    ),
+    (
+        "dr. Agus Salim, Sp.PD",
+        "Spesialis Penyakit Dalam",
+        "PD",
+        [(WEEKDAYS, time(8), time(14))],
+        20,
+        2,
+    ),
+    (
+        "dr. Fitri Handayani, Sp.M",
+        "Spesialis Mata",
+        "MATA",
+        [((0, 2, 4), time(9), time(15))],
+        20,
+        2,
+    ),
 ]
 
 FIRST_NAMES = [
-    "Budi", "Siti", "Agus", "Dewi", "Rina", "Joko", "Ani", "Hendra", "Yuni", "Bambang",
-    "Sri", "Eko", "Wati", "Dedi", "Nur", "Rizky", "Putri", "Fajar", "Indah", "Ahmad",
-    "Ayu", "Dimas", "Lina", "Teguh", "Ratna", "Wahyu", "Fitri", "Arif", "Mega", "Yusuf",
+    "Budi",
+    "Siti",
+    "Agus",
+    "Dewi",
+    "Rina",
+    "Joko",
+    "Ani",
+    "Hendra",
+    "Yuni",
+    "Bambang",
+    "Sri",
+    "Eko",
+    "Wati",
+    "Dedi",
+    "Nur",
+    "Rizky",
+    "Putri",
+    "Fajar",
+    "Indah",
+    "Ahmad",
+    "Ayu",
+    "Dimas",
+    "Lina",
+    "Teguh",
+    "Ratna",
+    "Wahyu",
+    "Fitri",
+    "Arif",
+    "Mega",
+    "Yusuf",
 ]
 LAST_NAMES = [
-    "Santoso", "Wijaya", "Saputra", "Lestari", "Hidayat", "Kurniawan", "Susanti", "Nugroho",
-    "Pratama", "Wulandari", "Setiawan", "Rahayu", "Siregar", "Nasution", "Simanjuntak",
-    "Gunawan", "Permana", "Hasibuan", "Purnomo", "Halim",
+    "Santoso",
+    "Wijaya",
+    "Saputra",
+    "Lestari",
+    "Hidayat",
+    "Kurniawan",
+    "Susanti",
+    "Nugroho",
+    "Pratama",
+    "Wulandari",
+    "Setiawan",
+    "Rahayu",
+    "Siregar",
+    "Nasution",
+    "Simanjuntak",
+    "Gunawan",
+    "Permana",
+    "Hasibuan",
+    "Purnomo",
+    "Halim",
 ]
 MOBILE_PREFIXES = ["0812", "0813", "0821", "0852", "0857", "0878", "0896"]
 CITIES = ["Jakarta Selatan", "Bandung", "Surabaya", "Depok", "Bekasi", "Tangerang", "Bogor"]
@@ -106,13 +172,21 @@ def _clinics(container: Container, admin: Actor) -> dict[str, int]:
         if saturday_hours:
             hours.append(OpeningHours(SATURDAY, *saturday_hours))
         clinic = scheduling.create_clinic(
-            container.uow(), actor=admin, policy=container.policy, code=code, name=name,
-            queue_prefix=prefix, hours=hours,
+            container.uow(),
+            actor=admin,
+            policy=container.policy,
+            code=code,
+            name=name,
+            queue_prefix=prefix,
+            hours=hours,
         )
         ids[code] = clinic.id
         for service_name, minutes in SERVICES[code]:
             scheduling.create_service(
-                container.uow(), actor=admin, clinic_id=clinic.id, name=service_name,
+                container.uow(),
+                actor=admin,
+                clinic_id=clinic.id,
+                name=service_name,
                 duration_minutes=minutes,
             )
     return ids
@@ -121,14 +195,26 @@ def _clinics(container: Container, admin: Actor) -> dict[str, int]:
 def _doctors(container: Container, admin: Actor, clinic_ids: dict[str, int]) -> list[int]:
     ids = []
     for name, specialty, clinic_code, sessions, slot_minutes, capacity in DOCTORS:
-        doctor = scheduling.create_doctor(container.uow(), actor=admin, name=name, specialty=specialty)
+        doctor = scheduling.create_doctor(
+            container.uow(), actor=admin, name=name, specialty=specialty
+        )
         ids.append(doctor.id)
         for days, start, end in sessions:
             for weekday in days:
                 scheduling.save_schedule(
-                    container.uow(), actor=admin, policy=container.policy,
-                    schedule=Schedule(0, doctor.id, clinic_ids[clinic_code], weekday, start, end,
-                                      slot_minutes, capacity),
+                    container.uow(),
+                    actor=admin,
+                    policy=container.policy,
+                    schedule=Schedule(
+                        0,
+                        doctor.id,
+                        clinic_ids[clinic_code],
+                        weekday,
+                        start,
+                        end,
+                        slot_minutes,
+                        capacity,
+                    ),
                 )
     return ids
 
@@ -137,9 +223,12 @@ def _holiday(container: Container, admin: Actor, today: date) -> None:
     """A doctor's leave day next week, so the demo shows an exception."""
     leave_day = today + timedelta(days=(7 - today.weekday()) + 2)
     scheduling.add_exception(
-        container.uow(), actor=admin, policy=container.policy,
-        exception=ScheduleException(0, ExceptionKind.LEAVE, leave_day, leave_day, doctor_id=1,
-                                    reason="Cuti pribadi"),
+        container.uow(),
+        actor=admin,
+        policy=container.policy,
+        exception=ScheduleException(
+            0, ExceptionKind.LEAVE, leave_day, leave_day, doctor_id=1, reason="Cuti pribadi"
+        ),
     )
 
 
@@ -148,8 +237,13 @@ def _patient(container: Container, admin: Actor, rng: random.Random, n: int):  #
     name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
     birth = date(1940, 1, 1) + timedelta(days=rng.randrange(0, 365 * 84))
     return patients.register_patient(
-        container.uow(), actor=admin, policy=container.policy, name=name, birth_date=birth,
-        sex=sex, phone=f"{rng.choice(MOBILE_PREFIXES)}{rng.randrange(10_000_000, 99_999_999)}",
+        container.uow(),
+        actor=admin,
+        policy=container.policy,
+        name=name,
+        birth_date=birth,
+        sex=sex,
+        phone=f"{rng.choice(MOBILE_PREFIXES)}{rng.randrange(10_000_000, 99_999_999)}",
         address=f"Jl. {rng.choice(LAST_NAMES)} No. {rng.randrange(1, 200)}, {rng.choice(CITIES)}",
         nik=f"3{rng.randrange(10**14, 10**15 - 1)}",
         bpjs_number=f"000{rng.randrange(10**9, 10**10 - 1)}" if rng.random() < 0.7 else None,
@@ -166,19 +260,24 @@ def _bookings(
 ) -> None:
     fid = container.settings.facility_id
     slots = scheduling.search_slots(
-        container.uow(), facility_id=fid, policy=container.policy,
-        date_from=today, date_to=today + timedelta(days=13),
+        container.uow(),
+        facility_id=fid,
+        policy=container.policy,
+        date_from=today,
+        date_to=today + timedelta(days=13),
     )
     wanted = min(len(slots), len(patient_ids) * 2)
     task = progress.add_task("Bookings", total=wanted)
     for slot in rng.sample(slots, wanted):
-        try:
+        # A patient already booked at that clinic that day is refused, as in real life.
+        with contextlib.suppress(AntreanError):
             booking.book_appointment(
-                container.uow(), actor=admin, policy=container.policy, slot_id=slot.id,
+                container.uow(),
+                actor=admin,
+                policy=container.policy,
+                slot_id=slot.id,
                 patient_id=rng.choice(patient_ids),
             )
-        except AntreanError:
-            pass  # a patient already booked at that clinic that day: a realistic refusal
         progress.advance(task)
 
 
@@ -186,20 +285,40 @@ def _users(container: Container, admin: Actor, patient_id: int, doctor_id: int) 
     fid = container.settings.facility_id
     for username, password, roles, full_name in DEMO_USERS:
         identity.create_user(
-            container.uow(), actor=admin, facility_id=fid, username=username, password=password,
-            roles=roles, full_name=full_name,
+            container.uow(),
+            actor=admin,
+            facility_id=fid,
+            username=username,
+            password=password,
+            roles=roles,
+            full_name=full_name,
         )
     identity.create_user(
-        container.uow(), actor=admin, facility_id=fid, username="dokter", password="dokter-demo-123",
-        roles="doctor", full_name="dr. Andi Wijaya", doctor_id=doctor_id,
+        container.uow(),
+        actor=admin,
+        facility_id=fid,
+        username="dokter",
+        password="dokter-demo-123",
+        roles="doctor",
+        full_name="dr. Andi Wijaya",
+        doctor_id=doctor_id,
     )
     uow = container.uow()
     with uow(write=True):
         from antrean.domain.identity import User
 
         uow.users.add(
-            User(0, fid, "pasien", "Pasien Demo", frozenset({Role.PATIENT}), patient_id, None, True,
-                 identity.hash_password("pasien-demo-123")),
+            User(
+                0,
+                fid,
+                "pasien",
+                "Pasien Demo",
+                frozenset({Role.PATIENT}),
+                patient_id,
+                None,
+                True,
+                identity.hash_password("pasien-demo-123"),
+            ),
             uow.clock.now(),
         )
         uow.commit()

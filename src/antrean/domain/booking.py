@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from enum import Enum
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from antrean.domain.errors import AntreanError
 from antrean.domain.scheduling import ExceptionKind, ScheduleException, blocking_exception
 
 
-class AppointmentStatus(str, Enum):
+class AppointmentStatus(StrEnum):
     """FHIR R4 Appointment.status values, so the FHIR adapter maps shapes, not meanings."""
 
     BOOKED = "booked"
@@ -86,7 +86,7 @@ def check_slot_bookable(
     policy: BookingPolicy,
     exceptions: list[ScheduleException],
 ) -> None:
-    """Raise the first booking rule this slot breaks at `now`. Capacity is checked by the database."""
+    """Raise the first booking rule the slot breaks at `now`; the database decides capacity."""
     if not slot.active:
         raise AntreanError("slot_unavailable")
     if slot.start_at <= now:

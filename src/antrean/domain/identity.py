@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from antrean.domain.errors import AntreanError
 
 MIN_PASSWORD_LENGTH = 8
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     PATIENT = "patient"
     OPERATOR = "operator"
     DOCTOR = "doctor"

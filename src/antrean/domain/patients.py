@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from enum import Enum
+from enum import StrEnum
 
 from antrean.domain.errors import AntreanError
 
 
-class Sex(str, Enum):
+class Sex(StrEnum):
     """FHIR administrative gender."""
 
     MALE = "male"
@@ -52,4 +52,6 @@ def validate_birth_date(birth_date: date, today: date) -> date:
 def format_mrn(number: int) -> str:
     """Medical record numbers in the common Indonesian 'xx-xx-xx' form, widening past a million."""
     digits = f"{number:06d}"
-    return "-".join(digits[max(i - 2, 0) : i] for i in range(len(digits) % 2 or 2, len(digits) + 1, 2))
+    return "-".join(
+        digits[max(i - 2, 0) : i] for i in range(len(digits) % 2 or 2, len(digits) + 1, 2)
+    )

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from enum import Enum
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from antrean.domain.common import daterange, local_to_utc
@@ -45,7 +45,7 @@ class Schedule:
     capacity: int
 
 
-class ExceptionKind(str, Enum):
+class ExceptionKind(StrEnum):
     LEAVE = "leave"  # one doctor away
     HOLIDAY = "holiday"  # nobody works (whole facility, or one clinic)
     CHANGED_HOURS = "changed_hours"  # a doctor's sessions run at other hours
@@ -219,9 +219,10 @@ def _slots_for_day(
         if not _within_hours(slot_start, slot_end, windows):
             continue
         start_at = local_to_utc(day, slot_start, tz)
-        end_at = local_to_utc(day, slot_end, tz)
-        if start_at is None or end_at is None or end_at <= start_at:
-            continue  # a wall-clock time skipped or repeated by a DST change
+        if start_at is None:
+            continue  # this wall-clock time does not exist that day (clocks sprang forward)
+        # A slot lasts its length in real time, even across a DST change.
+        end_at = start_at + timedelta(minutes=schedule.slot_minutes)
         yield SlotSpec(
             doctor_id=schedule.doctor_id,
             clinic_id=schedule.clinic_id,

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Row, and_, delete, func, insert, select, update
 
-from antrean.domain.booking import Appointment, AppointmentStatus, SlotView, ACTIVE_STATUSES
+from antrean.domain.booking import ACTIVE_STATUSES, Appointment, AppointmentStatus, SlotView
 from antrean.domain.common import Page
 from antrean.domain.patients import Patient, Sex
 from antrean.domain.scheduling import ExistingSlot, SlotSpec
@@ -23,8 +23,14 @@ class SqlSlots(_Repo):
         s = t.slot
         rows = self.conn.execute(
             select(
-                s.c.id, s.c.doctor_id, s.c.start_at, s.c.end_at, s.c.clinic_id,
-                s.c.capacity, s.c.booked, s.c.active,
+                s.c.id,
+                s.c.doctor_id,
+                s.c.start_at,
+                s.c.end_at,
+                s.c.clinic_id,
+                s.c.capacity,
+                s.c.booked,
+                s.c.active,
             ).where(s.c.facility_id == facility_id, s.c.day >= first_day, s.c.day <= last_day)
         )
         return [ExistingSlot(*row) for row in rows]
@@ -66,8 +72,17 @@ class SqlSlots(_Repo):
         s, c = t.slot, t.clinic
         row = self.conn.execute(
             select(
-                s.c.id, s.c.facility_id, s.c.doctor_id, s.c.clinic_id, s.c.day, s.c.start_at,
-                s.c.end_at, s.c.capacity, s.c.booked, s.c.active, c.c.is_open,
+                s.c.id,
+                s.c.facility_id,
+                s.c.doctor_id,
+                s.c.clinic_id,
+                s.c.day,
+                s.c.start_at,
+                s.c.end_at,
+                s.c.capacity,
+                s.c.booked,
+                s.c.active,
+                c.c.is_open,
             )
             .join(c, c.c.id == s.c.clinic_id)
             .where(s.c.id == slot_id, s.c.facility_id == facility_id)
@@ -103,8 +118,16 @@ class SqlSlots(_Repo):
         s, d, c = t.slot, t.doctor, t.clinic
         stmt = (
             select(
-                s.c.id, s.c.doctor_id, d.c.name, s.c.clinic_id, c.c.name, s.c.day,
-                s.c.start_at, s.c.end_at, s.c.capacity, s.c.booked,
+                s.c.id,
+                s.c.doctor_id,
+                d.c.name,
+                s.c.clinic_id,
+                c.c.name,
+                s.c.day,
+                s.c.start_at,
+                s.c.end_at,
+                s.c.capacity,
+                s.c.booked,
             )
             .join(d, d.c.id == s.c.doctor_id)
             .join(c, c.c.id == s.c.clinic_id)
@@ -174,7 +197,11 @@ class SqlPatients(_Repo):
         where = and_(*conditions)
         total = self.conn.execute(select(func.count()).select_from(p).where(where)).scalar_one()
         rows = self.conn.execute(
-            select(p).where(where).order_by(p.c.name_search, p.c.id).limit(page.size).offset(page.offset)
+            select(p)
+            .where(where)
+            .order_by(p.c.name_search, p.c.id)
+            .limit(page.size)
+            .offset(page.offset)
         )
         return [_patient(r) for r in rows], int(total)
 
@@ -214,9 +241,22 @@ def _patient(row: Row[Any]) -> Patient:
 _APPOINTMENT_COLUMNS = [
     t.appointment.c[name]
     for name in (
-        "id", "facility_id", "code", "slot_id", "patient_id", "clinic_id", "doctor_id",
-        "service_id", "day", "start_at", "end_at", "status", "note", "cancel_reason",
-        "created_at", "updated_at",
+        "id",
+        "facility_id",
+        "code",
+        "slot_id",
+        "patient_id",
+        "clinic_id",
+        "doctor_id",
+        "service_id",
+        "day",
+        "start_at",
+        "end_at",
+        "status",
+        "note",
+        "cancel_reason",
+        "created_at",
+        "updated_at",
     )
 ]
 
@@ -232,10 +272,21 @@ class SqlAppointments(_Repo):
         a = appointment
         return self._insert_id(
             insert(t.appointment).values(
-                facility_id=a.facility_id, code=a.code, slot_id=a.slot_id, patient_id=a.patient_id,
-                clinic_id=a.clinic_id, doctor_id=a.doctor_id, service_id=a.service_id, day=a.day,
-                start_at=a.start_at, end_at=a.end_at, status=a.status.value, note=a.note,
-                cancel_reason=a.cancel_reason, created_by=created_by, created_at=a.created_at,
+                facility_id=a.facility_id,
+                code=a.code,
+                slot_id=a.slot_id,
+                patient_id=a.patient_id,
+                clinic_id=a.clinic_id,
+                doctor_id=a.doctor_id,
+                service_id=a.service_id,
+                day=a.day,
+                start_at=a.start_at,
+                end_at=a.end_at,
+                status=a.status.value,
+                note=a.note,
+                cancel_reason=a.cancel_reason,
+                created_by=created_by,
+                created_at=a.created_at,
                 updated_at=a.updated_at,
             )
         )
@@ -243,7 +294,9 @@ class SqlAppointments(_Repo):
     def get(self, facility_id: int, appointment_id: int) -> Appointment | None:
         a = t.appointment
         row = self.conn.execute(
-            select(*_APPOINTMENT_COLUMNS).where(a.c.facility_id == facility_id, a.c.id == appointment_id)
+            select(*_APPOINTMENT_COLUMNS).where(
+                a.c.facility_id == facility_id, a.c.id == appointment_id
+            )
         ).first()
         return _appointment(row) if row else None
 
@@ -256,9 +309,12 @@ class SqlAppointments(_Repo):
 
     def code_exists(self, facility_id: int, code: str) -> bool:
         a = t.appointment
-        return self.conn.execute(
-            select(a.c.id).where(a.c.facility_id == facility_id, a.c.code == code)
-        ).first() is not None
+        return (
+            self.conn.execute(
+                select(a.c.id).where(a.c.facility_id == facility_id, a.c.code == code)
+            ).first()
+            is not None
+        )
 
     def save(self, appointment: Appointment) -> None:
         a = appointment
@@ -266,13 +322,19 @@ class SqlAppointments(_Repo):
             update(t.appointment)
             .where(t.appointment.c.id == a.id)
             .values(
-                slot_id=a.slot_id, doctor_id=a.doctor_id, day=a.day, start_at=a.start_at,
-                end_at=a.end_at, status=a.status.value, note=a.note,
-                cancel_reason=a.cancel_reason, updated_at=a.updated_at,
+                slot_id=a.slot_id,
+                doctor_id=a.doctor_id,
+                day=a.day,
+                start_at=a.start_at,
+                end_at=a.end_at,
+                status=a.status.value,
+                note=a.note,
+                cancel_reason=a.cancel_reason,
+                updated_at=a.updated_at,
             )
         )
 
-    def list(
+    def find(
         self, facility_id: int, flt: AppointmentFilter, page: Page
     ) -> tuple[list[Appointment], int]:
         a = t.appointment
@@ -317,7 +379,10 @@ class SqlAppointments(_Repo):
     ) -> bool:
         p = t.patient_day_booking
         stmt = self._upsert(p).values(
-            facility_id=facility_id, patient_id=patient_id, clinic_id=clinic_id, day=day,
+            facility_id=facility_id,
+            patient_id=patient_id,
+            clinic_id=clinic_id,
+            day=day,
             active_count=1,
         )
         stmt = stmt.on_conflict_do_update(
@@ -331,8 +396,12 @@ class SqlAppointments(_Repo):
         p = t.patient_day_booking
         self.conn.execute(
             update(p)
-            .where(p.c.patient_id == patient_id, p.c.clinic_id == clinic_id, p.c.day == day,
-                   p.c.active_count > 0)
+            .where(
+                p.c.patient_id == patient_id,
+                p.c.clinic_id == clinic_id,
+                p.c.day == day,
+                p.c.active_count > 0,
+            )
             .values(active_count=p.c.active_count - 1)
         )
 
@@ -342,14 +411,19 @@ class SqlAppointments(_Repo):
         b = t.booking_conflict
         exists = self.conn.execute(
             select(b.c.id).where(
-                b.c.appointment_id == appointment_id, b.c.reason == reason, b.c.resolved_at.is_(None)
+                b.c.appointment_id == appointment_id,
+                b.c.reason == reason,
+                b.c.resolved_at.is_(None),
             )
         ).first()
         if exists is None:
             self.conn.execute(
                 insert(b).values(
-                    facility_id=facility_id, appointment_id=appointment_id, slot_id=slot_id,
-                    reason=reason, detected_at=at,
+                    facility_id=facility_id,
+                    appointment_id=appointment_id,
+                    slot_id=slot_id,
+                    reason=reason,
+                    detected_at=at,
                 )
             )
 

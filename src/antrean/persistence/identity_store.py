@@ -45,7 +45,9 @@ class SqlUsers(_Repo):
         )
 
     def get(self, user_id: int) -> User | None:
-        row = self.conn.execute(select(t.user_account).where(t.user_account.c.id == user_id)).first()
+        row = self.conn.execute(
+            select(t.user_account).where(t.user_account.c.id == user_id)
+        ).first()
         return _user(row) if row else None
 
     def get_by_username(self, username: str) -> User | None:
@@ -144,7 +146,9 @@ class SqlFacilities(_Repo):
         row = self.conn.execute(select(f.c.id).where(f.c.id == facility_id)).first()
         if row is None:
             self.conn.execute(
-                insert(f).values(id=facility_id, code=code, name=name, time_zone=time_zone, created_at=at)
+                insert(f).values(
+                    id=facility_id, code=code, name=name, time_zone=time_zone, created_at=at
+                )
             )
         else:
             self.conn.execute(update(f).where(f.c.id == facility_id).values(time_zone=time_zone))

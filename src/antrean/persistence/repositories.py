@@ -3,36 +3,24 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, func, insert, select, update
+from sqlalchemy import Row, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from antrean.domain.booking import Appointment, AppointmentStatus, SlotView
-from antrean.domain.common import Page
-from antrean.domain.identity import User, format_roles, parse_roles
-from antrean.domain.patients import Patient, Sex
 from antrean.domain.scheduling import (
     Clinic,
     ExceptionKind,
-    ExistingSlot,
     OpeningHours,
     Schedule,
     ScheduleException,
-    SlotSpec,
 )
 from antrean.persistence import tables as t
 from antrean.services.ports import (
-    AppointmentFilter,
-    Conflict,
     DoctorRow,
-    FreeSlot,
-    Named,
-    RefreshTokenRow,
     ServiceRow,
     UniqueViolation,
 )
@@ -73,7 +61,9 @@ class SqlCatalog(_Repo):
 
     def get_clinic(self, facility_id: int, clinic_id: int) -> Clinic | None:
         row = self.conn.execute(
-            select(t.clinic).where(t.clinic.c.facility_id == facility_id, t.clinic.c.id == clinic_id)
+            select(t.clinic).where(
+                t.clinic.c.facility_id == facility_id, t.clinic.c.id == clinic_id
+            )
         ).first()
         if row is None:
             return None
@@ -174,7 +164,9 @@ class SqlCatalog(_Repo):
 
     def get_doctor(self, facility_id: int, doctor_id: int) -> DoctorRow | None:
         row = self.conn.execute(
-            select(t.doctor).where(t.doctor.c.facility_id == facility_id, t.doctor.c.id == doctor_id)
+            select(t.doctor).where(
+                t.doctor.c.facility_id == facility_id, t.doctor.c.id == doctor_id
+            )
         ).first()
         return _doctor(row) if row else None
 
@@ -224,7 +216,7 @@ def _doctor(row: Row[Any]) -> DoctorRow:
 
 
 class SqlSchedules(_Repo):
-    def list(
+    def all(
         self, facility_id: int, *, doctor_id: int | None = None, clinic_id: int | None = None
     ) -> list[Schedule]:
         stmt = select(t.schedule).where(t.schedule.c.facility_id == facility_id)
@@ -268,7 +260,9 @@ class SqlSchedules(_Repo):
         e = t.schedule_exception
         rows = self.conn.execute(
             select(e)
-            .where(e.c.facility_id == facility_id, e.c.date_to >= first_day, e.c.date_from <= last_day)
+            .where(
+                e.c.facility_id == facility_id, e.c.date_to >= first_day, e.c.date_from <= last_day
+            )
             .order_by(e.c.date_from, e.c.id)
         )
         return [_exception(r) for r in rows]

@@ -1,4 +1,4 @@
-"""Persistence tables (SQLAlchemy Core). Every table carries facility_id, for sharding by facility."""
+"""Persistence tables (SQLAlchemy Core). Every table carries facility_id, to shard by facility."""
 
 from __future__ import annotations
 

@@ -33,8 +33,9 @@ def book_appointment(
 ) -> Appointment:
     """Take one place in a slot for a patient. The database decides who gets the last place."""
     try:
-        return _book(uow, actor, policy, slot_id, patient_id, service_id, note, idempotency_key,
-                      request_hash)
+        return _book(
+            uow, actor, policy, slot_id, patient_id, service_id, note, idempotency_key, request_hash
+        )
     except UniqueViolation:
         if idempotency_key is None:
             raise
@@ -81,11 +82,22 @@ def _book(
         _check_service(uow, actor.facility_id, service_id, slot.clinic_id)
         _take_place(uow, actor, policy, slot, patient_id)
         appointment = Appointment(
-            id=0, facility_id=actor.facility_id, code=_new_code(uow, actor.facility_id),
-            slot_id=slot.id, patient_id=patient_id, clinic_id=slot.clinic_id,
-            doctor_id=slot.doctor_id, service_id=service_id, day=slot.day,
-            start_at=slot.start_at, end_at=slot.end_at, status=AppointmentStatus.BOOKED,
-            note=note.strip(), cancel_reason=None, created_at=now, updated_at=now,
+            id=0,
+            facility_id=actor.facility_id,
+            code=_new_code(uow, actor.facility_id),
+            slot_id=slot.id,
+            patient_id=patient_id,
+            clinic_id=slot.clinic_id,
+            doctor_id=slot.doctor_id,
+            service_id=service_id,
+            day=slot.day,
+            start_at=slot.start_at,
+            end_at=slot.end_at,
+            status=AppointmentStatus.BOOKED,
+            note=note.strip(),
+            cancel_reason=None,
+            created_at=now,
+            updated_at=now,
         )
         appointment.id = uow.appointments.add(appointment, actor.user_id)
         if key is not None:
@@ -117,7 +129,9 @@ def _bookable_slot(
     return slot
 
 
-def _check_service(uow: UnitOfWork, facility_id: int, service_id: int | None, clinic_id: int) -> None:
+def _check_service(
+    uow: UnitOfWork, facility_id: int, service_id: int | None, clinic_id: int
+) -> None:
     if service_id is None:
         return
     service = uow.catalog.get_service(facility_id, service_id)
@@ -130,7 +144,7 @@ def _check_service(uow: UnitOfWork, facility_id: int, service_id: int | None, cl
 def _take_place(
     uow: UnitOfWork, actor: Actor, policy: BookingPolicy, slot: SlotView, patient_id: int
 ) -> None:
-    """Both counters are conditional updates: concurrent requests queue on the rows, never overbook."""
+    """Both counters are conditional updates: concurrent requests queue on the rows."""
     if not uow.appointments.try_count_day(
         actor.facility_id, patient_id, slot.clinic_id, slot.day, policy.max_per_patient_clinic_day
     ):
@@ -171,7 +185,9 @@ def cancel_appointment(uow: UnitOfWork, *, actor: Actor, code: str, reason: str)
         uow.appointments.uncount_day(appointment.patient_id, appointment.clinic_id, appointment.day)
         now = uow.clock.now()
         appointment = replace(
-            appointment, status=AppointmentStatus.CANCELLED, cancel_reason=reason.strip(),
+            appointment,
+            status=AppointmentStatus.CANCELLED,
+            cancel_reason=reason.strip(),
             updated_at=now,
         )
         uow.appointments.save(appointment)
@@ -194,16 +210,26 @@ def reschedule_appointment(
         if slot.clinic_id != appointment.clinic_id:
             raise AntreanError("reschedule_other_clinic")
         if slot.day != appointment.day:
-            uow.appointments.uncount_day(appointment.patient_id, appointment.clinic_id, appointment.day)
+            uow.appointments.uncount_day(
+                appointment.patient_id, appointment.clinic_id, appointment.day
+            )
             if not uow.appointments.try_count_day(
-                actor.facility_id, appointment.patient_id, slot.clinic_id, slot.day,
+                actor.facility_id,
+                appointment.patient_id,
+                slot.clinic_id,
+                slot.day,
                 policy.max_per_patient_clinic_day,
             ):
                 raise AntreanError("duplicate_appointment")
         _swap_places(uow, appointment.slot_id, slot.id)
         appointment = replace(
-            appointment, slot_id=slot.id, doctor_id=slot.doctor_id, day=slot.day,
-            start_at=slot.start_at, end_at=slot.end_at, updated_at=now,
+            appointment,
+            slot_id=slot.id,
+            doctor_id=slot.doctor_id,
+            day=slot.day,
+            start_at=slot.start_at,
+            end_at=slot.end_at,
+            updated_at=now,
         )
         uow.appointments.save(appointment)
         uow.appointments.resolve_conflicts(appointment.id, now)
@@ -231,7 +257,7 @@ def list_my_appointments(
     if actor.patient_id is None:
         raise AntreanError("forbidden")
     with uow():
-        return uow.appointments.list(
+        return uow.appointments.find(
             actor.facility_id, AppointmentFilter(patient_id=actor.patient_id, status=status), page
         )
 
@@ -243,4 +269,4 @@ def list_appointments(
     if flt.day_from and flt.day_to and flt.day_from > flt.day_to:
         raise AntreanError("invalid_date_range")
     with uow():
-        return uow.appointments.list(actor.facility_id, flt, page)
+        return uow.appointments.find(actor.facility_id, flt, page)

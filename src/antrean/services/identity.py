@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -13,6 +13,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from antrean.domain.booking import BookingPolicy
+from antrean.domain.common import Clock, SystemClock
 from antrean.domain.errors import AntreanError
 from antrean.domain.identity import Actor, Role, User, check_password_strength, parse_roles
 from antrean.domain.patients import Sex
@@ -20,7 +21,7 @@ from antrean.services.patients import new_patient
 from antrean.services.ports import UniqueViolation, UnitOfWork
 
 _hasher = PasswordHasher()
-# Verified against when the user does not exist, so a wrong username costs as long as a wrong password.
+# Checked when the user does not exist, so a wrong username costs as long as a wrong password.
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
 
 
@@ -45,9 +46,10 @@ class TokenPair:
 
 @dataclass(frozen=True)
 class TokenService:
-    """Signs short-lived access tokens (JWT, HS256) and checks them without a database round trip."""
+    """Signs short-lived access tokens (JWT, HS256) and checks them without a database query."""
 
     secret: str
+    clock: Clock = field(default_factory=SystemClock)
     access_ttl: timedelta = timedelta(minutes=15)
     refresh_ttl: timedelta = timedelta(days=14)
     issuer: str = "antrean"
@@ -70,9 +72,15 @@ class TokenService:
     def actor(self, token: str) -> Actor:
         try:
             claims = jwt.decode(
-                token, self.secret, algorithms=["HS256"], issuer=self.issuer,
-                options={"require": ["exp", "sub", "iss"]},
+                token,
+                self.secret,
+                algorithms=["HS256"],
+                issuer=self.issuer,
+                options={"require": ["exp", "sub", "iss"], "verify_exp": False},
             )
+            # Expiry is checked against the injected clock, so tests can move time.
+            if int(claims["exp"]) <= int(self.clock.now().timestamp()):
+                raise AntreanError("invalid_token")
             return Actor(
                 user_id=int(claims["sub"]),
                 facility_id=int(claims["fac"]),
@@ -148,8 +156,14 @@ def _new_user(
 ) -> User:
     check_password_strength(password)
     user = User(
-        id=0, facility_id=facility_id, username=username.strip().lower(), full_name=full_name,
-        roles=roles, patient_id=patient_id, doctor_id=doctor_id, active=True,
+        id=0,
+        facility_id=facility_id,
+        username=username.strip().lower(),
+        full_name=full_name,
+        roles=roles,
+        patient_id=patient_id,
+        doctor_id=doctor_id,
+        active=True,
         password_hash=hash_password(password),
     )
     try:
@@ -175,8 +189,13 @@ def create_user(
         actor.require(Role.ADMIN)
     with uow(write=True):
         user = _new_user(
-            uow, facility_id=facility_id, username=username, password=password,
-            roles=parse_roles(roles), full_name=full_name, doctor_id=doctor_id,
+            uow,
+            facility_id=facility_id,
+            username=username,
+            password=password,
+            roles=parse_roles(roles),
+            full_name=full_name,
+            doctor_id=doctor_id,
         )
         uow.commit()
     return user
@@ -200,12 +219,22 @@ def register_account(
         if uow.users.get_by_username(username.strip().lower()) is not None:
             raise AntreanError("username_taken")
         patient = new_patient(
-            uow, facility_id=facility_id, policy=policy, name=name, birth_date=birth_date,
-            sex=sex, phone=phone,
+            uow,
+            facility_id=facility_id,
+            policy=policy,
+            name=name,
+            birth_date=birth_date,
+            sex=sex,
+            phone=phone,
         )
         user = _new_user(
-            uow, facility_id=facility_id, username=username, password=password,
-            roles=frozenset({Role.PATIENT}), full_name=patient.name, patient_id=patient.id,
+            uow,
+            facility_id=facility_id,
+            username=username,
+            password=password,
+            roles=frozenset({Role.PATIENT}),
+            full_name=patient.name,
+            patient_id=patient.id,
         )
         uow.commit()
     return user

@@ -48,7 +48,7 @@ def new_patient(
     nik: str | None = None,
     bpjs_number: str | None = None,
 ) -> Patient:
-    """Add a patient inside the caller's transaction; a medical record number is issued if none given."""
+    """Add a patient in the caller's transaction; an MRN is issued when none is given."""
     now = uow.clock.now()
     today = now.astimezone(policy.time_zone).date()
     patient = Patient(
@@ -91,7 +91,12 @@ def get_patient(uow: UnitOfWork, *, actor: Actor, patient_id: int) -> Patient:
 
 
 def update_patient(
-    uow: UnitOfWork, *, actor: Actor, policy: BookingPolicy, patient_id: int, changes: dict[str, Any]
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    policy: BookingPolicy,
+    patient_id: int,
+    changes: dict[str, Any],
 ) -> Patient:
     """Staff may change any field but the MRN; a patient may change their own contact details."""
     actor.require_patient_access(patient_id)

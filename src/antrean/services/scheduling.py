@@ -45,7 +45,7 @@ def sync_slots(uow: UnitOfWork, *, facility_id: int, policy: BookingPolicy) -> S
     first_day = now.astimezone(policy.time_zone).date()
     last_day = policy.last_bookable_day(first_day)
     desired = generate_slots(
-        schedules=uow.schedules.list(facility_id),
+        schedules=uow.schedules.all(facility_id),
         exceptions=uow.schedules.list_exceptions(facility_id, first_day, last_day),
         opening_hours=uow.catalog.opening_hours(facility_id),
         first_day=first_day,
@@ -60,7 +60,10 @@ def sync_slots(uow: UnitOfWork, *, facility_id: int, policy: BookingPolicy) -> S
         uow.slots.set_capacity(slot_id, capacity)
     uow.slots.insert(facility_id, plan.create)
     conflicts = 0
-    for reason, slot_ids in (("schedule_changed", plan.orphan), ("over_capacity", plan.over_capacity)):
+    for reason, slot_ids in (
+        ("schedule_changed", plan.orphan),
+        ("over_capacity", plan.over_capacity),
+    ):
         for appointment in uow.appointments.active_in_slots(slot_ids):
             uow.appointments.add_conflict(
                 facility_id, appointment.id, appointment.slot_id or 0, reason, now
@@ -123,7 +126,9 @@ def create_clinic(
 ) -> Clinic:
     actor.require(Role.ADMIN)
     _validate_hours(hours or [])
-    clinic = Clinic(0, actor.facility_id, code.strip().upper(), name.strip(), queue_prefix.upper(), is_open)
+    clinic = Clinic(
+        0, actor.facility_id, code.strip().upper(), name.strip(), queue_prefix.upper(), is_open
+    )
     with uow(write=True):
         try:
             clinic.id = uow.catalog.add_clinic(clinic, uow.clock.now())
@@ -244,7 +249,7 @@ def list_schedules(
     uow: UnitOfWork, *, facility_id: int, doctor_id: int | None, clinic_id: int | None
 ) -> list[Schedule]:
     with uow():
-        return uow.schedules.list(facility_id, doctor_id=doctor_id, clinic_id=clinic_id)
+        return uow.schedules.all(facility_id, doctor_id=doctor_id, clinic_id=clinic_id)
 
 
 def _check_schedule(uow: UnitOfWork, facility_id: int, schedule: Schedule) -> None:
@@ -252,7 +257,7 @@ def _check_schedule(uow: UnitOfWork, facility_id: int, schedule: Schedule) -> No
     _doctor_or_404(uow, facility_id, schedule.doctor_id)
     _clinic_or_404(uow, facility_id, schedule.clinic_id)
     clash = find_schedule_overlap(
-        schedule, uow.schedules.list(facility_id, doctor_id=schedule.doctor_id)
+        schedule, uow.schedules.all(facility_id, doctor_id=schedule.doctor_id)
     )
     if clash is not None:
         raise AntreanError("schedule_overlap", weekday=schedule.weekday)
@@ -374,6 +379,3 @@ def list_conflicts(uow: UnitOfWork, *, actor: Actor) -> list[Any]:
     actor.require(Role.OPERATOR, Role.DOCTOR)
     with uow():
         return uow.appointments.open_conflicts(actor.facility_id)
-
-
-

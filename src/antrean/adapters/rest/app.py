@@ -7,7 +7,13 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from antrean import __version__
-from antrean.adapters.rest import problems, routes_auth, routes_booking, routes_catalog, routes_patients
+from antrean.adapters.rest import (
+    problems,
+    routes_auth,
+    routes_booking,
+    routes_catalog,
+    routes_patients,
+)
 from antrean.bootstrap import Container
 
 DESCRIPTION = """

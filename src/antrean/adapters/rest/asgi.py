@@ -1,4 +1,4 @@
-"""ASGI entry point for uvicorn's factory mode: `uvicorn --factory antrean.adapters.rest.asgi:create`."""
+"""ASGI entry point for uvicorn's factory mode (`--factory antrean.adapters.rest.asgi:create`)."""
 
 from __future__ import annotations
 

@@ -27,12 +27,20 @@ STATUS_BY_KIND = {
 _GENERIC = {
     400: ("bad_request", "Permintaan tidak valid.", "The request is not valid."),
     401: ("unauthorized", "Silakan masuk terlebih dahulu.", "Please sign in first."),
-    403: ("forbidden", "Anda tidak berhak melakukan tindakan ini.", "You are not allowed to do this."),
+    403: (
+        "forbidden",
+        "Anda tidak berhak melakukan tindakan ini.",
+        "You are not allowed to do this.",
+    ),
     404: ("not_found", "Alamat tidak ditemukan.", "Nothing was found at this address."),
     405: ("method_not_allowed", "Metode tidak diizinkan.", "This method is not allowed here."),
     413: ("too_large", "Permintaan terlalu besar.", "The request is too large."),
     422: ("validation_error", "Data yang dikirim tidak valid.", "The data sent is not valid."),
-    500: ("internal_error", "Terjadi kesalahan pada server.", "Something went wrong on the server."),
+    500: (
+        "internal_error",
+        "Terjadi kesalahan pada server.",
+        "Something went wrong on the server.",
+    ),
 }
 
 
@@ -61,7 +69,9 @@ def problem(
 
 def _generic(request: Request, status: int, **extra: Any) -> JSONResponse:
     code, text_id, text_en = _GENERIC.get(status, _GENERIC[400])
-    return problem(request, status, code, text_en if language(request) == "en" else text_id, **extra)
+    return problem(
+        request, status, code, text_en if language(request) == "en" else text_id, **extra
+    )
 
 
 def install(app: FastAPI) -> None:

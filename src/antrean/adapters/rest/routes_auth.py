@@ -16,7 +16,9 @@ from antrean.services import identity
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-@router.post("/token", response_model=TokenOut, summary="Sign in (OAuth2 password or refresh grant)")
+@router.post(
+    "/token", response_model=TokenOut, summary="Sign in (OAuth2 password or refresh grant)"
+)
 def token(
     grant_type: Annotated[str, Form(pattern="^(password|refresh_token)$")] = "password",
     username: Annotated[str, Form(max_length=120)] = "",
@@ -46,8 +48,14 @@ def logout(body: RefreshIn, c: Container = Depends(deps.container)) -> None:
 def register(body: RegisterIn, c: Container = Depends(deps.container)) -> UserOut:
     """Anyone. Creates a patient record and a patient login in one step."""
     user = identity.register_account(
-        c.uow(), facility_id=c.settings.facility_id, policy=c.policy, username=body.username,
-        password=body.password, name=body.name, birth_date=body.birth_date, sex=body.sex,
+        c.uow(),
+        facility_id=c.settings.facility_id,
+        policy=c.policy,
+        username=body.username,
+        password=body.password,
+        name=body.name,
+        birth_date=body.birth_date,
+        sex=body.sex,
         phone=body.phone,
     )
     return UserOut.model_validate(user)
@@ -65,8 +73,13 @@ def create_user(
 ) -> UserOut:
     """Admin only."""
     user = identity.create_user(
-        c.uow(), actor=actor, facility_id=actor.facility_id, username=body.username,
-        password=body.password, roles=" ".join(body.roles), full_name=body.full_name,
+        c.uow(),
+        actor=actor,
+        facility_id=actor.facility_id,
+        username=body.username,
+        password=body.password,
+        roles=" ".join(body.roles),
+        full_name=body.full_name,
         doctor_id=body.doctor_id,
     )
     return UserOut.model_validate(user)

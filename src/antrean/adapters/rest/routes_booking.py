@@ -10,7 +10,11 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 
 from antrean.adapters.rest import deps
 from antrean.adapters.rest.schemas import (
-    AppointmentIn, AppointmentOut, CancelIn, PageOut, RescheduleIn,
+    AppointmentIn,
+    AppointmentOut,
+    CancelIn,
+    PageOut,
+    RescheduleIn,
 )
 from antrean.bootstrap import Container
 from antrean.domain.booking import AppointmentStatus
@@ -40,8 +44,14 @@ def book(
     canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()
     request_hash = hashlib.sha256(canonical).hexdigest()
     appointment = svc.book_appointment(
-        c.uow(), actor=actor, policy=c.policy, slot_id=body.slot_id, patient_id=body.patient_id,
-        service_id=body.service_id, note=body.note, idempotency_key=idempotency_key,
+        c.uow(),
+        actor=actor,
+        policy=c.policy,
+        slot_id=body.slot_id,
+        patient_id=body.patient_id,
+        service_id=body.service_id,
+        note=body.note,
+        idempotency_key=idempotency_key,
         request_hash=request_hash,
     )
     response.headers["Location"] = f"/api/v1/appointments/{appointment.code}"
@@ -57,8 +67,12 @@ def mine(
     c: Container = Depends(deps.container),
 ) -> PageOut[AppointmentOut]:
     """A patient."""
-    items, total = svc.list_my_appointments(c.uow(), actor=actor, page=Page(page, size), status=status)
-    return PageOut[AppointmentOut](items=[_out(a) for a in items], total=total, page=page, size=size)
+    items, total = svc.list_my_appointments(
+        c.uow(), actor=actor, page=Page(page, size), status=status
+    )
+    return PageOut[AppointmentOut](
+        items=[_out(a) for a in items], total=total, page=page, size=size
+    )
 
 
 @router.get("", response_model=PageOut[AppointmentOut], summary="List appointments")
@@ -76,11 +90,17 @@ def list_all(
 ) -> PageOut[AppointmentOut]:
     """Staff. Filter by dates, clinic, doctor, patient and status."""
     flt = AppointmentFilter(
-        day_from=date_from, day_to=date_to, clinic_id=clinic_id, doctor_id=doctor_id,
-        patient_id=patient_id, status=status,
+        day_from=date_from,
+        day_to=date_to,
+        clinic_id=clinic_id,
+        doctor_id=doctor_id,
+        patient_id=patient_id,
+        status=status,
     )
     items, total = svc.list_appointments(c.uow(), actor=actor, flt=flt, page=Page(page, size))
-    return PageOut[AppointmentOut](items=[_out(a) for a in items], total=total, page=page, size=size)
+    return PageOut[AppointmentOut](
+        items=[_out(a) for a in items], total=total, page=page, size=size
+    )
 
 
 @router.get("/{code}", response_model=AppointmentOut, summary="An appointment by booking code")
@@ -109,7 +129,7 @@ def reschedule(
     actor: Actor = Depends(deps.any_user),
     c: Container = Depends(deps.container),
 ) -> AppointmentOut:
-    """Staff, or the patient it belongs to. All or nothing: the new place is taken and the old freed."""
+    """Staff, or the patient it belongs to. All or nothing: new place taken, old one freed."""
     appointment = svc.reschedule_appointment(
         c.uow(), actor=actor, policy=c.policy, code=code, new_slot_id=body.slot_id
     )

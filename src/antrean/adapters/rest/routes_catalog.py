@@ -8,9 +8,24 @@ from fastapi import APIRouter, Depends, Query
 
 from antrean.adapters.rest import deps
 from antrean.adapters.rest.schemas import (
-    ClinicIn, ClinicOut, ClinicPatch, ConflictOut, DoctorIn, DoctorOut, DoctorPatch,
-    ExceptionIn, ExceptionOut, ExceptionSaved, ScheduleIn, ScheduleOut, ScheduleSaved,
-    ServiceIn, ServiceOut, ServicePatch, SlotOut, SyncOut,
+    ClinicIn,
+    ClinicOut,
+    ClinicPatch,
+    ConflictOut,
+    DoctorIn,
+    DoctorOut,
+    DoctorPatch,
+    ExceptionIn,
+    ExceptionOut,
+    ExceptionSaved,
+    ScheduleIn,
+    ScheduleOut,
+    ScheduleSaved,
+    ServiceIn,
+    ServiceOut,
+    ServicePatch,
+    SlotOut,
+    SyncOut,
 )
 from antrean.bootstrap import Container
 from antrean.domain.identity import Actor
@@ -46,8 +61,14 @@ def create_clinic(
 ) -> ClinicOut:
     """Admin only."""
     clinic = svc.create_clinic(
-        c.uow(), actor=actor, policy=c.policy, code=body.code, name=body.name,
-        queue_prefix=body.queue_prefix, is_open=body.is_open, hours=_hours(body.hours),
+        c.uow(),
+        actor=actor,
+        policy=c.policy,
+        code=body.code,
+        name=body.name,
+        queue_prefix=body.queue_prefix,
+        is_open=body.is_open,
+        hours=_hours(body.hours),
     )
     return ClinicOut.model_validate(clinic)
 
@@ -87,7 +108,10 @@ def create_service(
 ) -> ServiceOut:
     """Admin only."""
     row = svc.create_service(
-        c.uow(), actor=actor, clinic_id=body.clinic_id, name=body.name,
+        c.uow(),
+        actor=actor,
+        clinic_id=body.clinic_id,
+        name=body.name,
         duration_minutes=body.duration_minutes,
     )
     return ServiceOut.model_validate(row)
@@ -160,8 +184,14 @@ def list_schedules(
 
 def _schedule(body: ScheduleIn, schedule_id: int = 0) -> Schedule:
     return Schedule(
-        id=schedule_id, doctor_id=body.doctor_id, clinic_id=body.clinic_id, weekday=body.weekday,
-        start=body.start, end=body.end, slot_minutes=body.slot_minutes, capacity=body.capacity,
+        id=schedule_id,
+        doctor_id=body.doctor_id,
+        clinic_id=body.clinic_id,
+        weekday=body.weekday,
+        start=body.start,
+        end=body.end,
+        slot_minutes=body.slot_minutes,
+        capacity=body.capacity,
     )
 
 
@@ -170,8 +200,12 @@ def create_schedule(
     body: ScheduleIn, actor: Actor = Depends(deps.admin), c: Container = Depends(deps.container)
 ) -> ScheduleSaved:
     """Admin only. Slots over the booking horizon are generated at once."""
-    saved, report = svc.save_schedule(c.uow(), actor=actor, policy=c.policy, schedule=_schedule(body))
-    return ScheduleSaved(schedule=ScheduleOut.model_validate(saved), slots=SyncOut.model_validate(report))
+    saved, report = svc.save_schedule(
+        c.uow(), actor=actor, policy=c.policy, schedule=_schedule(body)
+    )
+    return ScheduleSaved(
+        schedule=ScheduleOut.model_validate(saved), slots=SyncOut.model_validate(report)
+    )
 
 
 @router.put("/schedules/{schedule_id}", response_model=ScheduleSaved, summary="Replace a schedule")
@@ -185,7 +219,9 @@ def replace_schedule(
     saved, report = svc.save_schedule(
         c.uow(), actor=actor, policy=c.policy, schedule=_schedule(body, schedule_id)
     )
-    return ScheduleSaved(schedule=ScheduleOut.model_validate(saved), slots=SyncOut.model_validate(report))
+    return ScheduleSaved(
+        schedule=ScheduleOut.model_validate(saved), slots=SyncOut.model_validate(report)
+    )
 
 
 @router.delete("/schedules/{schedule_id}", response_model=SyncOut, summary="Remove a schedule")
@@ -210,7 +246,9 @@ def list_exceptions(
 
 
 @router.post(
-    "/schedule-exceptions", response_model=ExceptionSaved, status_code=201,
+    "/schedule-exceptions",
+    response_model=ExceptionSaved,
+    status_code=201,
     summary="Add leave, a holiday or changed hours",
 )
 def create_exception(
@@ -240,21 +278,37 @@ def search_slots(
     clinic_id: int | None = None,
     service_id: int | None = None,
     doctor_id: int | None = None,
-    only_free: bool = Query(True, description="Only slots with a free place that can still be booked"),
+    only_free: bool = Query(
+        True, description="Only slots with a free place that can still be booked"
+    ),
     fid: int = Depends(deps.facility_id),
     c: Container = Depends(deps.container),
 ) -> list[SlotOut]:
     """Anyone. At most 31 days per search."""
     rows = svc.search_slots(
-        c.uow(), facility_id=fid, policy=c.policy, date_from=date_from,
-        date_to=date_to or date_from, clinic_id=clinic_id, service_id=service_id,
-        doctor_id=doctor_id, only_free=only_free,
+        c.uow(),
+        facility_id=fid,
+        policy=c.policy,
+        date_from=date_from,
+        date_to=date_to or date_from,
+        clinic_id=clinic_id,
+        service_id=service_id,
+        doctor_id=doctor_id,
+        only_free=only_free,
     )
     return [
         SlotOut(
-            id=r.id, doctor_id=r.doctor_id, doctor_name=r.doctor_name, clinic_id=r.clinic_id,
-            clinic_name=r.clinic_name, day=r.day, start_at=r.start_at, end_at=r.end_at,
-            capacity=r.capacity, booked=r.booked, available=max(r.capacity - r.booked, 0),
+            id=r.id,
+            doctor_id=r.doctor_id,
+            doctor_name=r.doctor_name,
+            clinic_id=r.clinic_id,
+            clinic_name=r.clinic_name,
+            day=r.day,
+            start_at=r.start_at,
+            end_at=r.end_at,
+            capacity=r.capacity,
+            booked=r.booked,
+            available=max(r.capacity - r.booked, 0),
         )
         for r in rows
     ]
@@ -268,6 +322,8 @@ def generate(actor: Actor = Depends(deps.admin), c: Container = Depends(deps.con
 
 
 @router.get("/booking-conflicts", response_model=list[ConflictOut], summary="Bookings to resolve")
-def conflicts(actor: Actor = Depends(deps.staff), c: Container = Depends(deps.container)) -> list[ConflictOut]:
+def conflicts(
+    actor: Actor = Depends(deps.staff), c: Container = Depends(deps.container)
+) -> list[ConflictOut]:
     """Staff. Bookings whose slot a schedule change or exception took away."""
     return [ConflictOut.model_validate(x) for x in svc.list_conflicts(c.uow(), actor=actor)]

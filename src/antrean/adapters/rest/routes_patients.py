@@ -48,7 +48,9 @@ def me(actor: Actor = Depends(deps.any_user), c: Container = Depends(deps.contai
     """A patient."""
     if actor.patient_id is None:
         raise AntreanError("not_found", entity="Patient")
-    return PatientOut.model_validate(svc.get_patient(c.uow(), actor=actor, patient_id=actor.patient_id))
+    return PatientOut.model_validate(
+        svc.get_patient(c.uow(), actor=actor, patient_id=actor.patient_id)
+    )
 
 
 @router.get("/{patient_id}", response_model=PatientOut, summary="One patient")
@@ -68,7 +70,10 @@ def update(
 ) -> PatientOut:
     """Staff: any field but the MRN. The patient themselves: phone and address."""
     patient = svc.update_patient(
-        c.uow(), actor=actor, policy=c.policy, patient_id=patient_id,
+        c.uow(),
+        actor=actor,
+        policy=c.policy,
+        patient_id=patient_id,
         changes=body.model_dump(exclude_unset=True),
     )
     return PatientOut.model_validate(patient)

@@ -61,7 +61,9 @@ class ClinicIn(Strict):
 
 class ClinicPatch(Strict):
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    queue_prefix: str | None = Field(default=None, min_length=1, max_length=3, pattern=r"^[A-Za-z]+$")
+    queue_prefix: str | None = Field(
+        default=None, min_length=1, max_length=3, pattern=r"^[A-Za-z]+$"
+    )
     is_open: bool | None = None
     hours: list[HoursIn] | None = Field(default=None, max_length=50)
 
@@ -241,7 +243,9 @@ class PatientOut(Out):
 
 class AppointmentIn(Strict):
     slot_id: int
-    patient_id: int | None = Field(default=None, description="Staff only; patients book for themselves")
+    patient_id: int | None = Field(
+        default=None, description="Staff only; patients book for themselves"
+    )
     service_id: int | None = None
     note: str = Field(default="", max_length=500)
 

@@ -1,0 +1,509 @@
+"""In-memory storage with the same ports as the SQL repositories, and a unit of work over it.
+
+A transaction works on a copy of the store; `commit()` makes the copy the store, leaving the
+block without committing throws the copy away. Enough to test services without a database.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from typing import Any
+
+from antrean.domain.booking import ACTIVE_STATUSES, Appointment, SlotView
+from antrean.domain.common import Clock, Page
+from antrean.domain.identity import User
+from antrean.domain.patients import Patient
+from antrean.domain.scheduling import (
+    Clinic,
+    ExistingSlot,
+    OpeningHours,
+    Schedule,
+    ScheduleException,
+    SlotSpec,
+)
+from antrean.services.ports import (
+    AppointmentFilter,
+    Conflict,
+    DoctorRow,
+    FreeSlot,
+    Named,
+    RefreshTokenRow,
+    ServiceRow,
+    UniqueViolation,
+)
+
+
+@dataclass
+class _Slot:
+    id: int
+    facility_id: int
+    doctor_id: int
+    clinic_id: int
+    day: date
+    start_at: datetime
+    end_at: datetime
+    capacity: int
+    booked: int = 0
+    active: bool = True
+
+
+@dataclass
+class Store:
+    ids: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    facilities: dict[int, Named] = field(default_factory=dict)
+    clinics: dict[int, Clinic] = field(default_factory=dict)
+    services: dict[int, ServiceRow] = field(default_factory=dict)
+    doctors: dict[int, DoctorRow] = field(default_factory=dict)
+    schedules: dict[int, Schedule] = field(default_factory=dict)
+    exceptions: dict[int, ScheduleException] = field(default_factory=dict)
+    slots: dict[int, _Slot] = field(default_factory=dict)
+    patients: dict[int, Patient] = field(default_factory=dict)
+    appointments: dict[int, Appointment] = field(default_factory=dict)
+    day_counts: dict[tuple[int, int, date], int] = field(default_factory=dict)
+    conflicts: dict[int, tuple[int, int, str, datetime, datetime | None]] = field(
+        default_factory=dict
+    )
+    users: dict[int, User] = field(default_factory=dict)
+    refresh: dict[str, RefreshTokenRow] = field(default_factory=dict)
+    idempotency: dict[tuple[int, str], list[Any]] = field(default_factory=dict)
+    counters: dict[tuple[int, str], int] = field(default_factory=dict)
+
+    def next_id(self, kind: str) -> int:
+        self.ids[kind] += 1
+        return self.ids[kind]
+
+
+class _Part:
+    def __init__(self, store: Store) -> None:
+        self.s = store
+
+
+class FakeCatalog(_Part):
+    def list_clinics(self, facility_id: int) -> list[Clinic]:
+        return [c for c in self.s.clinics.values() if c.facility_id == facility_id]
+
+    def get_clinic(self, facility_id: int, clinic_id: int) -> Clinic | None:
+        c = self.s.clinics.get(clinic_id)
+        return c if c and c.facility_id == facility_id else None
+
+    def add_clinic(self, clinic: Clinic, created_at: datetime) -> int:
+        if any(
+            c.code == clinic.code and c.facility_id == clinic.facility_id
+            for c in self.s.clinics.values()
+        ):
+            raise UniqueViolation("clinic code")
+        new = replace(clinic, id=self.s.next_id("clinic"), hours=[])
+        self.s.clinics[new.id] = new
+        return new.id
+
+    def update_clinic(self, facility_id: int, clinic_id: int, values: dict[str, Any]) -> None:
+        self.s.clinics[clinic_id] = replace(self.s.clinics[clinic_id], **values)
+
+    def replace_hours(self, facility_id: int, clinic_id: int, hours: list[OpeningHours]) -> None:
+        self.s.clinics[clinic_id].hours = list(hours)
+
+    def opening_hours(self, facility_id: int) -> dict[int, list[OpeningHours]]:
+        return {c.id: list(c.hours) for c in self.list_clinics(facility_id)}
+
+    def list_services(self, facility_id: int, clinic_id: int | None) -> list[ServiceRow]:
+        return [s for s in self.s.services.values() if clinic_id in (None, s.clinic_id)]
+
+    def get_service(self, facility_id: int, service_id: int) -> ServiceRow | None:
+        return self.s.services.get(service_id)
+
+    def add_service(self, facility_id: int, row: ServiceRow) -> int:
+        new = replace(row, id=self.s.next_id("service"))
+        self.s.services[new.id] = new
+        return new.id
+
+    def update_service(self, facility_id: int, service_id: int, values: dict[str, Any]) -> None:
+        self.s.services[service_id] = replace(self.s.services[service_id], **values)
+
+    def list_doctors(self, facility_id: int) -> list[DoctorRow]:
+        return list(self.s.doctors.values())
+
+    def get_doctor(self, facility_id: int, doctor_id: int) -> DoctorRow | None:
+        return self.s.doctors.get(doctor_id)
+
+    def add_doctor(self, facility_id: int, row: DoctorRow) -> int:
+        new = replace(row, id=self.s.next_id("doctor"))
+        self.s.doctors[new.id] = new
+        return new.id
+
+    def update_doctor(self, facility_id: int, doctor_id: int, values: dict[str, Any]) -> None:
+        self.s.doctors[doctor_id] = replace(self.s.doctors[doctor_id], **values)
+
+
+class FakeSchedules(_Part):
+    def all(
+        self, facility_id: int, *, doctor_id: int | None = None, clinic_id: int | None = None
+    ) -> list[Schedule]:
+        return [
+            s
+            for s in self.s.schedules.values()
+            if doctor_id in (None, s.doctor_id) and clinic_id in (None, s.clinic_id)
+        ]
+
+    def get(self, facility_id: int, schedule_id: int) -> Schedule | None:
+        return self.s.schedules.get(schedule_id)
+
+    def add(self, facility_id: int, schedule: Schedule) -> int:
+        new = replace(schedule, id=self.s.next_id("schedule"))
+        self.s.schedules[new.id] = new
+        return new.id
+
+    def update(self, facility_id: int, schedule: Schedule) -> None:
+        self.s.schedules[schedule.id] = schedule
+
+    def delete(self, facility_id: int, schedule_id: int) -> None:
+        self.s.schedules.pop(schedule_id, None)
+
+    def list_exceptions(
+        self, facility_id: int, first_day: date, last_day: date
+    ) -> list[ScheduleException]:
+        return [
+            e
+            for e in self.s.exceptions.values()
+            if e.date_to >= first_day and e.date_from <= last_day
+        ]
+
+    def get_exception(self, facility_id: int, exception_id: int) -> ScheduleException | None:
+        return self.s.exceptions.get(exception_id)
+
+    def add_exception(self, facility_id: int, exc: ScheduleException) -> int:
+        new = replace(exc, id=self.s.next_id("exception"))
+        self.s.exceptions[new.id] = new
+        return new.id
+
+    def delete_exception(self, facility_id: int, exception_id: int) -> None:
+        self.s.exceptions.pop(exception_id, None)
+
+
+class FakeSlots(_Part):
+    def existing(self, facility_id: int, first_day: date, last_day: date) -> list[ExistingSlot]:
+        return [
+            ExistingSlot(
+                s.id, s.doctor_id, s.start_at, s.end_at, s.clinic_id, s.capacity, s.booked, s.active
+            )
+            for s in self.s.slots.values()
+            if first_day <= s.day <= last_day
+        ]
+
+    def insert(self, facility_id: int, specs: list[SlotSpec]) -> None:
+        for spec in specs:
+            if any(
+                s.doctor_id == spec.doctor_id and s.start_at == spec.start_at
+                for s in self.s.slots.values()
+            ):
+                raise UniqueViolation("slot doctor/start")
+            slot_id = self.s.next_id("slot")
+            self.s.slots[slot_id] = _Slot(
+                slot_id,
+                facility_id,
+                spec.doctor_id,
+                spec.clinic_id,
+                spec.day,
+                spec.start_at,
+                spec.end_at,
+                spec.capacity,
+            )
+
+    def set_capacity(self, slot_id: int, capacity: int) -> None:
+        self.s.slots[slot_id].capacity = capacity
+
+    def set_active(self, slot_ids: list[int], active: bool) -> None:
+        for slot_id in slot_ids:
+            self.s.slots[slot_id].active = active
+
+    def delete(self, slot_ids: list[int]) -> None:
+        for slot_id in slot_ids:
+            if self.s.slots[slot_id].booked == 0:
+                del self.s.slots[slot_id]
+                for a in self.s.appointments.values():
+                    if a.slot_id == slot_id:
+                        a.slot_id = None
+
+    def view(self, facility_id: int, slot_id: int) -> SlotView | None:
+        s = self.s.slots.get(slot_id)
+        if s is None:
+            return None
+        return SlotView(
+            s.id,
+            s.facility_id,
+            s.doctor_id,
+            s.clinic_id,
+            s.day,
+            s.start_at,
+            s.end_at,
+            s.capacity,
+            s.booked,
+            s.active,
+            self.s.clinics[s.clinic_id].is_open,
+        )
+
+    def try_take(self, slot_id: int) -> bool:
+        s = self.s.slots[slot_id]
+        if s.booked >= s.capacity or not s.active:
+            return False
+        s.booked += 1
+        return True
+
+    def release(self, slot_id: int) -> None:
+        s = self.s.slots.get(slot_id)
+        if s is not None and s.booked > 0:
+            s.booked -= 1
+
+    def search(
+        self,
+        facility_id: int,
+        *,
+        first_day: date,
+        last_day: date,
+        not_before: datetime,
+        clinic_id: int | None,
+        doctor_id: int | None,
+        only_free: bool,
+    ) -> list[FreeSlot]:
+        found = [
+            FreeSlot(
+                s.id,
+                s.doctor_id,
+                self.s.doctors[s.doctor_id].name,
+                s.clinic_id,
+                self.s.clinics[s.clinic_id].name,
+                s.day,
+                s.start_at,
+                s.end_at,
+                s.capacity,
+                s.booked,
+            )
+            for s in self.s.slots.values()
+            if first_day <= s.day <= last_day
+            and s.start_at >= not_before
+            and s.active
+            and clinic_id in (None, s.clinic_id)
+            and doctor_id in (None, s.doctor_id)
+            and (not only_free or s.booked < s.capacity)
+        ]
+        return sorted(found, key=lambda f: (f.start_at, f.doctor_id))
+
+
+class FakePatients(_Part):
+    def add(self, patient: Patient) -> int:
+        if any(p.mrn == patient.mrn for p in self.s.patients.values()):
+            raise UniqueViolation("mrn")
+        new = replace(patient, id=self.s.next_id("patient"))
+        self.s.patients[new.id] = new
+        return new.id
+
+    def get(self, facility_id: int, patient_id: int) -> Patient | None:
+        return self.s.patients.get(patient_id)
+
+    def get_by_mrn(self, facility_id: int, mrn: str) -> Patient | None:
+        return next((p for p in self.s.patients.values() if p.mrn == mrn), None)
+
+    def update(self, facility_id: int, patient_id: int, values: dict[str, Any]) -> None:
+        self.s.patients[patient_id] = replace(self.s.patients[patient_id], **values)
+
+    def search(
+        self, facility_id: int, *, mrn: str | None, name: str | None, phone: str | None, page: Page
+    ) -> tuple[list[Patient], int]:
+        found = [
+            p
+            for p in self.s.patients.values()
+            if (not mrn or p.mrn == mrn)
+            and (not name or name.lower() in p.name.lower())
+            and (not phone or p.phone == phone)
+        ]
+        return found[page.offset : page.offset + page.size], len(found)
+
+
+class FakeAppointments(_Part):
+    def add(self, appointment: Appointment, created_by: int | None) -> int:
+        new = replace(appointment, id=self.s.next_id("appointment"))
+        self.s.appointments[new.id] = new
+        return new.id
+
+    def get(self, facility_id: int, appointment_id: int) -> Appointment | None:
+        a = self.s.appointments.get(appointment_id)
+        return replace(a) if a else None
+
+    def get_by_code(self, facility_id: int, code: str) -> Appointment | None:
+        a = next((a for a in self.s.appointments.values() if a.code == code), None)
+        return replace(a) if a else None
+
+    def code_exists(self, facility_id: int, code: str) -> bool:
+        return any(a.code == code for a in self.s.appointments.values())
+
+    def save(self, appointment: Appointment) -> None:
+        self.s.appointments[appointment.id] = replace(appointment)
+
+    def find(
+        self, facility_id: int, flt: AppointmentFilter, page: Page
+    ) -> tuple[list[Appointment], int]:
+        found = [
+            a
+            for a in self.s.appointments.values()
+            if flt.patient_id in (None, a.patient_id)
+            and flt.clinic_id in (None, a.clinic_id)
+            and flt.doctor_id in (None, a.doctor_id)
+            and flt.status in (None, a.status)
+            and (flt.day_from is None or a.day >= flt.day_from)
+            and (flt.day_to is None or a.day <= flt.day_to)
+        ]
+        found.sort(key=lambda a: (a.start_at, a.id))
+        return found[page.offset : page.offset + page.size], len(found)
+
+    def active_in_slots(self, slot_ids: list[int]) -> list[Appointment]:
+        return [
+            a
+            for a in self.s.appointments.values()
+            if a.slot_id in slot_ids and a.status in ACTIVE_STATUSES
+        ]
+
+    def try_count_day(
+        self, facility_id: int, patient_id: int, clinic_id: int, day: date, limit: int
+    ) -> bool:
+        key = (patient_id, clinic_id, day)
+        if self.s.day_counts.get(key, 0) >= limit:
+            return False
+        self.s.day_counts[key] = self.s.day_counts.get(key, 0) + 1
+        return True
+
+    def uncount_day(self, patient_id: int, clinic_id: int, day: date) -> None:
+        key = (patient_id, clinic_id, day)
+        if self.s.day_counts.get(key, 0) > 0:
+            self.s.day_counts[key] -= 1
+
+    def add_conflict(
+        self, facility_id: int, appointment_id: int, slot_id: int, reason: str, at: datetime
+    ) -> None:
+        if not any(
+            c[0] == appointment_id and c[2] == reason and c[4] is None
+            for c in self.s.conflicts.values()
+        ):
+            self.s.conflicts[self.s.next_id("conflict")] = (
+                appointment_id,
+                slot_id,
+                reason,
+                at,
+                None,
+            )
+
+    def open_conflicts(self, facility_id: int) -> list[Conflict]:
+        return [
+            Conflict(cid, a_id, self.s.appointments[a_id].code, slot_id, reason, at)
+            for cid, (a_id, slot_id, reason, at, resolved) in self.s.conflicts.items()
+            if resolved is None
+        ]
+
+    def resolve_conflicts(self, appointment_id: int, at: datetime) -> None:
+        for cid, c in list(self.s.conflicts.items()):
+            if c[0] == appointment_id and c[4] is None:
+                self.s.conflicts[cid] = (*c[:4], at)
+
+
+class FakeUsers(_Part):
+    def add(self, user: User, created_at: datetime) -> int:
+        if any(u.username == user.username for u in self.s.users.values()):
+            raise UniqueViolation("username")
+        new = replace(user, id=self.s.next_id("user"))
+        self.s.users[new.id] = new
+        return new.id
+
+    def get(self, user_id: int) -> User | None:
+        return self.s.users.get(user_id)
+
+    def get_by_username(self, username: str) -> User | None:
+        return next((u for u in self.s.users.values() if u.username == username), None)
+
+    def set_password(self, user_id: int, password_hash: str) -> None:
+        self.s.users[user_id].password_hash = password_hash
+
+    def add_refresh_token(
+        self, facility_id: int, user_id: int, token_hash: str, expires_at: datetime, at: datetime
+    ) -> None:
+        self.s.refresh[token_hash] = RefreshTokenRow(
+            self.s.next_id("refresh"), user_id, expires_at, None
+        )
+
+    def get_refresh_token(self, token_hash: str) -> RefreshTokenRow | None:
+        return self.s.refresh.get(token_hash)
+
+    def revoke_refresh_token(self, token_id: int, at: datetime) -> bool:
+        for key, row in self.s.refresh.items():
+            if row.id == token_id and row.revoked_at is None:
+                self.s.refresh[key] = replace(row, revoked_at=at)
+                return True
+        return False
+
+
+class FakeIdempotency(_Part):
+    def claim(
+        self, facility_id: int, user_id: int, key: str, request_hash: str, at: datetime
+    ) -> None:
+        if (user_id, key) in self.s.idempotency:
+            raise UniqueViolation("idempotency key")
+        self.s.idempotency[(user_id, key)] = [request_hash, None]
+
+    def get(self, user_id: int, key: str) -> tuple[str, int | None] | None:
+        row = self.s.idempotency.get((user_id, key))
+        return (row[0], row[1]) if row else None
+
+    def set_resource(self, user_id: int, key: str, resource_id: int) -> None:
+        self.s.idempotency[(user_id, key)][1] = resource_id
+
+
+class FakeCounters(_Part):
+    def next(self, facility_id: int, name: str) -> int:
+        key = (facility_id, name)
+        self.s.counters[key] = self.s.counters.get(key, 0) + 1
+        return self.s.counters[key]
+
+
+class FakeFacilities(_Part):
+    def ensure(
+        self, *, facility_id: int, code: str, name: str, time_zone: str, at: datetime
+    ) -> None:
+        self.s.facilities.setdefault(facility_id, Named(facility_id, name))
+
+    def get(self, facility_id: int) -> Named | None:
+        return self.s.facilities.get(facility_id)
+
+
+class FakeUnitOfWork:
+    """Reusable like the SQL one: `with uow(write=True): ...; uow.commit()`."""
+
+    def __init__(self, clock: Clock, store: Store | None = None) -> None:
+        self.clock = clock
+        self.store = store or Store()
+        self.commits = 0
+        self._work: Store | None = None
+
+    def __call__(self, *, write: bool = False) -> FakeUnitOfWork:
+        return self
+
+    def __enter__(self) -> FakeUnitOfWork:
+        self._work = copy.deepcopy(self.store)
+        w = self._work
+        self.catalog = FakeCatalog(w)
+        self.schedules = FakeSchedules(w)
+        self.slots = FakeSlots(w)
+        self.patients = FakePatients(w)
+        self.appointments = FakeAppointments(w)
+        self.users = FakeUsers(w)
+        self.idempotency = FakeIdempotency(w)
+        self.counters = FakeCounters(w)
+        self.facilities = FakeFacilities(w)
+        return self
+
+    def commit(self) -> None:
+        assert self._work is not None, "commit outside a transaction"
+        self.store = self._work
+        self.commits += 1
+
+    def __exit__(self, *args: object) -> None:
+        self._work = None

@@ -76,7 +76,11 @@ class TokenService:
                 self.secret,
                 algorithms=["HS256"],
                 issuer=self.issuer,
-                options={"require": ["exp", "sub", "iss"], "verify_exp": False},
+                options={
+                    "require": ["exp", "sub", "iss"],
+                    "verify_exp": False,
+                    "verify_iat": False,
+                },
             )
             # Expiry is checked against the injected clock, so tests can move time.
             if int(claims["exp"]) <= int(self.clock.now().timestamp()):

@@ -1,0 +1,181 @@
+"""Every database test runs on SQLite and on PostgreSQL, with the schema made by the migrations.
+
+PostgreSQL is found at ANTREAN_TEST_PG_URL (default: local server, user postgres, database test).
+Where it cannot be reached the PostgreSQL cases skip with the reason, except under CI (CI=true),
+where they fail: a skipped database suite must never pass silently there.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from antrean.adapters.rest.app import create_app
+from antrean.bootstrap import Container, build, ensure_facility
+from antrean.config import Settings
+from antrean.persistence.migrate import upgrade
+from antrean.persistence.tables import metadata
+from antrean.services.identity import create_user
+from antrean.testing import FrozenClock
+
+PG_URL = os.environ.get(
+    "ANTREAN_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+JKT = ZoneInfo("Asia/Jakarta")
+# Sunday 22 November 2026, 09:00 in Jakarta: Monday's slots are all bookable.
+FROZEN_AT = datetime(2026, 11, 22, 9, 0, tzinfo=JKT)
+SECRET = "integration-test-secret-" + "x" * 32
+
+
+def _pg_unavailable() -> str | None:
+    try:
+        engine = create_engine(PG_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:  # any failure to connect means: no PostgreSQL here
+        return f"PostgreSQL not reachable at {PG_URL}: {exc.__class__.__name__}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = create_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    reason = _pg_unavailable()
+    if reason:
+        if IN_CI:
+            pytest.fail(f"{reason} (PostgreSQL is required in CI)")
+        pytest.skip(reason)
+    name = f"antrean_it_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    engine = create_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(
+            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+            {"n": name},
+        )
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin.dispose()
+
+
+def _truncate_pg(url: str) -> None:
+    engine = create_engine(url)
+    names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, migrated, empty database of each kind."""
+    if request.param == "sqlite":
+        path = tmp_path / "antrean.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("pg_database")
+    _truncate_pg(url)
+    return url
+
+
+def make_settings(db_url: str, data_dir: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": db_url, "data_dir": data_dir, "environment": "test",
+        "secret_key": SECRET, "booking_cutoff_minutes": 60,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(FROZEN_AT)
+
+
+@pytest.fixture
+def container(db_url: str, tmp_path: Path, clock: FrozenClock) -> Iterator[Container]:
+    c = build(make_settings(db_url, tmp_path / "data"), clock=clock)
+    ensure_facility(c)
+    yield c
+    c.close()
+
+
+@dataclass
+class Api:
+    """A client for the in-process app, with helpers to sign in."""
+
+    client: TestClient
+    container: Container
+
+    def login(self, username: str, password: str) -> dict[str, str]:
+        r = self.client.post("/api/v1/auth/token", data={"username": username, "password": password})
+        assert r.status_code == 200, r.text
+        return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+    def staff(self, username: str, roles: str) -> dict[str, str]:
+        create_user(self.container.uow(), actor=None, facility_id=1, username=username,
+                    password="staff-password-1", roles=roles, full_name=username.title())
+        return self.login(username, "staff-password-1")
+
+
+@pytest.fixture
+def api(container: Container) -> Iterator[Api]:
+    with TestClient(create_app(container), raise_server_exceptions=False) as client:
+        yield Api(client, container)
+
+
+@pytest.fixture
+def admin(api: Api) -> dict[str, str]:
+    return api.staff("admin", "admin")
+
+
+@pytest.fixture
+def clinic_setup(api: Api, admin: dict[str, str]) -> dict[str, int]:
+    """One clinic open Monday to Saturday 07-16, one doctor on weekdays 08-12, 30-minute slots."""
+    r = api.client.post("/api/v1/clinics", headers=admin, json={
+        "code": "UMUM", "name": "Poli Umum", "queue_prefix": "A",
+        "hours": [{"weekday": d, "opens": "07:00", "closes": "16:00"} for d in range(6)],
+    })
+    assert r.status_code == 201, r.text
+    clinic_id = r.json()["id"]
+    r = api.client.post("/api/v1/doctors", headers=admin, json={"name": "dr. Andi", "specialty": "Umum"})
+    doctor_id = r.json()["id"]
+    for weekday in range(5):
+        r = api.client.post("/api/v1/schedules", headers=admin, json={
+            "doctor_id": doctor_id, "clinic_id": clinic_id, "weekday": weekday,
+            "start": "08:00", "end": "12:00", "slot_minutes": 30, "capacity": 2,
+        })
+        assert r.status_code == 201, r.text
+    r = api.client.post("/api/v1/services", headers=admin, json={
+        "clinic_id": clinic_id, "name": "Pemeriksaan umum", "duration_minutes": 15})
+    return {"clinic_id": clinic_id, "doctor_id": doctor_id, "service_id": r.json()["id"]}
+
+
+MONDAY = FROZEN_AT.date() + timedelta(days=1)
+EIGHT = time(8)

@@ -1,0 +1,67 @@
+"""A real server: uvicorn in child processes, on a free port, against a given database."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def running_server(
+    db_url: str, data_dir: Path, *, workers: int = 2, secret: str, extra_env: dict[str, str] | None = None
+) -> Iterator[str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "ANTREAN_DATABASE_URL": db_url,
+        "ANTREAN_DATA_DIR": str(data_dir),
+        "ANTREAN_SECRET_KEY": secret,
+        "ANTREAN_ENVIRONMENT": "test",
+        **(extra_env or {}),
+    }
+    cmd = [
+        sys.executable, "-m", "uvicorn", "--factory", "antrean.adapters.rest.asgi:create",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+        "--log-level", "warning", "--no-access-log",
+    ]
+    proc = subprocess.Popen(cmd, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(base, proc)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """Poll /readyz until the server answers: the server signals readiness, nothing is slept off."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError("server did not become ready")

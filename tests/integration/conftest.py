@@ -29,9 +29,7 @@ from antrean.persistence.tables import metadata
 from antrean.services.identity import create_user
 from antrean.testing import FrozenClock
 
-PG_URL = os.environ.get(
-    "ANTREAN_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+PG_URL = os.environ.get("ANTREAN_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 JKT = ZoneInfo("Asia/Jakarta")
 # Sunday 22 November 2026, 09:00 in Jakarta: Monday's slots are all bookable.
@@ -106,8 +104,11 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 def make_settings(db_url: str, data_dir: Path, **overrides: object) -> Settings:
     values: dict[str, object] = {
-        "database_url": db_url, "data_dir": data_dir, "environment": "test",
-        "secret_key": SECRET, "booking_cutoff_minutes": 60,
+        "database_url": db_url,
+        "data_dir": data_dir,
+        "environment": "test",
+        "secret_key": SECRET,
+        "booking_cutoff_minutes": 60,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
@@ -134,13 +135,22 @@ class Api:
     container: Container
 
     def login(self, username: str, password: str) -> dict[str, str]:
-        r = self.client.post("/api/v1/auth/token", data={"username": username, "password": password})
+        r = self.client.post(
+            "/api/v1/auth/token", data={"username": username, "password": password}
+        )
         assert r.status_code == 200, r.text
         return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
     def staff(self, username: str, roles: str) -> dict[str, str]:
-        create_user(self.container.uow(), actor=None, facility_id=1, username=username,
-                    password="staff-password-1", roles=roles, full_name=username.title())
+        create_user(
+            self.container.uow(),
+            actor=None,
+            facility_id=1,
+            username=username,
+            password="staff-password-1",
+            roles=roles,
+            full_name=username.title(),
+        )
         return self.login(username, "staff-password-1")
 
 
@@ -158,22 +168,42 @@ def admin(api: Api) -> dict[str, str]:
 @pytest.fixture
 def clinic_setup(api: Api, admin: dict[str, str]) -> dict[str, int]:
     """One clinic open Monday to Saturday 07-16, one doctor on weekdays 08-12, 30-minute slots."""
-    r = api.client.post("/api/v1/clinics", headers=admin, json={
-        "code": "UMUM", "name": "Poli Umum", "queue_prefix": "A",
-        "hours": [{"weekday": d, "opens": "07:00", "closes": "16:00"} for d in range(6)],
-    })
+    r = api.client.post(
+        "/api/v1/clinics",
+        headers=admin,
+        json={
+            "code": "UMUM",
+            "name": "Poli Umum",
+            "queue_prefix": "A",
+            "hours": [{"weekday": d, "opens": "07:00", "closes": "16:00"} for d in range(6)],
+        },
+    )
     assert r.status_code == 201, r.text
     clinic_id = r.json()["id"]
-    r = api.client.post("/api/v1/doctors", headers=admin, json={"name": "dr. Andi", "specialty": "Umum"})
+    r = api.client.post(
+        "/api/v1/doctors", headers=admin, json={"name": "dr. Andi", "specialty": "Umum"}
+    )
     doctor_id = r.json()["id"]
     for weekday in range(5):
-        r = api.client.post("/api/v1/schedules", headers=admin, json={
-            "doctor_id": doctor_id, "clinic_id": clinic_id, "weekday": weekday,
-            "start": "08:00", "end": "12:00", "slot_minutes": 30, "capacity": 2,
-        })
+        r = api.client.post(
+            "/api/v1/schedules",
+            headers=admin,
+            json={
+                "doctor_id": doctor_id,
+                "clinic_id": clinic_id,
+                "weekday": weekday,
+                "start": "08:00",
+                "end": "12:00",
+                "slot_minutes": 30,
+                "capacity": 2,
+            },
+        )
         assert r.status_code == 201, r.text
-    r = api.client.post("/api/v1/services", headers=admin, json={
-        "clinic_id": clinic_id, "name": "Pemeriksaan umum", "duration_minutes": 15})
+    r = api.client.post(
+        "/api/v1/services",
+        headers=admin,
+        json={"clinic_id": clinic_id, "name": "Pemeriksaan umum", "duration_minutes": 15},
+    )
     return {"clinic_id": clinic_id, "doctor_id": doctor_id, "service_id": r.json()["id"]}
 
 

@@ -21,7 +21,7 @@ from antrean.domain.scheduling import OpeningHours, Schedule
 from antrean.persistence import tables as t
 from antrean.services import booking, identity, patients, scheduling
 from tests.integration.conftest import SECRET, make_settings
-from tests.integration.live import running_server
+from antrean.testing.live_server import running_server
 
 pytestmark = pytest.mark.slow
 
@@ -34,14 +34,23 @@ class Seeded:
         ensure_facility(c)
         self.container = c
         clinic = scheduling.create_clinic(
-            c.uow(), actor=ADMIN, policy=c.policy, code="UMUM", name="Poli Umum", queue_prefix="A",
+            c.uow(),
+            actor=ADMIN,
+            policy=c.policy,
+            code="UMUM",
+            name="Poli Umum",
+            queue_prefix="A",
             hours=[OpeningHours(d, time(0), time(23, 59)) for d in range(7)],
         )
         doctor = scheduling.create_doctor(c.uow(), actor=ADMIN, name="dr. Race")
         for weekday in range(7):
             scheduling.save_schedule(
-                c.uow(), actor=ADMIN, policy=c.policy,
-                schedule=Schedule(0, doctor.id, clinic.id, weekday, time(8), time(20), 15, capacity),
+                c.uow(),
+                actor=ADMIN,
+                policy=c.policy,
+                schedule=Schedule(
+                    0, doctor.id, clinic.id, weekday, time(8), time(20), 15, capacity
+                ),
             )
         self.day = c.clock.now().astimezone(c.policy.time_zone).date() + timedelta(days=2)
         self.slots = scheduling.search_slots(
@@ -49,13 +58,23 @@ class Seeded:
         )
         self.patient_ids = [
             patients.register_patient(
-                c.uow(), actor=ADMIN, policy=c.policy, name=f"Pasien {n}",
-                birth_date=date(1980, 1, 1) + timedelta(days=n), sex=Sex.UNKNOWN,
+                c.uow(),
+                actor=ADMIN,
+                policy=c.policy,
+                name=f"Pasien {n}",
+                birth_date=date(1980, 1, 1) + timedelta(days=n),
+                sex=Sex.UNKNOWN,
             ).id
             for n in range(patients_count)
         ]
-        identity.create_user(c.uow(), actor=None, facility_id=1, username="ops",
-                             password="operator-password", roles="operator")
+        identity.create_user(
+            c.uow(),
+            actor=None,
+            facility_id=1,
+            username="ops",
+            password="operator-password",
+            roles="operator",
+        )
         c.close()
         self.db_url = db_url
 
@@ -70,8 +89,9 @@ class Seeded:
 async def _fire(base: str, requests: list[tuple[str, dict, dict]]) -> list[httpx.Response]:
     limits = httpx.Limits(max_connections=len(requests), max_keepalive_connections=len(requests))
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60.0) as client:
-        r = await client.post("/api/v1/auth/token",
-                              data={"username": "ops", "password": "operator-password"})
+        r = await client.post(
+            "/api/v1/auth/token", data={"username": "ops", "password": "operator-password"}
+        )
         auth = {"Authorization": f"Bearer {r.json()['access_token']}"}
         start = asyncio.Event()
 
@@ -96,8 +116,10 @@ def _codes(responses: list[httpx.Response]) -> dict[object, int]:
 def test_200_patients_race_for_5_places(db_url, tmp_path):
     world = Seeded(db_url, tmp_path / "data", patients_count=200, capacity=5)
     slot = world.slots[0]
-    requests = [("/api/v1/appointments", {"slot_id": slot.id, "patient_id": pid}, {})
-                for pid in world.patient_ids]
+    requests = [
+        ("/api/v1/appointments", {"slot_id": slot.id, "patient_id": pid}, {})
+        for pid in world.patient_ids
+    ]
     with running_server(db_url, tmp_path / "data", secret=SECRET) as base:
         responses = asyncio.run(_fire(base, requests))
     assert _codes(responses) == {201: 5, "slot_full": 195}
@@ -113,27 +135,33 @@ def test_concurrent_reschedules_into_one_slot(db_url, tmp_path):
     target, sources = world.slots[-1], world.slots[:10]
     c = build(make_settings(db_url, tmp_path / "data"))
     codes = [
-        booking.book_appointment(c.uow(), actor=ADMIN, policy=c.policy,
-                                 slot_id=sources[n // 5].id, patient_id=pid).code
+        booking.book_appointment(
+            c.uow(), actor=ADMIN, policy=c.policy, slot_id=sources[n // 5].id, patient_id=pid
+        ).code
         for n, pid in enumerate(world.patient_ids)
     ]
     c.close()
-    requests = [(f"/api/v1/appointments/{code}/reschedule", {"slot_id": target.id}, {})
-                for code in codes]
+    requests = [
+        (f"/api/v1/appointments/{code}/reschedule", {"slot_id": target.id}, {}) for code in codes
+    ]
     with running_server(db_url, tmp_path / "data", secret=SECRET) as base:
         responses = asyncio.run(_fire(base, requests))
     assert _codes(responses) == {200: 5, "slot_full": 45}
     s, a = t.slot, t.appointment
     assert world.count(select(s.c.booked).where(s.c.id == target.id)) == 5
-    assert world.count(select(func.sum(s.c.booked))) == 50, "every place moved, none lost or doubled"
+    assert world.count(select(func.sum(s.c.booked))) == 50, (
+        "every place moved, none lost or doubled"
+    )
     assert world.count(select(func.count()).select_from(a).where(a.c.slot_id == target.id)) == 5
 
 
 def test_same_patient_books_twice_at_once(db_url, tmp_path):
     world = Seeded(db_url, tmp_path / "data", patients_count=1, capacity=5)
     pid = world.patient_ids[0]
-    requests = [("/api/v1/appointments", {"slot_id": slot.id, "patient_id": pid}, {})
-                for slot in world.slots[:20]]
+    requests = [
+        ("/api/v1/appointments", {"slot_id": slot.id, "patient_id": pid}, {})
+        for slot in world.slots[:20]
+    ]
     with running_server(db_url, tmp_path / "data", secret=SECRET) as base:
         responses = asyncio.run(_fire(base, requests))
     assert _codes(responses) == {201: 1, "duplicate_appointment": 19}

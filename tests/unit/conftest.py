@@ -32,8 +32,12 @@ class World:
         )
 
     def patient_actor(self, index: int = 0) -> Actor:
-        return Actor(user_id=100 + index, facility_id=1, roles=frozenset({Role.PATIENT}),
-                     patient_id=self.patient_ids[index])
+        return Actor(
+            user_id=100 + index,
+            facility_id=1,
+            roles=frozenset({Role.PATIENT}),
+            patient_id=self.patient_ids[index],
+        )
 
 
 @pytest.fixture
@@ -43,18 +47,29 @@ def world() -> World:
     policy = BookingPolicy(time_zone=JKT, horizon_days=30, cutoff_minutes=60)
     admin = Actor(user_id=1, facility_id=1, roles=frozenset({Role.ADMIN}))
     clinic = scheduling.create_clinic(
-        uow, actor=admin, policy=policy, code="umum", name="Poli Umum", queue_prefix="a",
+        uow,
+        actor=admin,
+        policy=policy,
+        code="umum",
+        name="Poli Umum",
+        queue_prefix="a",
         hours=[OpeningHours(d, time(7), time(16)) for d in range(6)],
     )
     doctor = scheduling.create_doctor(uow, actor=admin, name="dr. Andi", specialty="Umum")
     for weekday in range(5):
         scheduling.save_schedule(
-            uow, actor=admin, policy=policy,
+            uow,
+            actor=admin,
+            policy=policy,
             schedule=Schedule(0, doctor.id, clinic.id, weekday, time(8), time(12), 30, 2),
         )
     patient_ids = [
         patients.register_patient(
-            uow, actor=admin, policy=policy, name=f"Pasien {n}", birth_date=date(1990, 1, n + 1),
+            uow,
+            actor=admin,
+            policy=policy,
+            name=f"Pasien {n}",
+            birth_date=date(1990, 1, n + 1),
             sex=Sex.FEMALE,
         ).id
         for n in range(4)

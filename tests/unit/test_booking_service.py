@@ -13,8 +13,12 @@ MONDAY = date(2026, 11, 23)
 
 def _book(world, slot_id, patient_index=0, **kw):
     return booking.book_appointment(
-        world.uow, actor=world.admin, policy=world.policy, slot_id=slot_id,
-        patient_id=world.patient_ids[patient_index], **kw,
+        world.uow,
+        actor=world.admin,
+        policy=world.policy,
+        slot_id=slot_id,
+        patient_id=world.patient_ids[patient_index],
+        **kw,
     )
 
 
@@ -52,8 +56,9 @@ def test_one_active_appointment_per_patient_per_clinic_per_day(world):
 def test_cancel_frees_the_place_and_the_day(world):
     first, second = world.slots(MONDAY)[:2]
     appt = _book(world, first.id)
-    cancelled = booking.cancel_appointment(world.uow, actor=world.admin, code=appt.code,
-                                           reason="Sakit")
+    cancelled = booking.cancel_appointment(
+        world.uow, actor=world.admin, code=appt.code, reason="Sakit"
+    )
     assert cancelled.status is AppointmentStatus.CANCELLED and cancelled.cancel_reason == "Sakit"
     assert world.slots(MONDAY, only_free=False)[0].booked == 0
     _book(world, second.id)  # the day limit is free again
@@ -65,8 +70,9 @@ def test_cancel_frees_the_place_and_the_day(world):
 def test_reschedule_moves_the_place(world):
     first, second = world.slots(MONDAY)[:2]
     appt = _book(world, first.id)
-    moved = booking.reschedule_appointment(world.uow, actor=world.admin, policy=world.policy,
-                                           code=appt.code, new_slot_id=second.id)
+    moved = booking.reschedule_appointment(
+        world.uow, actor=world.admin, policy=world.policy, code=appt.code, new_slot_id=second.id
+    )
     assert moved.slot_id == second.id and moved.start_at == second.start_at
     booked = {s.id: s.booked for s in world.slots(MONDAY, only_free=False)}
     assert booked[first.id] == 0 and booked[second.id] == 1
@@ -78,8 +84,9 @@ def test_reschedule_into_a_full_slot_changes_nothing(world):
     _book(world, second.id, 1)
     _book(world, second.id, 2)
     with pytest.raises(AntreanError) as err:
-        booking.reschedule_appointment(world.uow, actor=world.admin, policy=world.policy,
-                                       code=appt.code, new_slot_id=second.id)
+        booking.reschedule_appointment(
+            world.uow, actor=world.admin, policy=world.policy, code=appt.code, new_slot_id=second.id
+        )
     assert _code(err) == "slot_full"
     booked = {s.id: s.booked for s in world.slots(MONDAY, only_free=False)}
     assert booked[first.id] == 1 and booked[second.id] == 2
@@ -91,8 +98,9 @@ def test_reschedule_to_another_day_moves_the_day_limit(world):
     monday = world.slots(MONDAY)[0]
     tuesday = world.slots(MONDAY + timedelta(days=1))[0]
     appt = _book(world, monday.id)
-    booking.reschedule_appointment(world.uow, actor=world.admin, policy=world.policy,
-                                   code=appt.code, new_slot_id=tuesday.id)
+    booking.reschedule_appointment(
+        world.uow, actor=world.admin, policy=world.policy, code=appt.code, new_slot_id=tuesday.id
+    )
     _book(world, world.slots(MONDAY)[1].id)  # Monday is free for this patient again
 
 
@@ -120,8 +128,13 @@ def test_no_booking_beyond_the_horizon(world):
 
 def test_no_booking_when_the_clinic_is_switched_off(world):
     slot = world.slots(MONDAY)[0]
-    scheduling.update_clinic(world.uow, actor=world.admin, policy=world.policy,
-                             clinic_id=world.clinic_id, changes={"is_open": False})
+    scheduling.update_clinic(
+        world.uow,
+        actor=world.admin,
+        policy=world.policy,
+        clinic_id=world.clinic_id,
+        changes={"is_open": False},
+    )
     with pytest.raises(AntreanError) as err:
         _book(world, slot.id)
     assert _code(err) == "clinic_closed"
@@ -131,9 +144,12 @@ def test_leave_removes_free_slots_and_reports_booked_ones(world):
     booked_slot = world.slots(MONDAY)[0]
     appt = _book(world, booked_slot.id)
     _, report = scheduling.add_exception(
-        world.uow, actor=world.admin, policy=world.policy,
-        exception=ScheduleException(0, ExceptionKind.LEAVE, MONDAY, MONDAY,
-                                    doctor_id=world.doctor_id, reason="Cuti"),
+        world.uow,
+        actor=world.admin,
+        policy=world.policy,
+        exception=ScheduleException(
+            0, ExceptionKind.LEAVE, MONDAY, MONDAY, doctor_id=world.doctor_id, reason="Cuti"
+        ),
     )
     assert report.deactivated == 1 and report.conflicts == 1 and report.removed == 7
     assert world.slots(MONDAY) == []
@@ -148,11 +164,19 @@ def test_leave_removes_free_slots_and_reports_booked_ones(world):
 def test_overlapping_schedule_is_refused(world):
     with pytest.raises(AntreanError) as err:
         scheduling.save_schedule(
-            world.uow, actor=world.admin, policy=world.policy,
-            schedule=Schedule(0, world.doctor_id, world.clinic_id, 0, world.slots(MONDAY)[0]
-                              .start_at.astimezone(world.policy.time_zone).time(),
-                              world.slots(MONDAY)[-1].end_at.astimezone(
-                                  world.policy.time_zone).time(), 15, 1),
+            world.uow,
+            actor=world.admin,
+            policy=world.policy,
+            schedule=Schedule(
+                0,
+                world.doctor_id,
+                world.clinic_id,
+                0,
+                world.slots(MONDAY)[0].start_at.astimezone(world.policy.time_zone).time(),
+                world.slots(MONDAY)[-1].end_at.astimezone(world.policy.time_zone).time(),
+                15,
+                1,
+            ),
         )
     assert _code(err) == "schedule_overlap"
 
@@ -174,15 +198,21 @@ def test_patients_book_only_for_themselves_and_see_only_their_own(world):
     appt = booking.book_appointment(world.uow, actor=me, policy=world.policy, slot_id=slot.id)
     assert appt.patient_id == world.patient_ids[0]
     with pytest.raises(AntreanError) as err:
-        booking.book_appointment(world.uow, actor=me, policy=world.policy, slot_id=slot.id,
-                                 patient_id=world.patient_ids[1])
+        booking.book_appointment(
+            world.uow,
+            actor=me,
+            policy=world.policy,
+            slot_id=slot.id,
+            patient_id=world.patient_ids[1],
+        )
     assert _code(err) == "forbidden"
     with pytest.raises(AntreanError) as err:
         booking.get_appointment(world.uow, actor=world.patient_actor(1), code=appt.code)
     assert _code(err) == "appointment_not_found"
     with pytest.raises(AntreanError) as err:
-        booking.list_appointments(world.uow, actor=me, flt=booking.AppointmentFilter(),
-                                  page=booking.Page())
+        booking.list_appointments(
+            world.uow, actor=me, flt=booking.AppointmentFilter(), page=booking.Page()
+        )
     assert _code(err) == "forbidden"
 
 

@@ -57,8 +57,17 @@ def test_mrn_format():
 def _user(**kw):
     from antrean.domain.identity import User
 
-    base = dict(id=7, facility_id=1, username="u", full_name="U", roles=frozenset({Role.PATIENT}),
-                patient_id=3, doctor_id=None, active=True, password_hash="")
+    base = dict(
+        id=7,
+        facility_id=1,
+        username="u",
+        full_name="U",
+        roles=frozenset({Role.PATIENT}),
+        patient_id=3,
+        doctor_id=None,
+        active=True,
+        password_hash="",
+    )
     base.update(kw)
     return User(**base)
 
@@ -98,8 +107,14 @@ def test_tokens_expire_by_the_injected_clock(world):
 
 def test_login_refresh_rotation_and_logout(world):
     tokens = identity.TokenService(secret="k" * 40, clock=world.clock)
-    identity.create_user(world.uow, actor=world.admin, facility_id=1, username="Ops",
-                         password="long-enough-pw", roles="operator")
+    identity.create_user(
+        world.uow,
+        actor=world.admin,
+        facility_id=1,
+        username="Ops",
+        password="long-enough-pw",
+        roles="operator",
+    )
     with pytest.raises(AntreanError) as err:
         identity.login(world.uow, tokens=tokens, username="ops", password="wrong-password")
     assert err.value.code == "invalid_credentials"
@@ -115,20 +130,35 @@ def test_login_refresh_rotation_and_logout(world):
 
 def test_patient_self_registration_makes_a_record_and_a_login(world):
     user = identity.register_account(
-        world.uow, facility_id=1, policy=world.policy, username="siti@example.id",
-        password="rahasia-123", name="  Siti   Aminah ", birth_date=date(1985, 5, 17),
+        world.uow,
+        facility_id=1,
+        policy=world.policy,
+        username="siti@example.id",
+        password="rahasia-123",
+        name="  Siti   Aminah ",
+        birth_date=date(1985, 5, 17),
         phone="0812 1111 2222",
     )
     assert user.roles == frozenset({Role.PATIENT}) and user.patient_id is not None
     with pytest.raises(AntreanError) as err:
         identity.register_account(
-            world.uow, facility_id=1, policy=world.policy, username="siti@example.id",
-            password="rahasia-123", name="Other", birth_date=date(1985, 5, 17),
+            world.uow,
+            facility_id=1,
+            policy=world.policy,
+            username="siti@example.id",
+            password="rahasia-123",
+            name="Other",
+            birth_date=date(1985, 5, 17),
         )
     assert err.value.code == "username_taken"
     with pytest.raises(AntreanError) as err:
         identity.register_account(
-            world.uow, facility_id=1, policy=world.policy, username="short", password="123",
-            name="X", birth_date=date(1985, 5, 17),
+            world.uow,
+            facility_id=1,
+            policy=world.policy,
+            username="short",
+            password="123",
+            name="X",
+            birth_date=date(1985, 5, 17),
         )
     assert err.value.code == "weak_password"

@@ -1,3 +1,4 @@
+import itertools
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -23,16 +24,29 @@ ALL_WEEK = {1: [OpeningHours(d, time(7), time(21)) for d in range(7)]}
 
 
 def _schedule(**kw):
-    base = dict(id=1, doctor_id=1, clinic_id=1, weekday=0, start=time(8), end=time(10),
-                slot_minutes=30, capacity=2)
+    base = dict(
+        id=1,
+        doctor_id=1,
+        clinic_id=1,
+        weekday=0,
+        start=time(8),
+        end=time(10),
+        slot_minutes=30,
+        capacity=2,
+    )
     base.update(kw)
     return Schedule(**base)
 
 
 def _gen(schedules, exceptions=(), hours=None, first=MONDAY, last=MONDAY, tz=JKT):
-    return generate_slots(schedules=schedules, exceptions=exceptions,
-                          opening_hours=ALL_WEEK if hours is None else hours,
-                          first_day=first, last_day=last, tz=tz)
+    return generate_slots(
+        schedules=schedules,
+        exceptions=exceptions,
+        opening_hours=ALL_WEEK if hours is None else hours,
+        first_day=first,
+        last_day=last,
+        tz=tz,
+    )
 
 
 def test_a_session_is_cut_into_slots_stored_in_utc():
@@ -76,16 +90,20 @@ def test_holiday_for_one_clinic_leaves_the_other():
 
 def test_leave_blocks_only_that_doctor_and_only_those_days():
     leave = ScheduleException(1, ExceptionKind.LEAVE, MONDAY, MONDAY, doctor_id=1)
-    slots = _gen([_schedule(), _schedule(id=2, doctor_id=2)], [leave],
-                 last=MONDAY + timedelta(days=7))
+    slots = _gen(
+        [_schedule(), _schedule(id=2, doctor_id=2)], [leave], last=MONDAY + timedelta(days=7)
+    )
     assert {(s.doctor_id, s.day) for s in slots} == {
-        (2, MONDAY), (1, MONDAY + timedelta(days=7)), (2, MONDAY + timedelta(days=7))
+        (2, MONDAY),
+        (1, MONDAY + timedelta(days=7)),
+        (2, MONDAY + timedelta(days=7)),
     }
 
 
 def test_changed_hours_replace_the_session():
-    changed = ScheduleException(1, ExceptionKind.CHANGED_HOURS, MONDAY, MONDAY, doctor_id=1,
-                                start=time(13), end=time(14))
+    changed = ScheduleException(
+        1, ExceptionKind.CHANGED_HOURS, MONDAY, MONDAY, doctor_id=1, start=time(13), end=time(14)
+    )
     slots = _gen([_schedule()], [changed])
     assert [s.start_at.astimezone(JKT).time() for s in slots] == [time(13), time(13, 30)]
 
@@ -95,15 +113,19 @@ def test_overlapping_sessions_of_one_doctor_never_give_overlapping_slots():
     b = _schedule(id=2, clinic_id=1, start=time(9, 15), end=time(11), slot_minutes=45)
     slots = _gen([a, b])
     ordered = sorted(slots, key=lambda s: s.start_at)
-    assert all(x.end_at <= y.start_at for x, y in zip(ordered, ordered[1:], strict=False))
+    assert all(x.end_at <= y.start_at for x, y in itertools.pairwise(ordered))
 
 
 def test_daylight_saving_gap_skips_the_missing_wall_clock_slot():
     berlin = ZoneInfo("Europe/Berlin")
     sunday = date(2026, 3, 29)  # clocks go from 02:00 to 03:00
-    slots = _gen([_schedule(weekday=6, start=time(1), end=time(4), slot_minutes=60)],
-                 hours={1: [OpeningHours(6, time(0), time(23, 59))]},
-                 first=sunday, last=sunday, tz=berlin)
+    slots = _gen(
+        [_schedule(weekday=6, start=time(1), end=time(4), slot_minutes=60)],
+        hours={1: [OpeningHours(6, time(0), time(23, 59))]},
+        first=sunday,
+        last=sunday,
+        tz=berlin,
+    )
     local = [s.start_at.astimezone(berlin).time() for s in slots]
     assert time(2) not in local
     assert time(1) in local and time(3) in local
@@ -119,8 +141,16 @@ def test_schedule_overlap_is_found_only_for_same_doctor_and_weekday():
 
 
 def _existing(spec: SlotSpec, slot_id: int, booked: int = 0, active: bool = True, capacity=None):
-    return ExistingSlot(slot_id, spec.doctor_id, spec.start_at, spec.end_at, spec.clinic_id,
-                        capacity or spec.capacity, booked, active)
+    return ExistingSlot(
+        slot_id,
+        spec.doctor_id,
+        spec.start_at,
+        spec.end_at,
+        spec.clinic_id,
+        capacity or spec.capacity,
+        booked,
+        active,
+    )
 
 
 def test_sync_never_drops_a_booked_slot_and_reports_it():
@@ -150,6 +180,7 @@ def test_sync_reactivates_a_slot_that_is_wanted_again():
 
 # --- property: slots never overlap for one doctor, avoid exceptions, respect opening hours ---
 
+
 def _half_hour(n: int) -> time:
     return time(n // 2, 30 * (n % 2))
 
@@ -166,8 +197,12 @@ def time_ranges(draw):
 def schedules(draw):
     start, end = draw(time_ranges())
     return Schedule(
-        id=draw(st.integers(1, 10_000)), doctor_id=draw(st.integers(1, 3)),
-        clinic_id=draw(st.integers(1, 2)), weekday=draw(st.integers(0, 6)), start=start, end=end,
+        id=draw(st.integers(1, 10_000)),
+        doctor_id=draw(st.integers(1, 3)),
+        clinic_id=draw(st.integers(1, 2)),
+        weekday=draw(st.integers(0, 6)),
+        start=start,
+        end=end,
         slot_minutes=draw(st.sampled_from([10, 15, 20, 25, 30, 45, 60])),
         capacity=draw(st.integers(1, 5)),
     )
@@ -178,11 +213,18 @@ def exceptions(draw, base: date):
     kind = draw(st.sampled_from(list(ExceptionKind)))
     first = base + timedelta(days=draw(st.integers(0, 13)))
     last = first + timedelta(days=draw(st.integers(0, 3)))
-    doctor = draw(st.none() | st.integers(1, 3)) if kind is ExceptionKind.HOLIDAY else draw(
-        st.integers(1, 3))
+    doctor = (
+        draw(st.none() | st.integers(1, 3))
+        if kind is ExceptionKind.HOLIDAY
+        else draw(st.integers(1, 3))
+    )
     start, end = draw(time_ranges())
     return ScheduleException(
-        id=0, kind=kind, date_from=first, date_to=last, doctor_id=doctor,
+        id=0,
+        kind=kind,
+        date_from=first,
+        date_to=last,
+        doctor_id=doctor,
         clinic_id=draw(st.none() | st.integers(1, 2)),
         start=start if kind is ExceptionKind.CHANGED_HOURS else None,
         end=end if kind is ExceptionKind.CHANGED_HOURS else None,
@@ -223,15 +265,16 @@ def test_generated_slots_respect_every_rule(data, scheds, hours, zone, first):
         by_doctor.setdefault(s.doctor_id, []).append(s)
     for doctor_slots in by_doctor.values():
         doctor_slots.sort(key=lambda s: s.start_at)
-        for a, b in zip(doctor_slots, doctor_slots[1:], strict=False):
+        for a, b in itertools.pairwise(doctor_slots):
             assert a.end_at <= b.start_at, "slots of one doctor overlap"
     for s in slots:
         local_start = s.start_at.astimezone(tz)
         assert local_start.date() == s.day
         windows = [w for w in hours.get(s.clinic_id, []) if w.weekday == s.day.weekday()]
         wall_end = (local_start.replace(tzinfo=None) + (s.end_at - s.start_at)).time()
-        assert any(w.opens <= local_start.time() and wall_end <= w.closes
-                   for w in windows), "slot outside opening hours"
+        assert any(w.opens <= local_start.time() and wall_end <= w.closes for w in windows), (
+            "slot outside opening hours"
+        )
         assert s.end_at > s.start_at
         for e in excs:
             if e.kind is ExceptionKind.CHANGED_HOURS or not e.covers(s.day):
@@ -239,5 +282,6 @@ def test_generated_slots_respect_every_rule(data, scheds, hours, zone, first):
             if e.kind is ExceptionKind.HOLIDAY and e.doctor_id is None:
                 assert e.clinic_id not in (None, s.clinic_id), "slot on a holiday"
             else:
-                assert not e.applies_to(doctor_id=s.doctor_id, clinic_id=s.clinic_id), \
+                assert not e.applies_to(doctor_id=s.doctor_id, clinic_id=s.clinic_id), (
                     "slot during leave"
+                )

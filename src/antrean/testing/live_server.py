@@ -22,7 +22,12 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(
-    db_url: str, data_dir: Path, *, workers: int = 2, secret: str, extra_env: dict[str, str] | None = None
+    db_url: str,
+    data_dir: Path,
+    *,
+    workers: int = 2,
+    secret: str,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[str]:
     port = free_port()
     env = {
@@ -34,14 +39,25 @@ def running_server(
         **(extra_env or {}),
     }
     cmd = [
-        sys.executable, "-m", "uvicorn", "--factory", "antrean.adapters.rest.asgi:create",
-        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-        "--log-level", "warning", "--no-access-log",
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "antrean.adapters.rest.asgi:create",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        "--no-access-log",
     ]
     proc = subprocess.Popen(cmd, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(base, proc)
+        wait_ready(base, proc)
         yield base
     finally:
         proc.terminate()
@@ -52,7 +68,7 @@ def running_server(
             proc.wait()
 
 
-def _wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
     """Poll /readyz until the server answers: the server signals readiness, nothing is slept off."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

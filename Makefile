@@ -1,0 +1,38 @@
+# antrean: two commands on a fresh machine.
+#   make run    install everything, load the demo clinic (once), serve on http://127.0.0.1:8000
+#   make test   install everything, run linters, type checks and the whole test suite
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test lint bench-booking clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/antrean demo
+	$(BIN)/antrean serve
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src
+	$(BIN)/lint-imports
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest
+
+bench-booking: install
+	$(BIN)/python bench/booking.py --db sqlite
+	$(BIN)/python bench/booking.py --db postgresql
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

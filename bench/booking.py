@@ -1,0 +1,242 @@
+"""Booking throughput on a live server, against the same server's /healthz in the same run.
+
+    python bench/booking.py --db sqlite|postgresql [--workers N] [--duration 10] [--connections 64]
+
+Seeds a facility with more free places than the run can take, starts uvicorn with the real app,
+and drives it with wrk (a C load generator, so it is not the bottleneck). Each request books a
+distinct free place for a distinct patient; five requests share each slot, so they also contend.
+Prints bookings/s, p50/p99 latency, /healthz requests/s and the ratio, then checks the database:
+zero errors, zero overbooking, every successful booking stored exactly once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from datetime import date, time, timedelta
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, func, insert, select, text
+from sqlalchemy.engine import make_url
+
+from antrean.bootstrap import build, ensure_facility
+from antrean.config import Settings
+from antrean.domain.identity import Actor, Role
+from antrean.domain.scheduling import OpeningHours, Schedule
+from antrean.persistence import tables as t
+from antrean.persistence.migrate import upgrade
+from antrean.persistence.repositories import search_key
+from antrean.services import identity, scheduling
+from antrean.testing.live_server import running_server
+
+SECRET = "benchmark-secret-" + "b" * 40
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+CAPACITY = 5
+ADMIN = Actor(user_id=0, facility_id=1, roles=frozenset({Role.ADMIN}))
+
+LUA = """
+local slots = {%(slots)s}
+local capacity = %(capacity)d
+local patient0 = %(patient0)d
+local nthreads = %(threads)d
+local threads = {}
+local counter = 0
+ok = 0
+failed = 0
+
+function setup(thread)
+  thread:set("tid", #threads)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  wrk.method = "POST"
+  wrk.headers["Content-Type"] = "application/json"
+  wrk.headers["Authorization"] = "Bearer %(token)s"
+end
+
+function request()
+  local i = counter * nthreads + tid
+  counter = counter + 1
+  local slot = slots[math.floor(i / capacity) %% #slots + 1]
+  local body = string.format('{"slot_id": %%d, "patient_id": %%d}', slot, patient0 + i)
+  return wrk.format(nil, "/api/v1/appointments", nil, body)
+end
+
+function response(status, headers, body)
+  if status == 201 then ok = ok + 1 else failed = failed + 1 end
+end
+
+function done(summary, latency, requests)
+  local total_ok, total_failed = 0, 0
+  for _, thread in ipairs(threads) do
+    total_ok = total_ok + thread:get("ok")
+    total_failed = total_failed + thread:get("failed")
+  end
+  io.write(string.format("BENCH ok=%%d failed=%%d\\n", total_ok, total_failed))
+end
+"""
+
+
+def _database(kind: str, workdir: Path) -> tuple[str, str | None]:
+    if kind == "sqlite":
+        return f"sqlite:///{workdir / 'bench.db'}", None
+    name = f"antrean_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(PG_URL).set(database=name).render_as_string(hide_password=False), name
+
+
+def _drop(name: str) -> None:
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def seed(url: str, workdir: Path, doctors: int, patients: int) -> tuple[list[int], int]:
+    """Clinic, doctors with 10-minute slots 06:00-22:00 every day, patients. Returns slot ids."""
+    engine = create_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    c = build(Settings(database_url=url, data_dir=workdir, environment="test", secret_key=SECRET))
+    ensure_facility(c)
+    clinic = scheduling.create_clinic(
+        c.uow(), actor=ADMIN, policy=c.policy, code="UMUM", name="Poli Umum", queue_prefix="A",
+        hours=[OpeningHours(d, time(0), time(23, 59)) for d in range(7)],
+    )
+    for n in range(doctors):
+        doctor = scheduling.create_doctor(c.uow(), actor=ADMIN, name=f"dr. Bench {n}")
+        for weekday in range(7):
+            scheduling.save_schedule(
+                c.uow(), actor=ADMIN, policy=c.policy,
+                schedule=Schedule(0, doctor.id, clinic.id, weekday, time(6), time(22), 10, CAPACITY),
+            )
+    identity.create_user(c.uow(), actor=None, facility_id=1, username="bench",
+                         password="bench-password", roles="operator")
+    tomorrow = c.clock.now().astimezone(c.policy.time_zone).date() + timedelta(days=1)
+    with c.db.engine.begin() as conn:
+        slot_ids = list(conn.execute(
+            select(t.slot.c.id).where(t.slot.c.day >= tomorrow).order_by(t.slot.c.id)
+        ).scalars())
+        now = c.clock.now()
+        rows = [
+            {"facility_id": 1, "mrn": f"B-{n:07d}", "name": f"Pasien {n}",
+             "name_search": search_key(f"Pasien {n}"), "birth_date": date(1980, 1, 1),
+             "sex": "unknown", "created_at": now}
+            for n in range(patients)
+        ]
+        for start in range(0, len(rows), 5000):
+            conn.execute(insert(t.patient), rows[start : start + 5000])
+        patient0 = conn.execute(select(func.min(t.patient.c.id))).scalar_one()
+    c.close()
+    return slot_ids, int(patient0)
+
+
+def wrk(url: str, *, connections: int, threads: int, duration: int, script: Path | None) -> dict:
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "10s"]
+    if script is not None:
+        cmd += ["-s", str(script)]
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
+    result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), "raw": out}
+    for pct in ("50", "99"):
+        m = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        value, unit = float(m.group(1)), m.group(2)
+        result[f"p{pct}_ms"] = value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+    m = re.search(r"BENCH ok=(\d+) failed=(\d+)", out)
+    if m:
+        result["ok"], result["failed"] = int(m.group(1)), int(m.group(2))
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    result["non2xx"] = int(m.group(1)) if m else 0
+    m = re.search(r"Socket errors: (.*)", out)
+    result["socket_errors"] = m.group(1) if m else ""
+    return result
+
+
+def verify(url: str) -> dict[str, int]:
+    engine = create_engine(url)
+    s, a = t.slot, t.appointment
+    with engine.connect() as conn:
+        over = conn.execute(select(func.count()).select_from(s).where(s.c.booked > s.c.capacity))
+        facts = {
+            "overbooked_slots": over.scalar_one(),
+            "appointments": conn.execute(select(func.count()).select_from(a)).scalar_one(),
+            "booked_places": conn.execute(select(func.coalesce(func.sum(s.c.booked), 0))).scalar_one(),
+        }
+    engine.dispose()
+    return facts
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--doctors", type=int, default=10)
+    parser.add_argument("--patients", type=int, default=80_000)
+    parser.add_argument("--sqlite-synchronous", default="FULL")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk is not installed (Debian package 'wrk')", file=sys.stderr)
+        return 2
+    workdir = Path(tempfile.mkdtemp(prefix="antrean-bench-"))
+    url, pg_name = _database(args.db, workdir)
+    try:
+        return _run(args, url, workdir)
+    finally:
+        if pg_name:
+            _drop(pg_name)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run(args: argparse.Namespace, url: str, workdir: Path) -> int:
+    print(f"seeding {args.db} ...", flush=True)
+    slot_ids, patient0 = seed(url, workdir, args.doctors, args.patients)
+    places = min(len(slot_ids) * CAPACITY, args.patients)
+    env = {"ANTREAN_SQLITE_SYNCHRONOUS": args.sqlite_synchronous}
+    with running_server(url, workdir, secret=SECRET, workers=args.workers, extra_env=env) as base:
+        token = httpx.post(f"{base}/api/v1/auth/token",
+                           data={"username": "bench", "password": "bench-password"}).json()
+        script = workdir / "book.lua"
+        script.write_text(LUA % {
+            "slots": ",".join(map(str, slot_ids[: places // CAPACITY])), "capacity": CAPACITY,
+            "patient0": patient0, "threads": args.threads, "token": token["access_token"],
+        })
+        common = {"connections": args.connections, "threads": args.threads}
+        wrk(f"{base}/healthz", duration=2, script=None, **common)  # warm-up
+        health = wrk(f"{base}/healthz", duration=args.duration, script=None, **common)
+        book = wrk(base, duration=args.duration, script=script, **common)
+    facts = verify(url)
+    ratio = book["rps"] / health["rps"]
+    print(f"\n== booking benchmark: {args.db}, {args.workers} server process(es), "
+          f"{args.connections} connections, {args.duration}s ==")
+    print(f"healthz     {health['rps']:9.0f} req/s   p50 {health['p50_ms']:6.2f} ms   "
+          f"p99 {health['p99_ms']:6.2f} ms")
+    print(f"bookings    {book['rps']:9.0f} req/s   p50 {book['p50_ms']:6.2f} ms   "
+          f"p99 {book['p99_ms']:6.2f} ms")
+    print(f"ratio       bookings/healthz = {ratio:.3f}")
+    print(f"responses   201: {book.get('ok')}, other: {book.get('failed')}, "
+          f"socket errors: {book['socket_errors'] or 'none'}")
+    print(f"database    appointments {facts['appointments']}, booked places "
+          f"{facts['booked_places']}, overbooked slots {facts['overbooked_slots']}")
+    healthy = (
+        book.get("failed") == 0
+        and facts["overbooked_slots"] == 0
+        and facts["appointments"] == facts["booked_places"] == book.get("ok")
+    )
+    print("check       " + ("OK: zero errors, zero overbooking" if healthy else "FAILED"))
+    return 0 if healthy else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

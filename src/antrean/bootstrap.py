@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any, TypeVar
+
+import anyio.to_thread
 
 from antrean.config import Settings, resolve_secret
 from antrean.domain.booking import BookingPolicy
@@ -13,6 +18,8 @@ from antrean.persistence.migrate import upgrade
 from antrean.persistence.unit_of_work import SqlUnitOfWorkFactory
 from antrean.services.identity import TokenService
 from antrean.services.ports import UnitOfWork
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -26,6 +33,17 @@ class Container:
 
     def uow(self) -> UnitOfWork:
         return self.uow_factory()
+
+    async def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run a (blocking) service call from async code, the way this database likes best.
+
+        SQLite: on the event loop itself. Every statement is a local call of microseconds and
+        writes queue for one lock anyway, so handing the call to a thread would only add thread
+        switches. PostgreSQL: on the thread pool, so many requests wait on the network at once.
+        """
+        if self.db.is_sqlite:
+            return fn(*args, **kwargs)
+        return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
 
     def close(self) -> None:
         self.db.dispose()

@@ -53,6 +53,11 @@ def serve(
         workers=workers or settings.workers,
         log_level=settings.log_level,
         access_log=False,
+        # The standard asyncio loop, not uvloop: under full load uvloop starved some
+        # connections (booking p99 above 1 s against about 120 ms with asyncio; see
+        # docs/benchmarks.md). httptools still parses HTTP in C.
+        loop="asyncio",
+        http="httptools",
     )
 
 

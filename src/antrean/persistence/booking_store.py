@@ -11,6 +11,7 @@ from antrean.domain.booking import ACTIVE_STATUSES, Appointment, AppointmentStat
 from antrean.domain.common import Page
 from antrean.domain.patients import Patient, Sex
 from antrean.domain.scheduling import ExistingSlot, SlotSpec
+from antrean.persistence import statements as q
 from antrean.persistence import tables as t
 from antrean.persistence.repositories import _like, _Repo, search_key
 from antrean.services.ports import AppointmentFilter, Conflict, FreeSlot
@@ -69,40 +70,16 @@ class SqlSlots(_Repo):
             self.conn.execute(delete(t.slot).where(t.slot.c.id.in_(slot_ids), t.slot.c.booked == 0))
 
     def view(self, facility_id: int, slot_id: int) -> SlotView | None:
-        s, c = t.slot, t.clinic
         row = self.conn.execute(
-            select(
-                s.c.id,
-                s.c.facility_id,
-                s.c.doctor_id,
-                s.c.clinic_id,
-                s.c.day,
-                s.c.start_at,
-                s.c.end_at,
-                s.c.capacity,
-                s.c.booked,
-                s.c.active,
-                c.c.is_open,
-            )
-            .join(c, c.c.id == s.c.clinic_id)
-            .where(s.c.id == slot_id, s.c.facility_id == facility_id)
+            q.SLOT_VIEW, {"slot_id": slot_id, "facility_id": facility_id}
         ).first()
         return SlotView(*row) if row else None
 
     def try_take(self, slot_id: int) -> bool:
-        result = self.conn.execute(
-            update(t.slot)
-            .where(t.slot.c.id == slot_id, t.slot.c.booked < t.slot.c.capacity, t.slot.c.active)
-            .values(booked=t.slot.c.booked + 1)
-        )
-        return result.rowcount == 1
+        return self.conn.execute(q.TAKE_PLACE, {"slot_id": slot_id}).rowcount == 1
 
     def release(self, slot_id: int) -> None:
-        self.conn.execute(
-            update(t.slot)
-            .where(t.slot.c.id == slot_id, t.slot.c.booked > 0)
-            .values(booked=t.slot.c.booked - 1)
-        )
+        self.conn.execute(q.RELEASE_PLACE, {"slot_id": slot_id})
 
     def search(
         self,
@@ -161,6 +138,10 @@ class SqlPatients(_Repo):
             )
         ).first()
         return _patient(row) if row else None
+
+    def exists(self, facility_id: int, patient_id: int) -> bool:
+        params = {"facility_id": facility_id, "patient_id": patient_id}
+        return self.conn.execute(q.PATIENT_EXISTS, params).first() is not None
 
     def get_by_mrn(self, facility_id: int, mrn: str) -> Patient | None:
         row = self.conn.execute(
@@ -270,26 +251,25 @@ def _appointment(row: Row[Any]) -> Appointment:
 class SqlAppointments(_Repo):
     def add(self, appointment: Appointment, created_by: int | None) -> int:
         a = appointment
-        return self._insert_id(
-            insert(t.appointment).values(
-                facility_id=a.facility_id,
-                code=a.code,
-                slot_id=a.slot_id,
-                patient_id=a.patient_id,
-                clinic_id=a.clinic_id,
-                doctor_id=a.doctor_id,
-                service_id=a.service_id,
-                day=a.day,
-                start_at=a.start_at,
-                end_at=a.end_at,
-                status=a.status.value,
-                note=a.note,
-                cancel_reason=a.cancel_reason,
-                created_by=created_by,
-                created_at=a.created_at,
-                updated_at=a.updated_at,
-            )
-        )
+        values = {
+            "facility_id": a.facility_id,
+            "code": a.code,
+            "slot_id": a.slot_id,
+            "patient_id": a.patient_id,
+            "clinic_id": a.clinic_id,
+            "doctor_id": a.doctor_id,
+            "service_id": a.service_id,
+            "day": a.day,
+            "start_at": a.start_at,
+            "end_at": a.end_at,
+            "status": a.status.value,
+            "note": a.note,
+            "cancel_reason": a.cancel_reason,
+            "created_by": created_by,
+            "created_at": a.created_at,
+            "updated_at": a.updated_at,
+        }
+        return self._insert_id(q.INSERT_APPOINTMENT, values)
 
     def get(self, facility_id: int, appointment_id: int) -> Appointment | None:
         a = t.appointment
@@ -308,13 +288,8 @@ class SqlAppointments(_Repo):
         return _appointment(row) if row else None
 
     def code_exists(self, facility_id: int, code: str) -> bool:
-        a = t.appointment
-        return (
-            self.conn.execute(
-                select(a.c.id).where(a.c.facility_id == facility_id, a.c.code == code)
-            ).first()
-            is not None
-        )
+        params = {"facility_id": facility_id, "code": code}
+        return self.conn.execute(q.CODE_EXISTS, params).first() is not None
 
     def save(self, appointment: Appointment) -> None:
         a = appointment
@@ -377,20 +352,14 @@ class SqlAppointments(_Repo):
     def try_count_day(
         self, facility_id: int, patient_id: int, clinic_id: int, day: date, limit: int
     ) -> bool:
-        p = t.patient_day_booking
-        stmt = self._upsert(p).values(
-            facility_id=facility_id,
-            patient_id=patient_id,
-            clinic_id=clinic_id,
-            day=day,
-            active_count=1,
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[p.c.patient_id, p.c.clinic_id, p.c.day],
-            set_={"active_count": p.c.active_count + 1},
-            where=p.c.active_count < limit,
-        ).returning(p.c.active_count)
-        return self.conn.execute(stmt).first() is not None
+        params = {
+            "facility_id": facility_id,
+            "patient_id": patient_id,
+            "clinic_id": clinic_id,
+            "day": day,
+            "limit": limit,
+        }
+        return self.conn.execute(q.COUNT_DAY, params).first() is not None
 
     def uncount_day(self, patient_id: int, clinic_id: int, day: date) -> None:
         p = t.patient_day_booking

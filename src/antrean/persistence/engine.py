@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -12,23 +14,55 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 
 
+class WriterQueue:
+    """Lets SQLite writers wait their turn in line instead of polling for the database lock.
+
+    SQLite admits one writer at a time. A writer that finds the lock taken sleeps and retries
+    (the busy handler), with sleeps up to 100 ms: under load that turns into long tail latency.
+    Here writers queue on a thread lock (this process) and an exclusive `flock` on a file next to
+    the database (other server processes), both of which wake the next waiter at once.
+    Correctness never rests on this queue: BEGIN IMMEDIATE, conditional updates and constraints
+    decide, and hold for any process that does not use the queue.
+    """
+
+    def __init__(self, lock_path: Path | None) -> None:
+        self._thread_lock = threading.Lock()
+        self._lock_path = lock_path
+        self._fd: int | None = None
+
+    def __enter__(self) -> WriterQueue:
+        self._thread_lock.acquire()
+        try:
+            if self._lock_path is not None:
+                if self._fd is None:
+                    self._fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._thread_lock.release()
+            raise
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        try:
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._thread_lock.release()
+
+
 @dataclass
 class Database:
     """An engine plus what its dialect needs to run write transactions well."""
 
     engine: Engine
-    # SQLite takes one writer at a time anyway. Queueing this process's writers on a lock lets
-    # them wait their turn in order instead of spinning in SQLite's sleep-and-retry busy handler.
-    # Correctness never rests on it: BEGIN IMMEDIATE and the conditional updates still decide,
-    # and they alone serialise writers from other processes.
-    _writer_lock: threading.Lock | None = field(default=None)
+    _writers: WriterQueue | None = field(default=None)
 
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
     def writer_turn(self) -> AbstractContextManager[Any]:
-        return self._writer_lock if self._writer_lock is not None else nullcontext()
+        return self._writers if self._writers is not None else nullcontext()
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -86,4 +120,6 @@ def _sqlite(url: str, synchronous: str, busy_timeout_ms: int, echo: bool) -> Dat
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
         conn.exec_driver_sql(f"BEGIN {mode}")
 
-    return Database(engine=engine, _writer_lock=threading.Lock())
+    path = parsed.database
+    lock_path = Path(f"{path}.writer-lock") if path and path != ":memory:" else None
+    return Database(engine=engine, _writers=WriterQueue(lock_path))

@@ -18,6 +18,7 @@ from antrean.domain.scheduling import (
     Schedule,
     ScheduleException,
 )
+from antrean.persistence import statements as q
 from antrean.persistence import tables as t
 from antrean.services.ports import (
     DoctorRow,
@@ -30,9 +31,9 @@ class _Repo:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def _insert_id(self, stmt: Any) -> int:
+    def _insert_id(self, stmt: Any, params: dict[str, Any] | None = None) -> int:
         try:
-            return int(self.conn.execute(stmt).inserted_primary_key[0])
+            return int(self.conn.execute(stmt, params).inserted_primary_key[0])
         except IntegrityError as exc:
             raise UniqueViolation(str(exc.orig)) from exc
 
@@ -257,15 +258,8 @@ class SqlSchedules(_Repo):
     def list_exceptions(
         self, facility_id: int, first_day: date, last_day: date
     ) -> list[ScheduleException]:
-        e = t.schedule_exception
-        rows = self.conn.execute(
-            select(e)
-            .where(
-                e.c.facility_id == facility_id, e.c.date_to >= first_day, e.c.date_from <= last_day
-            )
-            .order_by(e.c.date_from, e.c.id)
-        )
-        return [_exception(r) for r in rows]
+        params = {"facility_id": facility_id, "first_day": first_day, "last_day": last_day}
+        return [_exception(r) for r in self.conn.execute(q.EXCEPTIONS_BETWEEN, params)]
 
     def get_exception(self, facility_id: int, exception_id: int) -> ScheduleException | None:
         e = t.schedule_exception

@@ -77,7 +77,7 @@ def _book(
                 return replay
             uow.idempotency.claim(actor.facility_id, actor.user_id, key, request_hash, now)
         slot = _bookable_slot(uow, actor, policy, slot_id, now)
-        if uow.patients.get(actor.facility_id, patient_id) is None:
+        if not uow.patients.exists(actor.facility_id, patient_id):
             raise AntreanError("not_found", entity="Patient")
         _check_service(uow, actor.facility_id, service_id, slot.clinic_id)
         _take_place(uow, actor, policy, slot, patient_id)

@@ -302,6 +302,9 @@ class FakePatients(_Part):
     def get(self, facility_id: int, patient_id: int) -> Patient | None:
         return self.s.patients.get(patient_id)
 
+    def exists(self, facility_id: int, patient_id: int) -> bool:
+        return patient_id in self.s.patients
+
     def get_by_mrn(self, facility_id: int, mrn: str) -> Patient | None:
         return next((p for p in self.s.patients.values() if p.mrn == mrn), None)
 

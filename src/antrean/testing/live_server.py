@@ -1,4 +1,4 @@
-"""A real server: uvicorn in child processes, on a free port, against a given database."""
+"""A real server: `antrean serve` in child processes, on a free port, against a given database."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
@@ -36,10 +36,9 @@ def create_app(container: Container) -> FastAPI:
     app.state.container = container
     problems.install(app)
 
-    api = APIRouter(prefix="/api/v1")
-    for module in (routes_auth, routes_catalog, routes_patients, routes_booking):
-        api.include_router(module.router)
-    app.include_router(api)
+    # Routers are mounted flat (not nested) so a request is matched in one pass.
+    for module in (routes_booking, routes_catalog, routes_patients, routes_auth):
+        app.include_router(module.router, prefix="/api/v1")
 
     @app.get("/healthz", tags=["health"], summary="The process is up")
     async def healthz() -> dict[str, str]:

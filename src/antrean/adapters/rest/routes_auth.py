@@ -19,7 +19,7 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 @router.post(
     "/token", response_model=TokenOut, summary="Sign in (OAuth2 password or refresh grant)"
 )
-def token(
+async def token(
     grant_type: Annotated[str, Form(pattern="^(password|refresh_token)$")] = "password",
     username: Annotated[str, Form(max_length=120)] = "",
     password: Annotated[str, Form(max_length=200)] = "",
@@ -30,24 +30,29 @@ def token(
     if grant_type == "refresh_token":
         if not refresh_token:
             raise AntreanError("invalid_token")
-        pair = identity.refresh_session(c.uow(), tokens=c.tokens, refresh_token=refresh_token)
+        pair = await c.call(
+            identity.refresh_session, c.uow(), tokens=c.tokens, refresh_token=refresh_token
+        )
     else:
-        pair = identity.login(c.uow(), tokens=c.tokens, username=username, password=password)
+        pair = await c.call(
+            identity.login, c.uow(), tokens=c.tokens, username=username, password=password
+        )
     return TokenOut(
         access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in
     )
 
 
 @router.post("/logout", status_code=204, summary="Revoke a refresh token")
-def logout(body: RefreshIn, c: Container = Depends(deps.container)) -> None:
+async def logout(body: RefreshIn, c: Container = Depends(deps.container)) -> None:
     """Anyone holding the refresh token."""
-    identity.logout(c.uow(), refresh_token=body.refresh_token)
+    await c.call(identity.logout, c.uow(), refresh_token=body.refresh_token)
 
 
 @router.post("/register", response_model=UserOut, status_code=201, summary="Patient self sign-up")
-def register(body: RegisterIn, c: Container = Depends(deps.container)) -> UserOut:
+async def register(body: RegisterIn, c: Container = Depends(deps.container)) -> UserOut:
     """Anyone. Creates a patient record and a patient login in one step."""
-    user = identity.register_account(
+    user = await c.call(
+        identity.register_account,
         c.uow(),
         facility_id=c.settings.facility_id,
         policy=c.policy,
@@ -62,17 +67,20 @@ def register(body: RegisterIn, c: Container = Depends(deps.container)) -> UserOu
 
 
 @router.get("/me", response_model=UserOut, summary="The signed-in user")
-def me(actor: Actor = Depends(deps.any_user), c: Container = Depends(deps.container)) -> UserOut:
+async def me(
+    actor: Actor = Depends(deps.any_user), c: Container = Depends(deps.container)
+) -> UserOut:
     """Any signed-in user."""
-    return UserOut.model_validate(identity.get_user(c.uow(), actor=actor))
+    return UserOut.model_validate(await c.call(identity.get_user, c.uow(), actor=actor))
 
 
 @router.post("/users", response_model=UserOut, status_code=201, summary="Create a staff account")
-def create_user(
+async def create_user(
     body: UserIn, actor: Actor = Depends(deps.admin), c: Container = Depends(deps.container)
 ) -> UserOut:
     """Admin only."""
-    user = identity.create_user(
+    user = await c.call(
+        identity.create_user,
         c.uow(),
         actor=actor,
         facility_id=actor.facility_id,

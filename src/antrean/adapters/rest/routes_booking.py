@@ -31,7 +31,7 @@ def _out(appointment: object) -> AppointmentOut:
 
 
 @router.post("", response_model=AppointmentOut, status_code=201, summary="Book an appointment")
-def book(
+async def book(
     body: AppointmentIn,
     response: Response,
     idempotency_key: str | None = Header(
@@ -43,7 +43,8 @@ def book(
     """A patient books for themselves; staff book for any patient (`patient_id`)."""
     canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()
     request_hash = hashlib.sha256(canonical).hexdigest()
-    appointment = svc.book_appointment(
+    appointment = await c.call(
+        svc.book_appointment,
         c.uow(),
         actor=actor,
         policy=c.policy,
@@ -59,7 +60,7 @@ def book(
 
 
 @router.get("/mine", response_model=PageOut[AppointmentOut], summary="My appointments")
-def mine(
+async def mine(
     status: AppointmentStatus | None = None,
     page: int = Query(1, ge=1, le=100_000),
     size: int = Query(20, ge=1, le=200),
@@ -67,8 +68,8 @@ def mine(
     c: Container = Depends(deps.container),
 ) -> PageOut[AppointmentOut]:
     """A patient."""
-    items, total = svc.list_my_appointments(
-        c.uow(), actor=actor, page=Page(page, size), status=status
+    items, total = await c.call(
+        svc.list_my_appointments, c.uow(), actor=actor, page=Page(page, size), status=status
     )
     return PageOut[AppointmentOut](
         items=[_out(a) for a in items], total=total, page=page, size=size
@@ -76,7 +77,7 @@ def mine(
 
 
 @router.get("", response_model=PageOut[AppointmentOut], summary="List appointments")
-def list_all(
+async def list_all(
     date_from: date | None = None,
     date_to: date | None = None,
     clinic_id: int | None = None,
@@ -97,40 +98,49 @@ def list_all(
         patient_id=patient_id,
         status=status,
     )
-    items, total = svc.list_appointments(c.uow(), actor=actor, flt=flt, page=Page(page, size))
+    items, total = await c.call(
+        svc.list_appointments, c.uow(), actor=actor, flt=flt, page=Page(page, size)
+    )
     return PageOut[AppointmentOut](
         items=[_out(a) for a in items], total=total, page=page, size=size
     )
 
 
 @router.get("/{code}", response_model=AppointmentOut, summary="An appointment by booking code")
-def get(
+async def get(
     code: str, actor: Actor = Depends(deps.any_user), c: Container = Depends(deps.container)
 ) -> AppointmentOut:
     """Staff, or the patient it belongs to."""
-    return _out(svc.get_appointment(c.uow(), actor=actor, code=code))
+    return _out(await c.call(svc.get_appointment, c.uow(), actor=actor, code=code))
 
 
 @router.post("/{code}/cancel", response_model=AppointmentOut, summary="Cancel an appointment")
-def cancel(
+async def cancel(
     code: str,
     body: CancelIn,
     actor: Actor = Depends(deps.any_user),
     c: Container = Depends(deps.container),
 ) -> AppointmentOut:
     """Staff, or the patient it belongs to. The place is freed at once."""
-    return _out(svc.cancel_appointment(c.uow(), actor=actor, code=code, reason=body.reason))
+    return _out(
+        await c.call(svc.cancel_appointment, c.uow(), actor=actor, code=code, reason=body.reason)
+    )
 
 
 @router.post("/{code}/reschedule", response_model=AppointmentOut, summary="Move to another slot")
-def reschedule(
+async def reschedule(
     code: str,
     body: RescheduleIn,
     actor: Actor = Depends(deps.any_user),
     c: Container = Depends(deps.container),
 ) -> AppointmentOut:
     """Staff, or the patient it belongs to. All or nothing: new place taken, old one freed."""
-    appointment = svc.reschedule_appointment(
-        c.uow(), actor=actor, policy=c.policy, code=code, new_slot_id=body.slot_id
+    appointment = await c.call(
+        svc.reschedule_appointment,
+        c.uow(),
+        actor=actor,
+        policy=c.policy,
+        code=code,
+        new_slot_id=body.slot_id,
     )
     return _out(appointment)

@@ -40,27 +40,33 @@ def _hours(items: list) -> list[OpeningHours]:  # type: ignore[type-arg]
 
 
 @router.get("/clinics", response_model=list[ClinicOut], summary="List clinics (poli)")
-def list_clinics(
+async def list_clinics(
     fid: int = Depends(deps.facility_id), c: Container = Depends(deps.container)
 ) -> list[ClinicOut]:
     """Anyone, signed in or not."""
-    return [ClinicOut.model_validate(x) for x in svc.list_clinics(c.uow(), facility_id=fid)]
+    return [
+        ClinicOut.model_validate(x)
+        for x in await c.call(svc.list_clinics, c.uow(), facility_id=fid)
+    ]
 
 
 @router.get("/clinics/{clinic_id}", response_model=ClinicOut, summary="One clinic")
-def get_clinic(
+async def get_clinic(
     clinic_id: int, fid: int = Depends(deps.facility_id), c: Container = Depends(deps.container)
 ) -> ClinicOut:
     """Anyone."""
-    return ClinicOut.model_validate(svc.get_clinic(c.uow(), facility_id=fid, clinic_id=clinic_id))
+    return ClinicOut.model_validate(
+        await c.call(svc.get_clinic, c.uow(), facility_id=fid, clinic_id=clinic_id)
+    )
 
 
 @router.post("/clinics", response_model=ClinicOut, status_code=201, summary="Create a clinic")
-def create_clinic(
+async def create_clinic(
     body: ClinicIn, actor: Actor = Depends(deps.admin), c: Container = Depends(deps.container)
 ) -> ClinicOut:
     """Admin only."""
-    clinic = svc.create_clinic(
+    clinic = await c.call(
+        svc.create_clinic,
         c.uow(),
         actor=actor,
         policy=c.policy,
@@ -74,7 +80,7 @@ def create_clinic(
 
 
 @router.patch("/clinics/{clinic_id}", response_model=ClinicOut, summary="Change a clinic")
-def update_clinic(
+async def update_clinic(
     clinic_id: int,
     body: ClinicPatch,
     actor: Actor = Depends(deps.admin),
@@ -85,29 +91,36 @@ def update_clinic(
     if "queue_prefix" in changes:
         changes["queue_prefix"] = changes["queue_prefix"].upper()
     hours = _hours(body.hours) if body.hours is not None else None
-    clinic = svc.update_clinic(
-        c.uow(), actor=actor, policy=c.policy, clinic_id=clinic_id, changes=changes, hours=hours
+    clinic = await c.call(
+        svc.update_clinic,
+        c.uow(),
+        actor=actor,
+        policy=c.policy,
+        clinic_id=clinic_id,
+        changes=changes,
+        hours=hours,
     )
     return ClinicOut.model_validate(clinic)
 
 
 @router.get("/services", response_model=list[ServiceOut], summary="List services")
-def list_services(
+async def list_services(
     clinic_id: int | None = None,
     fid: int = Depends(deps.facility_id),
     c: Container = Depends(deps.container),
 ) -> list[ServiceOut]:
     """Anyone."""
-    rows = svc.list_services(c.uow(), facility_id=fid, clinic_id=clinic_id)
+    rows = await c.call(svc.list_services, c.uow(), facility_id=fid, clinic_id=clinic_id)
     return [ServiceOut.model_validate(x) for x in rows]
 
 
 @router.post("/services", response_model=ServiceOut, status_code=201, summary="Create a service")
-def create_service(
+async def create_service(
     body: ServiceIn, actor: Actor = Depends(deps.admin), c: Container = Depends(deps.container)
 ) -> ServiceOut:
     """Admin only."""
-    row = svc.create_service(
+    row = await c.call(
+        svc.create_service,
         c.uow(),
         actor=actor,
         clinic_id=body.clinic_id,
@@ -118,67 +131,84 @@ def create_service(
 
 
 @router.patch("/services/{service_id}", response_model=ServiceOut, summary="Change a service")
-def update_service(
+async def update_service(
     service_id: int,
     body: ServicePatch,
     actor: Actor = Depends(deps.admin),
     c: Container = Depends(deps.container),
 ) -> ServiceOut:
     """Admin only."""
-    row = svc.update_service(
-        c.uow(), actor=actor, service_id=service_id, changes=body.model_dump(exclude_unset=True)
+    row = await c.call(
+        svc.update_service,
+        c.uow(),
+        actor=actor,
+        service_id=service_id,
+        changes=body.model_dump(exclude_unset=True),
     )
     return ServiceOut.model_validate(row)
 
 
 @router.get("/doctors", response_model=list[DoctorOut], summary="List doctors")
-def list_doctors(
+async def list_doctors(
     fid: int = Depends(deps.facility_id), c: Container = Depends(deps.container)
 ) -> list[DoctorOut]:
     """Anyone."""
-    return [DoctorOut.model_validate(x) for x in svc.list_doctors(c.uow(), facility_id=fid)]
+    return [
+        DoctorOut.model_validate(x)
+        for x in await c.call(svc.list_doctors, c.uow(), facility_id=fid)
+    ]
 
 
 @router.get("/doctors/{doctor_id}", response_model=DoctorOut, summary="One doctor")
-def get_doctor(
+async def get_doctor(
     doctor_id: int, fid: int = Depends(deps.facility_id), c: Container = Depends(deps.container)
 ) -> DoctorOut:
     """Anyone."""
-    return DoctorOut.model_validate(svc.get_doctor(c.uow(), facility_id=fid, doctor_id=doctor_id))
+    return DoctorOut.model_validate(
+        await c.call(svc.get_doctor, c.uow(), facility_id=fid, doctor_id=doctor_id)
+    )
 
 
 @router.post("/doctors", response_model=DoctorOut, status_code=201, summary="Add a doctor")
-def create_doctor(
+async def create_doctor(
     body: DoctorIn, actor: Actor = Depends(deps.admin), c: Container = Depends(deps.container)
 ) -> DoctorOut:
     """Admin only."""
-    row = svc.create_doctor(c.uow(), actor=actor, name=body.name, specialty=body.specialty)
+    row = await c.call(
+        svc.create_doctor, c.uow(), actor=actor, name=body.name, specialty=body.specialty
+    )
     return DoctorOut.model_validate(row)
 
 
 @router.patch("/doctors/{doctor_id}", response_model=DoctorOut, summary="Change a doctor")
-def update_doctor(
+async def update_doctor(
     doctor_id: int,
     body: DoctorPatch,
     actor: Actor = Depends(deps.admin),
     c: Container = Depends(deps.container),
 ) -> DoctorOut:
     """Admin only."""
-    row = svc.update_doctor(
-        c.uow(), actor=actor, doctor_id=doctor_id, changes=body.model_dump(exclude_unset=True)
+    row = await c.call(
+        svc.update_doctor,
+        c.uow(),
+        actor=actor,
+        doctor_id=doctor_id,
+        changes=body.model_dump(exclude_unset=True),
     )
     return DoctorOut.model_validate(row)
 
 
 @router.get("/schedules", response_model=list[ScheduleOut], summary="Weekly schedules")
-def list_schedules(
+async def list_schedules(
     doctor_id: int | None = None,
     clinic_id: int | None = None,
     fid: int = Depends(deps.facility_id),
     c: Container = Depends(deps.container),
 ) -> list[ScheduleOut]:
     """Anyone."""
-    rows = svc.list_schedules(c.uow(), facility_id=fid, doctor_id=doctor_id, clinic_id=clinic_id)
+    rows = await c.call(
+        svc.list_schedules, c.uow(), facility_id=fid, doctor_id=doctor_id, clinic_id=clinic_id
+    )
     return [ScheduleOut.model_validate(x) for x in rows]
 
 
@@ -196,12 +226,12 @@ def _schedule(body: ScheduleIn, schedule_id: int = 0) -> Schedule:
 
 
 @router.post("/schedules", response_model=ScheduleSaved, status_code=201, summary="Add a schedule")
-def create_schedule(
+async def create_schedule(
     body: ScheduleIn, actor: Actor = Depends(deps.admin), c: Container = Depends(deps.container)
 ) -> ScheduleSaved:
     """Admin only. Slots over the booking horizon are generated at once."""
-    saved, report = svc.save_schedule(
-        c.uow(), actor=actor, policy=c.policy, schedule=_schedule(body)
+    saved, report = await c.call(
+        svc.save_schedule, c.uow(), actor=actor, policy=c.policy, schedule=_schedule(body)
     )
     return ScheduleSaved(
         schedule=ScheduleOut.model_validate(saved), slots=SyncOut.model_validate(report)
@@ -209,15 +239,19 @@ def create_schedule(
 
 
 @router.put("/schedules/{schedule_id}", response_model=ScheduleSaved, summary="Replace a schedule")
-def replace_schedule(
+async def replace_schedule(
     schedule_id: int,
     body: ScheduleIn,
     actor: Actor = Depends(deps.admin),
     c: Container = Depends(deps.container),
 ) -> ScheduleSaved:
     """Admin only. Bookings that no longer fit are kept and reported as conflicts."""
-    saved, report = svc.save_schedule(
-        c.uow(), actor=actor, policy=c.policy, schedule=_schedule(body, schedule_id)
+    saved, report = await c.call(
+        svc.save_schedule,
+        c.uow(),
+        actor=actor,
+        policy=c.policy,
+        schedule=_schedule(body, schedule_id),
     )
     return ScheduleSaved(
         schedule=ScheduleOut.model_validate(saved), slots=SyncOut.model_validate(report)
@@ -225,23 +259,27 @@ def replace_schedule(
 
 
 @router.delete("/schedules/{schedule_id}", response_model=SyncOut, summary="Remove a schedule")
-def delete_schedule(
+async def delete_schedule(
     schedule_id: int, actor: Actor = Depends(deps.admin), c: Container = Depends(deps.container)
 ) -> SyncOut:
     """Admin only."""
-    report = svc.delete_schedule(c.uow(), actor=actor, policy=c.policy, schedule_id=schedule_id)
+    report = await c.call(
+        svc.delete_schedule, c.uow(), actor=actor, policy=c.policy, schedule_id=schedule_id
+    )
     return SyncOut.model_validate(report)
 
 
 @router.get("/schedule-exceptions", response_model=list[ExceptionOut], summary="Leave and holidays")
-def list_exceptions(
+async def list_exceptions(
     date_from: date,
     date_to: date,
     fid: int = Depends(deps.facility_id),
     c: Container = Depends(deps.container),
 ) -> list[ExceptionOut]:
     """Anyone."""
-    rows = svc.list_exceptions(c.uow(), facility_id=fid, first_day=date_from, last_day=date_to)
+    rows = await c.call(
+        svc.list_exceptions, c.uow(), facility_id=fid, first_day=date_from, last_day=date_to
+    )
     return [ExceptionOut.model_validate(x) for x in rows]
 
 
@@ -251,28 +289,32 @@ def list_exceptions(
     status_code=201,
     summary="Add leave, a holiday or changed hours",
 )
-def create_exception(
+async def create_exception(
     body: ExceptionIn, actor: Actor = Depends(deps.admin), c: Container = Depends(deps.container)
 ) -> ExceptionSaved:
     """Admin only. Affected bookings are kept and reported as conflicts, never dropped."""
     exc = ScheduleException(id=0, **body.model_dump())
-    saved, report = svc.add_exception(c.uow(), actor=actor, policy=c.policy, exception=exc)
+    saved, report = await c.call(
+        svc.add_exception, c.uow(), actor=actor, policy=c.policy, exception=exc
+    )
     return ExceptionSaved(
         exception=ExceptionOut.model_validate(saved), slots=SyncOut.model_validate(report)
     )
 
 
 @router.delete("/schedule-exceptions/{exception_id}", response_model=SyncOut, summary="Remove one")
-def delete_exception(
+async def delete_exception(
     exception_id: int, actor: Actor = Depends(deps.admin), c: Container = Depends(deps.container)
 ) -> SyncOut:
     """Admin only."""
-    report = svc.delete_exception(c.uow(), actor=actor, policy=c.policy, exception_id=exception_id)
+    report = await c.call(
+        svc.delete_exception, c.uow(), actor=actor, policy=c.policy, exception_id=exception_id
+    )
     return SyncOut.model_validate(report)
 
 
 @router.get("/slots", response_model=list[SlotOut], summary="Search bookable slots")
-def search_slots(
+async def search_slots(
     date_from: date,
     date_to: date | None = None,
     clinic_id: int | None = None,
@@ -285,7 +327,8 @@ def search_slots(
     c: Container = Depends(deps.container),
 ) -> list[SlotOut]:
     """Anyone. At most 31 days per search."""
-    rows = svc.search_slots(
+    rows = await c.call(
+        svc.search_slots,
         c.uow(),
         facility_id=fid,
         policy=c.policy,
@@ -315,15 +358,22 @@ def search_slots(
 
 
 @router.post("/slots/generate", response_model=SyncOut, summary="Regenerate slots now")
-def generate(actor: Actor = Depends(deps.admin), c: Container = Depends(deps.container)) -> SyncOut:
+async def generate(
+    actor: Actor = Depends(deps.admin), c: Container = Depends(deps.container)
+) -> SyncOut:
     """Admin only. Normally slots follow every change by themselves; this re-runs the sync."""
-    report = svc.generate_facility_slots(c.uow(), facility_id=actor.facility_id, policy=c.policy)
+    report = await c.call(
+        svc.generate_facility_slots, c.uow(), facility_id=actor.facility_id, policy=c.policy
+    )
     return SyncOut.model_validate(report)
 
 
 @router.get("/booking-conflicts", response_model=list[ConflictOut], summary="Bookings to resolve")
-def conflicts(
+async def conflicts(
     actor: Actor = Depends(deps.staff), c: Container = Depends(deps.container)
 ) -> list[ConflictOut]:
     """Staff. Bookings whose slot a schedule change or exception took away."""
-    return [ConflictOut.model_validate(x) for x in svc.list_conflicts(c.uow(), actor=actor)]
+    return [
+        ConflictOut.model_validate(x)
+        for x in await c.call(svc.list_conflicts, c.uow(), actor=actor)
+    ]

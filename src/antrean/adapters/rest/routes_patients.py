@@ -16,16 +16,18 @@ router = APIRouter(prefix="/patients", tags=["patients"])
 
 
 @router.post("", response_model=PatientOut, status_code=201, summary="Register a patient")
-def register(
+async def register(
     body: PatientIn, actor: Actor = Depends(deps.staff), c: Container = Depends(deps.container)
 ) -> PatientOut:
     """Staff (operator, doctor, admin). The MRN is issued when not given."""
-    patient = svc.register_patient(c.uow(), actor=actor, policy=c.policy, **body.model_dump())
+    patient = await c.call(
+        svc.register_patient, c.uow(), actor=actor, policy=c.policy, **body.model_dump()
+    )
     return PatientOut.model_validate(patient)
 
 
 @router.get("", response_model=PageOut[PatientOut], summary="Search patients")
-def search(
+async def search(
     mrn: str | None = Query(None, max_length=32),
     name: str | None = Query(None, max_length=200),
     phone: str | None = Query(None, max_length=32),
@@ -35,8 +37,14 @@ def search(
     c: Container = Depends(deps.container),
 ) -> PageOut[PatientOut]:
     """Staff. By exact MRN, part of the name, or phone (any common format)."""
-    items, total = svc.search_patients(
-        c.uow(), actor=actor, mrn=mrn, name=name, phone=phone, page=Page(page, size)
+    items, total = await c.call(
+        svc.search_patients,
+        c.uow(),
+        actor=actor,
+        mrn=mrn,
+        name=name,
+        phone=phone,
+        page=Page(page, size),
     )
     return PageOut[PatientOut](
         items=[PatientOut.model_validate(p) for p in items], total=total, page=page, size=size
@@ -44,32 +52,37 @@ def search(
 
 
 @router.get("/me", response_model=PatientOut, summary="My patient record")
-def me(actor: Actor = Depends(deps.any_user), c: Container = Depends(deps.container)) -> PatientOut:
+async def me(
+    actor: Actor = Depends(deps.any_user), c: Container = Depends(deps.container)
+) -> PatientOut:
     """A patient."""
     if actor.patient_id is None:
         raise AntreanError("not_found", entity="Patient")
     return PatientOut.model_validate(
-        svc.get_patient(c.uow(), actor=actor, patient_id=actor.patient_id)
+        await c.call(svc.get_patient, c.uow(), actor=actor, patient_id=actor.patient_id)
     )
 
 
 @router.get("/{patient_id}", response_model=PatientOut, summary="One patient")
-def get(
+async def get(
     patient_id: int, actor: Actor = Depends(deps.any_user), c: Container = Depends(deps.container)
 ) -> PatientOut:
     """Staff, or the patient themselves."""
-    return PatientOut.model_validate(svc.get_patient(c.uow(), actor=actor, patient_id=patient_id))
+    return PatientOut.model_validate(
+        await c.call(svc.get_patient, c.uow(), actor=actor, patient_id=patient_id)
+    )
 
 
 @router.patch("/{patient_id}", response_model=PatientOut, summary="Change a patient record")
-def update(
+async def update(
     patient_id: int,
     body: PatientPatch,
     actor: Actor = Depends(deps.any_user),
     c: Container = Depends(deps.container),
 ) -> PatientOut:
     """Staff: any field but the MRN. The patient themselves: phone and address."""
-    patient = svc.update_patient(
+    patient = await c.call(
+        svc.update_patient,
         c.uow(),
         actor=actor,
         policy=c.policy,

@@ -216,8 +216,8 @@ def _run(args: argparse.Namespace, url: str, workdir: Path) -> int:
         })
         common = {"connections": args.connections, "threads": args.threads}
         wrk(f"{base}/healthz", duration=2, script=None, **common)  # warm-up
-        health = wrk(f"{base}/healthz", duration=args.duration, script=None, **common)
         book = wrk(base, duration=args.duration, script=script, **common)
+        health = wrk(f"{base}/healthz", duration=args.duration, script=None, **common)
     facts = verify(url)
     ratio = book["rps"] / health["rps"]
     print(f"\n== booking benchmark: {args.db}, {args.workers} server process(es), "

@@ -29,6 +29,7 @@ def serve(
     """Run the web server (REST API, docs). The embedded SQLite database is upgraded first."""
     import uvicorn
 
+    from antrean.adapters.rest.server import NoDelayHttpToolsProtocol
     from antrean.bootstrap import build
     from antrean.persistence.migrate import current_revision, head_revision
 
@@ -57,7 +58,7 @@ def serve(
         # connections (booking p99 above 1 s against about 120 ms with asyncio; see
         # docs/benchmarks.md). httptools still parses HTTP in C.
         loop="asyncio",
-        http="httptools",
+        http=NoDelayHttpToolsProtocol,
     )
 
 

@@ -29,6 +29,7 @@ def running_server(
     secret: str,
     extra_env: dict[str, str] | None = None,
 ) -> Iterator[str]:
+    """Run `antrean serve` with `workers` processes; yields the base URL once it is ready."""
     port = free_port()
     env = {
         **os.environ,
@@ -38,23 +39,10 @@ def running_server(
         "ANTREAN_ENVIRONMENT": "test",
         **(extra_env or {}),
     }
-    cmd = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--factory",
-        "antrean.adapters.rest.asgi:create",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-    ]
-    proc = subprocess.Popen(cmd, env=env)
+    env.setdefault("ANTREAN_LOG_LEVEL", "warning")
+    cmd = [sys.executable, "-m", "antrean", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    cmd += ["--workers", str(workers)]
+    proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_ready(base, proc)

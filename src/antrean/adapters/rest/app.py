@@ -25,6 +25,15 @@ Sign in with the **Authorize** button (OAuth2 password flow).
 """
 
 
+def _database_answers(container: Container) -> bool:
+    try:
+        with container.db.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception:
+        return False
+    return True
+
+
 def create_app(container: Container) -> FastAPI:
     app = FastAPI(
         title="antrean",
@@ -45,12 +54,10 @@ def create_app(container: Container) -> FastAPI:
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["health"], summary="The database answers", response_model=None)
-    def readyz() -> JSONResponse:
-        try:
-            with container.db.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        except Exception:
-            return JSONResponse({"status": "unavailable"}, status_code=503)
-        return JSONResponse({"status": "ok"})
+    async def readyz() -> JSONResponse:
+        ok = await container.call(_database_answers, container)
+        return JSONResponse(
+            {"status": "ok" if ok else "unavailable"}, status_code=200 if ok else 503
+        )
 
     return app

@@ -75,6 +75,15 @@ class SqlSlots(_Repo):
         ).first()
         return SlotView(*row) if row else None
 
+    def view_with_patient(
+        self, facility_id: int, slot_id: int, patient_id: int
+    ) -> tuple[SlotView | None, bool]:
+        params = {"slot_id": slot_id, "facility_id": facility_id, "patient_id": patient_id}
+        row = self.conn.execute(q.SLOT_VIEW_WITH_PATIENT, params).first()
+        if row is None:
+            return None, False
+        return SlotView(*row[:-1]), bool(row[-1])
+
     def try_take(self, slot_id: int) -> bool:
         return self.conn.execute(q.TAKE_PLACE, {"slot_id": slot_id}).rowcount == 1
 
@@ -138,10 +147,6 @@ class SqlPatients(_Repo):
             )
         ).first()
         return _patient(row) if row else None
-
-    def exists(self, facility_id: int, patient_id: int) -> bool:
-        params = {"facility_id": facility_id, "patient_id": patient_id}
-        return self.conn.execute(q.PATIENT_EXISTS, params).first() is not None
 
     def get_by_mrn(self, facility_id: int, mrn: str) -> Patient | None:
         row = self.conn.execute(
@@ -249,7 +254,7 @@ def _appointment(row: Row[Any]) -> Appointment:
 
 
 class SqlAppointments(_Repo):
-    def add(self, appointment: Appointment, created_by: int | None) -> int:
+    def add(self, appointment: Appointment, created_by: int | None) -> int | None:
         a = appointment
         values = {
             "facility_id": a.facility_id,
@@ -269,7 +274,9 @@ class SqlAppointments(_Repo):
             "created_at": a.created_at,
             "updated_at": a.updated_at,
         }
-        return self._insert_id(q.INSERT_APPOINTMENT, values)
+        stmt = q.INSERT_APPOINTMENT[self.conn.dialect.name]
+        new_id = self.conn.execute(stmt, values).scalar()
+        return None if new_id is None else int(new_id)
 
     def get(self, facility_id: int, appointment_id: int) -> Appointment | None:
         a = t.appointment
@@ -286,10 +293,6 @@ class SqlAppointments(_Repo):
             select(*_APPOINTMENT_COLUMNS).where(a.c.facility_id == facility_id, a.c.code == code)
         ).first()
         return _appointment(row) if row else None
-
-    def code_exists(self, facility_id: int, code: str) -> bool:
-        params = {"facility_id": facility_id, "code": code}
-        return self.conn.execute(q.CODE_EXISTS, params).first() is not None
 
     def save(self, appointment: Appointment) -> None:
         a = appointment

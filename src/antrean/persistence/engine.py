@@ -81,8 +81,11 @@ def create_database(
         return _sqlite(url, sqlite_synchronous, busy_timeout_ms, echo)
     engine = create_engine(
         url,
+        # A fixed set of connections: an overflow connection is opened and closed per burst,
+        # and opening one costs PostgreSQL a new backend process. Callers queue for a free one.
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=0,
+        pool_timeout=30,
         pool_pre_ping=True,
         echo=echo,
     )

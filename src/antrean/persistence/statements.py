@@ -7,7 +7,8 @@ upsert is plain SQL that SQLite (3.35+) and PostgreSQL both accept.
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import bindparam, exists, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from antrean.persistence import tables as t
 
@@ -29,6 +30,16 @@ SLOT_VIEW = (
     )
     .join(_c, _c.c.id == _s.c.clinic_id)
     .where(_s.c.id == bindparam("slot_id"), _s.c.facility_id == bindparam("facility_id"))
+)
+
+# The slot, and whether the patient exists, in one round trip.
+SLOT_VIEW_WITH_PATIENT = SLOT_VIEW.add_columns(
+    exists()
+    .where(
+        t.patient.c.id == bindparam("patient_id"),
+        t.patient.c.facility_id == bindparam("facility_id"),
+    )
+    .label("patient_known")
 )
 
 # The rule that prevents overbooking: take a place only while one is free, in one statement.
@@ -54,15 +65,15 @@ COUNT_DAY = text(
     "RETURNING active_count"
 ).bindparams(bindparam("day", type_=t.patient_day_booking.c.day.type))
 
-CODE_EXISTS = select(_a.c.id).where(
-    _a.c.facility_id == bindparam("facility_id"), _a.c.code == bindparam("code")
-)
 
-PATIENT_EXISTS = select(t.patient.c.id).where(
-    t.patient.c.facility_id == bindparam("facility_id"), t.patient.c.id == bindparam("patient_id")
-)
-
-INSERT_APPOINTMENT = insert(_a)
+# A booking code already in use inserts nothing (and returns no id), so the caller can draw
+# another code without the transaction being aborted.
+INSERT_APPOINTMENT = {
+    name: dialect.insert(_a)
+    .on_conflict_do_nothing(index_elements=[_a.c.facility_id, _a.c.code])
+    .returning(_a.c.id)
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+}
 
 EXCEPTIONS_BETWEEN = (
     select(_e)

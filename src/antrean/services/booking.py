@@ -76,15 +76,16 @@ def _book(
             if replay is not None:
                 return replay
             uow.idempotency.claim(actor.facility_id, actor.user_id, key, request_hash, now)
-        slot = _bookable_slot(uow, actor, policy, slot_id, now)
-        if not uow.patients.exists(actor.facility_id, patient_id):
+        slot, patient_known = uow.slots.view_with_patient(actor.facility_id, slot_id, patient_id)
+        _check_bookable(uow, actor, policy, slot, now)
+        assert slot is not None
+        if not patient_known:
             raise AntreanError("not_found", entity="Patient")
         _check_service(uow, actor.facility_id, service_id, slot.clinic_id)
-        _take_place(uow, actor, policy, slot, patient_id)
         appointment = Appointment(
             id=0,
             facility_id=actor.facility_id,
-            code=_new_code(uow, actor.facility_id),
+            code="",
             slot_id=slot.id,
             patient_id=patient_id,
             clinic_id=slot.clinic_id,
@@ -99,9 +100,11 @@ def _book(
             created_at=now,
             updated_at=now,
         )
-        appointment.id = uow.appointments.add(appointment, actor.user_id)
+        appointment.code, appointment.id = _insert_with_new_code(uow, appointment, actor.user_id)
         if key is not None:
             uow.idempotency.set_resource(actor.user_id, key, appointment.id)
+        # Last, so the contended slot row stays locked only from here to the commit.
+        _take_place(uow, actor, policy, slot, patient_id)
         uow.commit()
     return appointment
 
@@ -122,11 +125,18 @@ def _bookable_slot(
     uow: UnitOfWork, actor: Actor, policy: BookingPolicy, slot_id: int, now: datetime
 ) -> SlotView:
     slot = uow.slots.view(actor.facility_id, slot_id)
+    _check_bookable(uow, actor, policy, slot, now)
+    assert slot is not None
+    return slot
+
+
+def _check_bookable(
+    uow: UnitOfWork, actor: Actor, policy: BookingPolicy, slot: SlotView | None, now: datetime
+) -> None:
     if slot is None:
         raise AntreanError("slot_not_found")
     exceptions = uow.schedules.list_exceptions(actor.facility_id, slot.day, slot.day)
     check_slot_bookable(slot, now=now, policy=policy, exceptions=exceptions)
-    return slot
 
 
 def _check_service(
@@ -153,11 +163,15 @@ def _take_place(
         raise AntreanError("slot_full")
 
 
-def _new_code(uow: UnitOfWork, facility_id: int) -> str:
+def _insert_with_new_code(
+    uow: UnitOfWork, appointment: Appointment, created_by: int
+) -> tuple[str, int]:
+    """Store the appointment under a fresh random booking code, drawing again on a clash."""
     while True:
-        code = random_code(6)
-        if not uow.appointments.code_exists(facility_id, code):
-            return code
+        appointment.code = random_code(6)
+        new_id = uow.appointments.add(appointment, created_by)
+        if new_id is not None:
+            return appointment.code, new_id
 
 
 def _load(uow: UnitOfWork, actor: Actor, code: str) -> Appointment:

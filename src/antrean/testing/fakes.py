@@ -244,6 +244,11 @@ class FakeSlots(_Part):
             self.s.clinics[s.clinic_id].is_open,
         )
 
+    def view_with_patient(
+        self, facility_id: int, slot_id: int, patient_id: int
+    ) -> tuple[SlotView | None, bool]:
+        return self.view(facility_id, slot_id), patient_id in self.s.patients
+
     def try_take(self, slot_id: int) -> bool:
         s = self.s.slots[slot_id]
         if s.booked >= s.capacity or not s.active:
@@ -302,9 +307,6 @@ class FakePatients(_Part):
     def get(self, facility_id: int, patient_id: int) -> Patient | None:
         return self.s.patients.get(patient_id)
 
-    def exists(self, facility_id: int, patient_id: int) -> bool:
-        return patient_id in self.s.patients
-
     def get_by_mrn(self, facility_id: int, mrn: str) -> Patient | None:
         return next((p for p in self.s.patients.values() if p.mrn == mrn), None)
 
@@ -325,7 +327,9 @@ class FakePatients(_Part):
 
 
 class FakeAppointments(_Part):
-    def add(self, appointment: Appointment, created_by: int | None) -> int:
+    def add(self, appointment: Appointment, created_by: int | None) -> int | None:
+        if any(a.code == appointment.code for a in self.s.appointments.values()):
+            return None
         new = replace(appointment, id=self.s.next_id("appointment"))
         self.s.appointments[new.id] = new
         return new.id
@@ -337,9 +341,6 @@ class FakeAppointments(_Part):
     def get_by_code(self, facility_id: int, code: str) -> Appointment | None:
         a = next((a for a in self.s.appointments.values() if a.code == code), None)
         return replace(a) if a else None
-
-    def code_exists(self, facility_id: int, code: str) -> bool:
-        return any(a.code == code for a in self.s.appointments.values())
 
     def save(self, appointment: Appointment) -> None:
         self.s.appointments[appointment.id] = replace(appointment)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
@@ -35,7 +39,18 @@ def _database_answers(container: Container) -> bool:
 
 
 def create_app(container: Container) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if not container.db.is_sqlite:
+            # No more threads at the database than connections in the pool: a thread beyond
+            # that would only wait for a connection while holding a thread.
+            limiter = anyio.to_thread.current_default_thread_limiter()
+            limiter.total_tokens = container.settings.db_pool_size
+        yield
+        container.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="antrean",
         version=__version__,
         description=DESCRIPTION,

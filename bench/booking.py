@@ -110,28 +110,51 @@ def seed(url: str, workdir: Path, doctors: int, patients: int) -> tuple[list[int
     c = build(Settings(database_url=url, data_dir=workdir, environment="test", secret_key=SECRET))
     ensure_facility(c)
     clinic = scheduling.create_clinic(
-        c.uow(), actor=ADMIN, policy=c.policy, code="UMUM", name="Poli Umum", queue_prefix="A",
+        c.uow(),
+        actor=ADMIN,
+        policy=c.policy,
+        code="UMUM",
+        name="Poli Umum",
+        queue_prefix="A",
         hours=[OpeningHours(d, time(0), time(23, 59)) for d in range(7)],
     )
     for n in range(doctors):
         doctor = scheduling.create_doctor(c.uow(), actor=ADMIN, name=f"dr. Bench {n}")
         for weekday in range(7):
             scheduling.save_schedule(
-                c.uow(), actor=ADMIN, policy=c.policy,
-                schedule=Schedule(0, doctor.id, clinic.id, weekday, time(6), time(22), 10, CAPACITY),
+                c.uow(),
+                actor=ADMIN,
+                policy=c.policy,
+                schedule=Schedule(
+                    0, doctor.id, clinic.id, weekday, time(6), time(22), 10, CAPACITY
+                ),
             )
-    identity.create_user(c.uow(), actor=None, facility_id=1, username="bench",
-                         password="bench-password", roles="operator")
+    identity.create_user(
+        c.uow(),
+        actor=None,
+        facility_id=1,
+        username="bench",
+        password="bench-password",
+        roles="operator",
+    )
     tomorrow = c.clock.now().astimezone(c.policy.time_zone).date() + timedelta(days=1)
     with c.db.engine.begin() as conn:
-        slot_ids = list(conn.execute(
-            select(t.slot.c.id).where(t.slot.c.day >= tomorrow).order_by(t.slot.c.id)
-        ).scalars())
+        slot_ids = list(
+            conn.execute(
+                select(t.slot.c.id).where(t.slot.c.day >= tomorrow).order_by(t.slot.c.id)
+            ).scalars()
+        )
         now = c.clock.now()
         rows = [
-            {"facility_id": 1, "mrn": f"B-{n:07d}", "name": f"Pasien {n}",
-             "name_search": search_key(f"Pasien {n}"), "birth_date": date(1980, 1, 1),
-             "sex": "unknown", "created_at": now}
+            {
+                "facility_id": 1,
+                "mrn": f"B-{n:07d}",
+                "name": f"Pasien {n}",
+                "name_search": search_key(f"Pasien {n}"),
+                "birth_date": date(1980, 1, 1),
+                "sex": "unknown",
+                "created_at": now,
+            }
             for n in range(patients)
         ]
         for start in range(0, len(rows), 5000):
@@ -142,17 +165,25 @@ def seed(url: str, workdir: Path, doctors: int, patients: int) -> tuple[list[int
 
 
 def wrk(url: str, *, connections: int, threads: int, duration: int, script: Path | None) -> dict:
-    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "10s"]
+    cmd = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "--latency",
+        "--timeout",
+        "10s",
+    ]
     if script is not None:
         cmd += ["-s", str(script)]
     out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
     result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), "raw": out}
-    if script is not None:
-        print(out)
     for pct in ("50", "99"):
         m = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
         value, unit = float(m.group(1)), m.group(2)
-        result[f"p{pct}_ms"] = value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+        result[f"p{pct}_ms"] = (
+            value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+        )
     m = re.search(r"BENCH ok=(\d+) failed=(\d+)", out)
     if m:
         result["ok"], result["failed"] = int(m.group(1)), int(m.group(2))
@@ -171,7 +202,9 @@ def verify(url: str) -> dict[str, int]:
         facts = {
             "overbooked_slots": over.scalar_one(),
             "appointments": conn.execute(select(func.count()).select_from(a)).scalar_one(),
-            "booked_places": conn.execute(select(func.coalesce(func.sum(s.c.booked), 0))).scalar_one(),
+            "booked_places": conn.execute(
+                select(func.coalesce(func.sum(s.c.booked), 0))
+            ).scalar_one(),
         }
     engine.dispose()
     return facts
@@ -207,30 +240,47 @@ def _run(args: argparse.Namespace, url: str, workdir: Path) -> int:
     places = min(len(slot_ids) * CAPACITY, args.patients)
     env = {"ANTREAN_SQLITE_SYNCHRONOUS": args.sqlite_synchronous}
     with running_server(url, workdir, secret=SECRET, workers=args.workers, extra_env=env) as base:
-        token = httpx.post(f"{base}/api/v1/auth/token",
-                           data={"username": "bench", "password": "bench-password"}).json()
+        token = httpx.post(
+            f"{base}/api/v1/auth/token", data={"username": "bench", "password": "bench-password"}
+        ).json()
         script = workdir / "book.lua"
-        script.write_text(LUA % {
-            "slots": ",".join(map(str, slot_ids[: places // CAPACITY])), "capacity": CAPACITY,
-            "patient0": patient0, "threads": args.threads, "token": token["access_token"],
-        })
+        script.write_text(
+            LUA
+            % {
+                "slots": ",".join(map(str, slot_ids[: places // CAPACITY])),
+                "capacity": CAPACITY,
+                "patient0": patient0,
+                "threads": args.threads,
+                "token": token["access_token"],
+            }
+        )
         common = {"connections": args.connections, "threads": args.threads}
         wrk(f"{base}/healthz", duration=2, script=None, **common)  # warm-up
         book = wrk(base, duration=args.duration, script=script, **common)
         health = wrk(f"{base}/healthz", duration=args.duration, script=None, **common)
     facts = verify(url)
     ratio = book["rps"] / health["rps"]
-    print(f"\n== booking benchmark: {args.db}, {args.workers} server process(es), "
-          f"{args.connections} connections, {args.duration}s ==")
-    print(f"healthz     {health['rps']:9.0f} req/s   p50 {health['p50_ms']:6.2f} ms   "
-          f"p99 {health['p99_ms']:6.2f} ms")
-    print(f"bookings    {book['rps']:9.0f} req/s   p50 {book['p50_ms']:6.2f} ms   "
-          f"p99 {book['p99_ms']:6.2f} ms")
+    print(
+        f"\n== booking benchmark: {args.db}, {args.workers} server process(es), "
+        f"{args.connections} connections, {args.duration}s =="
+    )
+    print(
+        f"healthz     {health['rps']:9.0f} req/s   p50 {health['p50_ms']:6.2f} ms   "
+        f"p99 {health['p99_ms']:6.2f} ms"
+    )
+    print(
+        f"bookings    {book['rps']:9.0f} req/s   p50 {book['p50_ms']:6.2f} ms   "
+        f"p99 {book['p99_ms']:6.2f} ms"
+    )
     print(f"ratio       bookings/healthz = {ratio:.3f}")
-    print(f"responses   201: {book.get('ok')}, other: {book.get('failed')}, "
-          f"socket errors: {book['socket_errors'] or 'none'}")
-    print(f"database    appointments {facts['appointments']}, booked places "
-          f"{facts['booked_places']}, overbooked slots {facts['overbooked_slots']}")
+    print(
+        f"responses   201: {book.get('ok')}, other: {book.get('failed')}, "
+        f"socket errors: {book['socket_errors'] or 'none'}"
+    )
+    print(
+        f"database    appointments {facts['appointments']}, booked places "
+        f"{facts['booked_places']}, overbooked slots {facts['overbooked_slots']}"
+    )
     # wrk stops counting at the deadline while up to one request per connection is still in
     # flight; the server finishes those, so the database may hold a few more than wrk saw.
     in_flight = facts["appointments"] - (book.get("ok") or 0)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import getpass
 import sys
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
 from antrean.config import InsecureSecret, Settings
+
+if TYPE_CHECKING:
+    from antrean.bootstrap import Container
 
 app = typer.Typer(help="antrean: appointment booking and patient queue.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -45,6 +49,7 @@ def serve(
     from antrean.bootstrap import ensure_facility
 
     ensure_facility(container)
+    _extend_slots(container)
     container.close()
     uvicorn.run(
         "antrean.adapters.rest.asgi:create",
@@ -60,6 +65,21 @@ def serve(
         loop="asyncio",
         http=NoDelayHttpToolsProtocol,
     )
+
+
+def _extend_slots(container: Container) -> None:
+    """Roll the booking horizon forward on start (also run `antrean generate-slots` daily)."""
+    from antrean.services.scheduling import generate_facility_slots
+
+    try:
+        report = generate_facility_slots(
+            container.uow(), facility_id=container.settings.facility_id, policy=container.policy
+        )
+    except Exception as exc:  # another process starting at the same moment may win the race
+        console.print(f"[yellow]Slots not extended at start: {exc.__class__.__name__}[/yellow]")
+        return
+    if report.created:
+        console.print(f"Slots extended: {report.created} new")
 
 
 @db_app.command("upgrade")

@@ -217,6 +217,24 @@ def test_token_refresh_and_logout(api, clinic_setup):
     assert r.status_code == 401 and r.json()["code"] == "invalid_credentials"
 
 
+def test_token_endpoint_takes_what_the_docs_authorize_button_sends(api, clinic_setup):
+    _register(api)
+    r = api.client.post(
+        "/api/v1/auth/token",
+        data={
+            "grant_type": "password",
+            "username": "siti",
+            "password": "rahasia-123",
+            "scope": "",
+            "client_id": "",
+            "client_secret": "",
+        },
+    )
+    assert r.status_code == 200 and r.json()["token_type"] == "bearer"
+    r = api.client.post("/api/v1/auth/token", data={"grant_type": "client_credentials"})
+    assert r.status_code == 422
+
+
 def test_admin_creates_staff_accounts(api, admin):
     r = api.client.post(
         "/api/v1/auth/users",

@@ -20,8 +20,8 @@ from antrean.domain.patients import Sex
 from antrean.domain.scheduling import OpeningHours, Schedule
 from antrean.persistence import tables as t
 from antrean.services import booking, identity, patients, scheduling
-from tests.integration.conftest import SECRET, make_settings
 from antrean.testing.live_server import running_server
+from tests.integration.conftest import SECRET, make_settings
 
 pytestmark = pytest.mark.slow
 

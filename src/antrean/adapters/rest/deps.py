@@ -14,7 +14,6 @@ from fastapi.security import OAuth2PasswordBearer
 from antrean.bootstrap import Container
 from antrean.domain.errors import AntreanError
 from antrean.domain.identity import Actor, Role
-from antrean.services.ports import UnitOfWork
 
 TOKEN_URL = "/api/v1/auth/token"
 _bearer = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
@@ -25,12 +24,6 @@ async def container(request: Request) -> Container:
     return c
 
 
-async def uow(request: Request) -> UnitOfWork:
-    """A fresh unit of work for this request."""
-    c: Container = request.app.state.container
-    return c.uow()
-
-
 async def optional_actor(request: Request, token: str | None = Depends(_bearer)) -> Actor | None:
     if token is None:
         return None
@@ -38,16 +31,18 @@ async def optional_actor(request: Request, token: str | None = Depends(_bearer))
     return c.tokens.actor(token)
 
 
-async def current_actor(actor: Actor | None = Depends(optional_actor)) -> Actor:
-    if actor is None:
+async def current_actor(request: Request, token: str | None = Depends(_bearer)) -> Actor:
+    if token is None:
         raise AntreanError("invalid_token")
-    return actor
+    c: Container = request.app.state.container
+    return c.tokens.actor(token)
 
 
-def roles(*allowed: Role) -> Callable[[Actor], Awaitable[Actor]]:
+def roles(*allowed: Role) -> Callable[..., Awaitable[Actor]]:
     """Only these roles (admin always) may call the endpoint."""
 
-    async def check(actor: Actor = Depends(current_actor)) -> Actor:
+    async def check(request: Request, token: str | None = Depends(_bearer)) -> Actor:
+        actor = await current_actor(request, token)
         actor.require(*allowed)
         return actor
 

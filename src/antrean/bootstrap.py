@@ -30,18 +30,20 @@ class Container:
     uow_factory: SqlUnitOfWorkFactory
     tokens: TokenService
     policy: BookingPolicy
+    inline_db_calls: bool = True
 
     def uow(self) -> UnitOfWork:
         return self.uow_factory()
 
     async def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        """Run a (blocking) service call from async code, the way this database likes best.
+        """Run a (blocking) service call from async code, the way the database likes best.
 
-        SQLite: on the event loop itself. Every statement is a local call of microseconds and
-        writes queue for one lock anyway, so handing the call to a thread would only add thread
-        switches. PostgreSQL: on the thread pool, so many requests wait on the network at once.
+        A local database (SQLite, or PostgreSQL on this host) answers in microseconds, so the
+        call runs on the event loop: handing it to a thread would only add thread switches. A
+        remote PostgreSQL runs it on the thread pool, so requests wait on the network together.
+        See `Settings.inline_db_calls` (ANTREAN_DB_CALLS).
         """
-        if self.db.is_sqlite:
+        if self.inline_db_calls:
             return fn(*args, **kwargs)
         return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
 
@@ -70,6 +72,7 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Fal
             refresh_ttl=timedelta(days=settings.refresh_token_days),
         ),
         policy=settings.booking_policy(),
+        inline_db_calls=settings.inline_db_calls,
     )
     if migrate:
         ensure_facility(container)

@@ -9,11 +9,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 from antrean.domain.booking import BookingPolicy
 
 WEAK_SECRETS = {"", "secret", "changeme", "change-me", "dev", "development", "antrean", "password"}
 MIN_SECRET_LENGTH = 32
+LOCAL_HOSTS = {None, "", "localhost", "127.0.0.1", "::1"}
 
 
 class Settings(BaseSettings):
@@ -24,6 +26,7 @@ class Settings(BaseSettings):
     database_url: str | None = None
     sqlite_synchronous: Literal["FULL", "NORMAL", "EXTRA"] = "FULL"
     db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_calls: Literal["auto", "inline", "threads"] = "auto"
 
     facility_id: int = 1
     facility_code: str = "MAIN"
@@ -60,6 +63,20 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'antrean.db').resolve()}"
+
+    @property
+    def inline_db_calls(self) -> bool:
+        """Run database calls on the event loop (local database) or on threads (remote one).
+
+        On the event loop a call costs no thread switches, which wins while each round trip
+        takes microseconds (SQLite, or PostgreSQL on this machine); a process then works on one
+        request's database calls at a time, so scale with processes. Across a network, round
+        trips take long enough that overlapping them on threads wins.
+        """
+        if self.db_calls != "auto":
+            return self.db_calls == "inline"
+        url = make_url(self.resolved_database_url)
+        return url.get_backend_name() == "sqlite" or url.host in LOCAL_HOSTS
 
     def booking_policy(self) -> BookingPolicy:
         return BookingPolicy(

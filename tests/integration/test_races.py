@@ -113,14 +113,17 @@ def _codes(responses: list[httpx.Response]) -> dict[object, int]:
     return result
 
 
-def test_200_patients_race_for_5_places(db_url, tmp_path):
+@pytest.mark.parametrize("db_calls", ["auto", "threads"])
+def test_200_patients_race_for_5_places(db_url, tmp_path, db_calls):
+    """Both ways of running database calls: on the event loop, and on the thread pool."""
     world = Seeded(db_url, tmp_path / "data", patients_count=200, capacity=5)
     slot = world.slots[0]
     requests = [
         ("/api/v1/appointments", {"slot_id": slot.id, "patient_id": pid}, {})
         for pid in world.patient_ids
     ]
-    with running_server(db_url, tmp_path / "data", secret=SECRET) as base:
+    env = {"ANTREAN_DB_CALLS": db_calls}
+    with running_server(db_url, tmp_path / "data", secret=SECRET, extra_env=env) as base:
         responses = asyncio.run(_fire(base, requests))
     assert _codes(responses) == {201: 5, "slot_full": 195}
     a, s = t.appointment, t.slot

@@ -104,3 +104,18 @@ def test_settings_come_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("ANTREAN_TIME_ZONE", "Mars/Olympus")
     with pytest.raises(ValueError):
         Settings()
+
+
+@pytest.mark.parametrize(
+    ("url", "mode", "inline"),
+    [
+        (None, "auto", True),
+        ("postgresql+psycopg://postgres@127.0.0.1:5432/x", "auto", True),
+        ("postgresql+psycopg://postgres@db.internal:5432/x", "auto", False),
+        ("postgresql+psycopg://postgres@db.internal:5432/x", "inline", True),
+        ("sqlite:///x.db", "threads", False),
+    ],
+)
+def test_database_calls_run_inline_only_for_a_local_database(tmp_path, url, mode, inline):
+    s = Settings(data_dir=tmp_path, database_url=url, db_calls=mode)
+    assert s.inline_db_calls is inline

@@ -41,7 +41,7 @@ def _database_answers(container: Container) -> bool:
 def create_app(container: Container) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if not container.db.is_sqlite:
+        if not container.inline_db_calls:
             # No more threads at the database than connections in the pool: a thread beyond
             # that would only wait for a connection while holding a thread.
             limiter = anyio.to_thread.current_default_thread_limiter()

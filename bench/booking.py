@@ -27,18 +27,16 @@ from sqlalchemy.engine import make_url
 
 from antrean.bootstrap import build, ensure_facility
 from antrean.config import Settings
-from antrean.domain.identity import Actor, Role
-from antrean.domain.scheduling import OpeningHours, Schedule
 from antrean.persistence import tables as t
 from antrean.persistence.migrate import upgrade
 from antrean.persistence.repositories import search_key
-from antrean.services import identity, scheduling
+from antrean.services import identity
 from antrean.testing.live_server import running_server
+from antrean.testing.seed import open_all_week_clinic
 
 SECRET = "benchmark-secret-" + "b" * 40
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 CAPACITY = 5
-ADMIN = Actor(user_id=0, facility_id=1, roles=frozenset({Role.ADMIN}))
 
 LUA = """
 local slots = {%(slots)s}
@@ -109,26 +107,9 @@ def seed(url: str, workdir: Path, doctors: int, patients: int) -> tuple[list[int
     engine.dispose()
     c = build(Settings(database_url=url, data_dir=workdir, environment="test", secret_key=SECRET))
     ensure_facility(c)
-    clinic = scheduling.create_clinic(
-        c.uow(),
-        actor=ADMIN,
-        policy=c.policy,
-        code="UMUM",
-        name="Poli Umum",
-        queue_prefix="A",
-        hours=[OpeningHours(d, time(0), time(23, 59)) for d in range(7)],
+    open_all_week_clinic(
+        c, doctors=doctors, start=time(6), end=time(22), slot_minutes=10, capacity=CAPACITY
     )
-    for n in range(doctors):
-        doctor = scheduling.create_doctor(c.uow(), actor=ADMIN, name=f"dr. Bench {n}")
-        for weekday in range(7):
-            scheduling.save_schedule(
-                c.uow(),
-                actor=ADMIN,
-                policy=c.policy,
-                schedule=Schedule(
-                    0, doctor.id, clinic.id, weekday, time(6), time(22), 10, CAPACITY
-                ),
-            )
     identity.create_user(
         c.uow(),
         actor=None,

@@ -15,17 +15,14 @@ import pytest
 from sqlalchemy import create_engine, func, select
 
 from antrean.bootstrap import build, ensure_facility
-from antrean.domain.identity import Actor, Role
 from antrean.domain.patients import Sex
-from antrean.domain.scheduling import OpeningHours, Schedule
 from antrean.persistence import tables as t
 from antrean.services import booking, identity, patients, scheduling
 from antrean.testing.live_server import running_server
+from antrean.testing.seed import ADMIN, open_all_week_clinic
 from tests.integration.conftest import SECRET, make_settings
 
 pytestmark = pytest.mark.slow
-
-ADMIN = Actor(user_id=0, facility_id=1, roles=frozenset({Role.ADMIN}))
 
 
 class Seeded:
@@ -33,25 +30,9 @@ class Seeded:
         c = build(make_settings(db_url, data_dir))
         ensure_facility(c)
         self.container = c
-        clinic = scheduling.create_clinic(
-            c.uow(),
-            actor=ADMIN,
-            policy=c.policy,
-            code="UMUM",
-            name="Poli Umum",
-            queue_prefix="A",
-            hours=[OpeningHours(d, time(0), time(23, 59)) for d in range(7)],
+        open_all_week_clinic(
+            c, doctors=1, start=time(8), end=time(20), slot_minutes=15, capacity=capacity
         )
-        doctor = scheduling.create_doctor(c.uow(), actor=ADMIN, name="dr. Race")
-        for weekday in range(7):
-            scheduling.save_schedule(
-                c.uow(),
-                actor=ADMIN,
-                policy=c.policy,
-                schedule=Schedule(
-                    0, doctor.id, clinic.id, weekday, time(8), time(20), 15, capacity
-                ),
-            )
         self.day = c.clock.now().astimezone(c.policy.time_zone).date() + timedelta(days=2)
         self.slots = scheduling.search_slots(
             c.uow(), facility_id=1, policy=c.policy, date_from=self.day, date_to=self.day

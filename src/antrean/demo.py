@@ -162,6 +162,7 @@ def load_demo(container: Container, *, patients: int, force: bool, console: Cons
     )
     for username, password, role, _ in DEMO_USERS:
         console.print(f"  {role:9} {username} / {password}")
+    console.print("  doctor    dokter / dokter-demo-123")
     console.print("  patient   pasien / pasien-demo-123")
 
 

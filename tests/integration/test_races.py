@@ -30,7 +30,7 @@ class Seeded:
         c = build(make_settings(db_url, data_dir))
         ensure_facility(c)
         self.container = c
-        open_all_week_clinic(
+        self.clinic_id, _ = open_all_week_clinic(
             c, doctors=1, start=time(8), end=time(20), slot_minutes=15, capacity=capacity
         )
         self.day = c.clock.now().astimezone(c.policy.time_zone).date() + timedelta(days=2)
@@ -163,3 +163,22 @@ def test_same_idempotency_key_at_once_books_once(db_url, tmp_path):
     assert _codes(responses) == {201: 20}
     assert len({r.json()["code"] for r in responses}) == 1
     assert world.count(select(func.count()).select_from(t.appointment)) == 1
+
+
+def test_100_walk_ins_at_once_get_100_consecutive_numbers(db_url, tmp_path):
+    world = Seeded(db_url, tmp_path / "data", patients_count=0, capacity=1)
+    requests = [
+        (
+            "/api/v1/queue/walk-ins",
+            {"clinic_id": world.clinic_id, "name": f"Pasien {n}", "birth_date": "1980-01-01"},
+            {},
+        )
+        for n in range(100)
+    ]
+    with running_server(db_url, tmp_path / "data", secret=SECRET) as base:
+        responses = asyncio.run(_fire(base, requests))
+    assert _codes(responses) == {201: 100}
+    numbers = sorted(int(r.json()["ticket"].split("-")[1]) for r in responses)
+    assert numbers == list(range(1, 101))
+    k = t.ticket
+    assert world.count(select(func.count(func.distinct(k.c.number))).select_from(k)) == 100

@@ -178,6 +178,17 @@ MESSAGES: dict[str, tuple[ErrorKind, str, str]] = {
         "Pilih pasien untuk janji temu ini.",
         "Choose the patient for this appointment.",
     ),
+    "ticket_not_found": (
+        ErrorKind.NOT_FOUND,
+        "Nomor antrean tidak ditemukan.",
+        "The queue ticket was not found.",
+    ),
+    "patient_mismatch": (
+        ErrorKind.CONFLICT,
+        "Nomor rekam medis ini milik pasien dengan data lain. Periksa nama dan tanggal lahir.",
+        "This medical record number belongs to a patient with other details. Check the name "
+        "and date of birth.",
+    ),
     "idempotency_key_reused": (
         ErrorKind.INVALID,
         "Idempotency-Key ini sudah dipakai untuk permintaan lain.",

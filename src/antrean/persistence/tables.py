@@ -283,3 +283,40 @@ counter = Table(
     Column("name", String(64), primary_key=True),
     Column("value", BigInteger, nullable=False),
 )
+
+# A queue ticket: one clinic, one local day, a number from the per-day counter.
+ticket = Table(
+    "ticket",
+    metadata,
+    _id(),
+    _facility(),
+    Column("clinic_id", Id, ForeignKey("clinic.id"), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("label", String(12), nullable=False),
+    Column("status_code", String(32), nullable=False, unique=True),
+    Column("patient_id", Id, ForeignKey("patient.id"), nullable=False),
+    Column("appointment_id", Id, ForeignKey("appointment.id"), nullable=True),
+    Column("source", String(16), nullable=False),
+    Column("priority", SmallInteger, nullable=False, server_default=text("0")),
+    Column("priority_reason", String(200), nullable=False, server_default=""),
+    Column("state", String(16), nullable=False),
+    Column("issued_at", UTCDateTime, nullable=False),
+    UniqueConstraint("clinic_id", "day", "number"),
+    Index(None, "facility_id", "clinic_id", "day", "state"),
+)
+
+# Every change of a ticket's state, never overwritten: waits and service times come from here.
+ticket_event = Table(
+    "ticket_event",
+    metadata,
+    _id(),
+    _facility(),
+    Column("ticket_id", Id, ForeignKey("ticket.id", ondelete="CASCADE"), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor_user_id", Id, nullable=True),
+    Column("from_state", String(16), nullable=True),
+    Column("to_state", String(16), nullable=False),
+    Column("counter", String(32), nullable=True),
+    Index(None, "ticket_id", "at"),
+)

@@ -16,6 +16,7 @@ from antrean.persistence.identity_store import (
     SqlIdempotency,
     SqlUsers,
 )
+from antrean.persistence.queue_store import SqlTickets
 from antrean.persistence.repositories import SqlCatalog, SqlSchedules
 
 
@@ -54,6 +55,7 @@ class SqlUnitOfWork:
         self.idempotency = SqlIdempotency(conn)
         self.counters = SqlCounters(conn)
         self.facilities = SqlFacilities(conn)
+        self.tickets = SqlTickets(conn)
         return self
 
     def commit(self) -> None:

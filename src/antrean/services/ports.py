@@ -10,6 +10,7 @@ from antrean.domain.booking import Appointment, AppointmentStatus, SlotView
 from antrean.domain.common import Clock, Page
 from antrean.domain.identity import User
 from antrean.domain.patients import Patient
+from antrean.domain.queue import Ticket
 from antrean.domain.scheduling import (
     Clinic,
     ExistingSlot,
@@ -222,6 +223,27 @@ class Idempotency(Protocol):
     def set_resource(self, user_id: int, key: str, resource_id: int) -> None: ...
 
 
+class Tickets(Protocol):
+    def add(self, ticket: Ticket, appointment_id: int | None) -> int: ...
+    def add_event(
+        self,
+        facility_id: int,
+        ticket_id: int,
+        *,
+        at: datetime,
+        actor_user_id: int | None,
+        from_state: str | None,
+        to_state: str,
+        counter: str | None = None,
+    ) -> None: ...
+    def get_by_status_code(self, status_code: str) -> Ticket | None: ...
+    def people_ahead(self, ticket: Ticket) -> int:
+        """Waiting tickets of the same clinic and day that will be called before this one."""
+        ...
+
+    def list_day(self, facility_id: int, clinic_id: int, day: date) -> list[Ticket]: ...
+
+
 class Counters(Protocol):
     def next(self, facility_id: int, name: str) -> int: ...
 
@@ -246,6 +268,7 @@ class UnitOfWork(Protocol):
     idempotency: Idempotency
     counters: Counters
     facilities: Facilities
+    tickets: Tickets
 
     def __call__(self, *, write: bool = False) -> UnitOfWork: ...
     def __enter__(self) -> UnitOfWork: ...

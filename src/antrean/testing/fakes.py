@@ -16,6 +16,7 @@ from antrean.domain.booking import ACTIVE_STATUSES, Appointment, SlotView
 from antrean.domain.common import Clock, Page
 from antrean.domain.identity import User
 from antrean.domain.patients import Patient
+from antrean.domain.queue import Ticket, TicketState
 from antrean.domain.scheduling import (
     Clinic,
     ExistingSlot,
@@ -70,6 +71,8 @@ class Store:
     refresh: dict[str, RefreshTokenRow] = field(default_factory=dict)
     idempotency: dict[tuple[int, str], list[Any]] = field(default_factory=dict)
     counters: dict[tuple[int, str], int] = field(default_factory=dict)
+    tickets: dict[int, Ticket] = field(default_factory=dict)
+    ticket_events: list[tuple[int, datetime, str | None, str]] = field(default_factory=list)
 
     def next_id(self, kind: str) -> int:
         self.ids[kind] += 1
@@ -468,6 +471,49 @@ class FakeCounters(_Part):
         return self.s.counters[key]
 
 
+class FakeTickets(_Part):
+    def add(self, ticket: Ticket, appointment_id: int | None) -> int:
+        if any(
+            (k.clinic_id, k.day, k.number) == (ticket.clinic_id, ticket.day, ticket.number)
+            for k in self.s.tickets.values()
+        ):
+            raise UniqueViolation("ticket number")
+        new = replace(ticket, id=self.s.next_id("ticket"))
+        self.s.tickets[new.id] = new
+        return new.id
+
+    def add_event(
+        self,
+        facility_id: int,
+        ticket_id: int,
+        *,
+        at: datetime,
+        actor_user_id: int | None,
+        from_state: str | None,
+        to_state: str,
+        counter: str | None = None,
+    ) -> None:
+        self.s.ticket_events.append((ticket_id, at, from_state, to_state))
+
+    def get_by_status_code(self, status_code: str) -> Ticket | None:
+        return next((k for k in self.s.tickets.values() if k.status_code == status_code), None)
+
+    def people_ahead(self, ticket: Ticket) -> int:
+        return sum(
+            1
+            for k in self.s.tickets.values()
+            if k.id != ticket.id
+            and k.clinic_id == ticket.clinic_id
+            and k.day == ticket.day
+            and k.state is TicketState.WAITING
+            and (k.priority, -k.number) > (ticket.priority, -ticket.number)
+        )
+
+    def list_day(self, facility_id: int, clinic_id: int, day: date) -> list[Ticket]:
+        found = [k for k in self.s.tickets.values() if (k.clinic_id, k.day) == (clinic_id, day)]
+        return sorted(found, key=lambda k: k.number)
+
+
 class FakeFacilities(_Part):
     def ensure(
         self, *, facility_id: int, code: str, name: str, time_zone: str, at: datetime
@@ -502,6 +548,7 @@ class FakeUnitOfWork:
         self.idempotency = FakeIdempotency(w)
         self.counters = FakeCounters(w)
         self.facilities = FakeFacilities(w)
+        self.tickets = FakeTickets(w)
         return self
 
     def commit(self) -> None:

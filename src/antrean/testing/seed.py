@@ -30,7 +30,7 @@ def open_all_week_clinic(
         code="UMUM",
         name="Poli Umum",
         queue_prefix="A",
-        hours=[OpeningHours(d, time(0), time(23, 59)) for d in range(7)],
+        hours=[OpeningHours(d, time.min, time.max) for d in range(7)],
     )
     doctor_ids = []
     for n in range(doctors):

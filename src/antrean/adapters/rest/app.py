@@ -17,6 +17,7 @@ from antrean.adapters.rest import (
     routes_booking,
     routes_catalog,
     routes_patients,
+    routes_queue,
 )
 from antrean.bootstrap import Container
 
@@ -61,7 +62,7 @@ def create_app(container: Container) -> FastAPI:
     problems.install(app)
 
     # Routers are mounted flat (not nested) so a request is matched in one pass.
-    for module in (routes_booking, routes_catalog, routes_patients, routes_auth):
+    for module in (routes_booking, routes_queue, routes_catalog, routes_patients, routes_auth):
         app.include_router(module.router, prefix="/api/v1")
 
     @app.get("/healthz", tags=["health"], summary="The process is up")

@@ -321,3 +321,45 @@ class TokenOut(BaseModel):
 
 class RefreshIn(Strict):
     refresh_token: str = Field(min_length=1, max_length=200)
+
+
+# --- queue ---------------------------------------------------------------------------------
+
+
+class WalkInIn(Strict):
+    clinic_id: int
+    name: str = Field(min_length=1, max_length=200)
+    birth_date: date
+    mrn: str | None = Field(default=None, max_length=32, description="Matched when known")
+    sex: Sex = Sex.UNKNOWN
+    priority: Literal["normal", "priority", "emergency"] = "normal"
+    priority_reason: str = Field(default="", max_length=200)
+
+    @model_validator(mode="after")
+    def _reason(self) -> WalkInIn:
+        if self.priority == "priority" and not self.priority_reason:
+            raise ValueError("a priority patient needs a reason (elderly, disabled, pregnant)")
+        return self
+
+
+class TicketStatusOut(BaseModel):
+    ticket: str = Field(description="The number called out and shown, e.g. A-007")
+    clinic_id: int
+    clinic_name: str
+    state: str
+    people_ahead: int
+    estimated_call_at: datetime
+    estimated_call_earliest: datetime
+    estimated_call_latest: datetime
+    status_code: str = Field(description="Open /api/v1/queue/status/{status_code} to follow it")
+
+
+class TicketOut(Out):
+    id: int
+    label: str
+    state: str
+    priority: int
+    priority_reason: str
+    source: str
+    patient_id: int
+    issued_at: datetime

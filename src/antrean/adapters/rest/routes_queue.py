@@ -1,0 +1,103 @@
+"""The patient queue: walk-in registration, public ticket status, the day's queue."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from fastapi import APIRouter, Depends
+
+from antrean.adapters.rest import deps
+from antrean.adapters.rest.schemas import TicketOut, TicketStatusOut, WalkInIn
+from antrean.bootstrap import Container
+from antrean.domain.identity import Actor
+from antrean.domain.queue import Priority
+from antrean.services import queue as svc
+
+router = APIRouter(tags=["queue"])
+
+PRIORITIES = {
+    "normal": Priority.NORMAL,
+    "priority": Priority.PRIORITY,
+    "emergency": Priority.EMERGENCY,
+}
+
+
+def _status_out(s: svc.TicketStatus, now: datetime) -> TicketStatusOut:
+    return TicketStatusOut(
+        ticket=s.label,
+        clinic_id=s.clinic_id,
+        clinic_name=s.clinic_name,
+        state=s.state.value,
+        people_ahead=s.people_ahead,
+        estimated_call_at=s.estimated_call_at,
+        estimated_call_earliest=now + s.estimate.low,
+        estimated_call_latest=now + s.estimate.high,
+        status_code=s.status_code,
+    )
+
+
+@router.post(
+    "/queue/walk-ins",
+    response_model=TicketStatusOut,
+    status_code=201,
+    summary="Register a walk-in patient and issue a queue number",
+)
+async def walk_in(
+    body: WalkInIn, actor: Actor = Depends(deps.staff), c: Container = Depends(deps.container)
+) -> TicketStatusOut:
+    """Staff. The patient is matched by MRN (the date of birth must agree) or created.
+    Refused with `clinic_closed` outside the clinic's hours or when it is switched off."""
+    status = await c.call(
+        svc.register_walk_in,
+        c.uow(),
+        actor=actor,
+        policy=c.policy,
+        clinic_id=body.clinic_id,
+        name=body.name,
+        birth_date=body.birth_date,
+        mrn=body.mrn,
+        sex=body.sex,
+        priority=PRIORITIES[body.priority],
+        priority_reason=body.priority_reason,
+    )
+    return _status_out(status, c.clock.now())
+
+
+@router.get(
+    "/queue/status/{status_code}",
+    response_model=TicketStatusOut,
+    summary="Where a ticket stands (public, no personal data)",
+)
+async def status(status_code: str, c: Container = Depends(deps.container)) -> TicketStatusOut:
+    """Anyone holding the ticket's status code."""
+    result = await c.call(svc.ticket_status, c.uow(), status_code=status_code)
+    return _status_out(result, c.clock.now())
+
+
+@router.get(
+    "/clinics/{clinic_id}/queue",
+    response_model=list[TicketOut],
+    summary="A clinic's queue for a day",
+)
+async def clinic_queue(
+    clinic_id: int,
+    day: date | None = None,
+    actor: Actor = Depends(deps.staff),
+    c: Container = Depends(deps.container),
+) -> list[TicketOut]:
+    """Staff. Today (the facility's local day) unless `day` is given."""
+    when = day or c.clock.now().astimezone(c.policy.time_zone).date()
+    tickets = await c.call(svc.list_queue, c.uow(), actor=actor, clinic_id=clinic_id, day=when)
+    return [
+        TicketOut(
+            id=k.id,
+            label=k.label,
+            state=k.state.value,
+            priority=int(k.priority),
+            priority_reason=k.priority_reason,
+            source=k.source.value,
+            patient_id=k.patient_id,
+            issued_at=k.issued_at,
+        )
+        for k in tickets
+    ]

@@ -1,0 +1,87 @@
+"""Queue tickets: numbers per clinic per local day, states, and who is ahead."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import IntEnum, StrEnum
+
+from antrean.domain.scheduling import Clinic
+
+
+class TicketState(StrEnum):
+    WAITING = "waiting"
+    CALLED = "called"
+    SERVING = "serving"
+    DONE = "done"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+    TRANSFERRED = "transferred"
+
+
+class Priority(IntEnum):
+    """Higher goes first."""
+
+    NORMAL = 0
+    PRIORITY = 1  # elderly, disabled, pregnant: a reason is recorded
+    EMERGENCY = 2
+
+
+class TicketSource(StrEnum):
+    WALK_IN = "walk_in"
+    APPOINTMENT = "appointment"
+
+
+@dataclass(slots=True)
+class Ticket:
+    id: int
+    facility_id: int
+    clinic_id: int
+    day: date  # the facility's local day
+    number: int
+    label: str  # what is called out and shown: "A-007"
+    status_code: str  # unguessable code for the public status page
+    patient_id: int
+    source: TicketSource
+    priority: Priority
+    priority_reason: str
+    state: TicketState
+    issued_at: datetime
+
+
+def ticket_label(prefix: str, number: int) -> str:
+    return f"{prefix}-{number:03d}"
+
+
+def queue_counter_name(clinic_id: int, day: date) -> str:
+    """The per-clinic, per-day sequence that numbers tickets: a new day starts from 1."""
+    return f"queue:{clinic_id}:{day.isoformat()}"
+
+
+def clinic_open_at(clinic: Clinic, local: datetime) -> bool:
+    """Open when switched on and the local time lies in one of today's opening windows."""
+    if not clinic.is_open:
+        return False
+    now = local.time().replace(tzinfo=None)
+    return any(w.weekday == local.weekday() and w.opens <= now < w.closes for w in clinic.hours)
+
+
+@dataclass(frozen=True, slots=True)
+class WaitEstimate:
+    expected: timedelta
+    low: timedelta
+    high: timedelta
+
+
+def estimate_wait(*, people_ahead: int, mean_service: timedelta, servers: int) -> WaitEstimate:
+    """Time until called: the people ahead shared among the counters serving, with a range.
+
+    The range widens with the square root of the queue length, as the sum of independent
+    service times does.
+    """
+    servers = max(servers, 1)
+    expected = mean_service * people_ahead / servers
+    spread = mean_service * (people_ahead**0.5) / servers
+    return WaitEstimate(
+        expected=expected, low=max(expected - spread, timedelta(0)), high=expected + spread
+    )

@@ -1,0 +1,177 @@
+"""Use cases for the patient queue: walk-in registration and public ticket status."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from antrean.domain.booking import BookingPolicy
+from antrean.domain.errors import AntreanError
+from antrean.domain.identity import Actor, Role
+from antrean.domain.patients import Patient, Sex
+from antrean.domain.queue import (
+    Priority,
+    Ticket,
+    TicketSource,
+    TicketState,
+    WaitEstimate,
+    clinic_open_at,
+    estimate_wait,
+    queue_counter_name,
+    ticket_label,
+)
+from antrean.domain.scheduling import Clinic
+from antrean.services.patients import new_patient
+from antrean.services.ports import UnitOfWork
+
+DEFAULT_SERVICE_TIME = timedelta(minutes=10)
+
+
+@dataclass(frozen=True, slots=True)
+class TicketStatus:
+    """What anyone holding the status code may see: no personal data."""
+
+    label: str
+    clinic_id: int
+    clinic_name: str
+    state: TicketState
+    people_ahead: int
+    estimate: WaitEstimate
+    estimated_call_at: datetime
+    status_code: str
+
+
+def _mean_service_time(uow: UnitOfWork, clinic: Clinic) -> timedelta:
+    """The clinic's typical service duration until real service times are measured."""
+    durations = [
+        s.duration_minutes
+        for s in uow.catalog.list_services(clinic.facility_id, clinic.id)
+        if s.active
+    ]
+    return timedelta(minutes=min(durations)) if durations else DEFAULT_SERVICE_TIME
+
+
+def _status(uow: UnitOfWork, ticket: Ticket, clinic: Clinic, now: datetime) -> TicketStatus:
+    ahead = uow.tickets.people_ahead(ticket) if ticket.state is TicketState.WAITING else 0
+    estimate = estimate_wait(
+        people_ahead=ahead, mean_service=_mean_service_time(uow, clinic), servers=1
+    )
+    return TicketStatus(
+        label=ticket.label,
+        clinic_id=clinic.id,
+        clinic_name=clinic.name,
+        state=ticket.state,
+        people_ahead=ahead,
+        estimate=estimate,
+        estimated_call_at=now + estimate.expected,
+        status_code=ticket.status_code,
+    )
+
+
+def _match_patient(
+    uow: UnitOfWork,
+    *,
+    facility_id: int,
+    policy: BookingPolicy,
+    mrn: str | None,
+    name: str,
+    birth_date: date,
+    sex: Sex,
+) -> Patient:
+    """The patient with this MRN (the date of birth must agree), or a new record."""
+    if mrn:
+        existing = uow.patients.get_by_mrn(facility_id, mrn.strip())
+        if existing is not None:
+            if existing.birth_date != birth_date:
+                raise AntreanError("patient_mismatch")
+            return existing
+    return new_patient(
+        uow,
+        facility_id=facility_id,
+        policy=policy,
+        name=name,
+        birth_date=birth_date,
+        sex=sex,
+        mrn=mrn,
+    )
+
+
+def register_walk_in(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    policy: BookingPolicy,
+    clinic_id: int,
+    name: str,
+    birth_date: date,
+    mrn: str | None = None,
+    sex: Sex = Sex.UNKNOWN,
+    priority: Priority = Priority.NORMAL,
+    priority_reason: str = "",
+) -> TicketStatus:
+    """Give a walk-in patient the next number of the clinic's queue for today."""
+    actor.require(Role.OPERATOR, Role.DOCTOR)
+    with uow(write=True):
+        now = uow.clock.now()
+        local = now.astimezone(policy.time_zone)
+        clinic = uow.catalog.get_clinic(actor.facility_id, clinic_id)
+        if clinic is None:
+            raise AntreanError("not_found", entity="Clinic")
+        if not clinic_open_at(clinic, local):
+            raise AntreanError("clinic_closed")
+        patient = _match_patient(
+            uow,
+            facility_id=actor.facility_id,
+            policy=policy,
+            mrn=mrn,
+            name=name,
+            birth_date=birth_date,
+            sex=sex,
+        )
+        day = local.date()
+        number = uow.counters.next(actor.facility_id, queue_counter_name(clinic.id, day))
+        ticket = Ticket(
+            id=0,
+            facility_id=actor.facility_id,
+            clinic_id=clinic.id,
+            day=day,
+            number=number,
+            label=ticket_label(clinic.queue_prefix, number),
+            status_code=secrets.token_urlsafe(12),
+            patient_id=patient.id,
+            source=TicketSource.WALK_IN,
+            priority=priority,
+            priority_reason=priority_reason.strip(),
+            state=TicketState.WAITING,
+            issued_at=now,
+        )
+        ticket.id = uow.tickets.add(ticket, None)
+        uow.tickets.add_event(
+            actor.facility_id,
+            ticket.id,
+            at=now,
+            actor_user_id=actor.user_id,
+            from_state=None,
+            to_state=TicketState.WAITING.value,
+        )
+        status = _status(uow, ticket, clinic, now)
+        uow.commit()
+    return status
+
+
+def ticket_status(uow: UnitOfWork, *, status_code: str) -> TicketStatus:
+    """Public: where a ticket stands, by its unguessable status code."""
+    with uow():
+        ticket = uow.tickets.get_by_status_code(status_code)
+        if ticket is None:
+            raise AntreanError("ticket_not_found")
+        clinic = uow.catalog.get_clinic(ticket.facility_id, ticket.clinic_id)
+        assert clinic is not None
+        return _status(uow, ticket, clinic, uow.clock.now())
+
+
+def list_queue(uow: UnitOfWork, *, actor: Actor, clinic_id: int, day: date) -> list[Ticket]:
+    actor.require(Role.OPERATOR, Role.DOCTOR)
+    with uow():
+        return uow.tickets.list_day(actor.facility_id, clinic_id, day)

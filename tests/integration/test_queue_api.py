@@ -1,0 +1,80 @@
+from datetime import timedelta
+
+from sqlalchemy import create_engine, select
+
+from antrean.persistence import tables as t
+from tests.integration.conftest import FROZEN_AT
+
+
+def _monday_morning(api):
+    api.container.clock.set(FROZEN_AT + timedelta(days=1))  # Monday 09:00 in Jakarta
+
+
+def test_walk_in_gets_a_number_and_a_public_status(api, admin, clinic_setup):
+    _monday_morning(api)
+    operator = api.staff("ops", "operator")
+    body = {
+        "clinic_id": clinic_setup["clinic_id"],
+        "name": "Budi Santoso",
+        "birth_date": "1970-01-01",
+    }
+    first = api.client.post("/api/v1/queue/walk-ins", headers=operator, json=body)
+    assert first.status_code == 201, first.text
+    assert first.json()["ticket"] == "A-001" and first.json()["people_ahead"] == 0
+    second = api.client.post(
+        "/api/v1/queue/walk-ins", headers=operator, json={**body, "name": "Ani"}
+    ).json()
+    assert second["ticket"] == "A-002" and second["people_ahead"] == 1
+    assert (
+        second["estimated_call_earliest"]
+        <= second["estimated_call_at"]
+        <= second["estimated_call_latest"]
+    )
+    status = api.client.get(f"/api/v1/queue/status/{second['status_code']}")
+    assert status.status_code == 200
+    assert set(status.json()) == {
+        "ticket",
+        "clinic_id",
+        "clinic_name",
+        "state",
+        "people_ahead",
+        "estimated_call_at",
+        "estimated_call_earliest",
+        "estimated_call_latest",
+        "status_code",
+    }
+    assert "Ani" not in status.text, "no personal data on the public status"
+    assert api.client.get("/api/v1/queue/status/guess-A-002").status_code == 404
+    day = api.client.get(
+        f"/api/v1/clinics/{clinic_setup['clinic_id']}/queue", headers=operator
+    ).json()
+    assert [k["label"] for k in day] == ["A-001", "A-002"]
+    engine = create_engine(str(api.container.db.engine.url.render_as_string(hide_password=False)))
+    with engine.connect() as conn:
+        events = conn.execute(select(t.ticket_event.c.to_state)).scalars().all()
+    engine.dispose()
+    assert events == ["waiting", "waiting"]
+
+
+def test_walk_in_refused_when_closed_and_for_patients(api, admin, clinic_setup):
+    operator = api.staff("ops", "operator")
+    body = {"clinic_id": clinic_setup["clinic_id"], "name": "Budi", "birth_date": "1970-01-01"}
+    r = api.client.post("/api/v1/queue/walk-ins", headers=operator, json=body)  # Sunday
+    assert r.status_code == 409 and r.json()["code"] == "clinic_closed"
+    _monday_morning(api)
+    operator = api.login("ops", "staff-password-1")
+    r = api.client.post(
+        "/api/v1/queue/walk-ins", headers=operator, json={**body, "priority": "priority"}
+    )
+    assert r.status_code == 422, "a priority patient needs a reason"
+    api.client.post(
+        "/api/v1/auth/register",
+        json={
+            "username": "siti",
+            "password": "rahasia-123",
+            "name": "Siti",
+            "birth_date": "1990-01-01",
+        },
+    )
+    patient = api.login("siti", "rahasia-123")
+    assert api.client.post("/api/v1/queue/walk-ins", headers=patient, json=body).status_code == 403

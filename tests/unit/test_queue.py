@@ -1,0 +1,127 @@
+from datetime import date, datetime, time, timedelta
+
+import pytest
+
+from antrean.domain.errors import AntreanError
+from antrean.domain.identity import Actor, Role
+from antrean.domain.queue import (
+    Priority,
+    clinic_open_at,
+    estimate_wait,
+    queue_counter_name,
+    ticket_label,
+)
+from antrean.domain.scheduling import Clinic, OpeningHours
+from antrean.services import queue, scheduling
+from tests.unit.conftest import JKT
+
+MONDAY_9 = datetime(2026, 11, 23, 9, 0, tzinfo=JKT)
+
+
+def test_ticket_labels_and_daily_counters():
+    assert ticket_label("A", 7) == "A-007"
+    assert ticket_label("B", 1234) == "B-1234"
+    assert queue_counter_name(3, date(2026, 11, 23)) != queue_counter_name(3, date(2026, 11, 24))
+
+
+def test_clinic_is_open_only_inside_its_hours_and_when_switched_on():
+    clinic = Clinic(
+        1,
+        1,
+        "UMUM",
+        "Poli Umum",
+        "A",
+        True,
+        [OpeningHours(0, time(8), time(12)), OpeningHours(0, time(13), time(16))],
+    )
+    assert clinic_open_at(clinic, MONDAY_9)
+    assert not clinic_open_at(clinic, MONDAY_9.replace(hour=12, minute=30))  # lunch
+    assert not clinic_open_at(clinic, MONDAY_9.replace(hour=16))  # closing time
+    assert not clinic_open_at(clinic, MONDAY_9 + timedelta(days=1))  # Tuesday: no hours
+    clinic.is_open = False
+    assert not clinic_open_at(clinic, MONDAY_9)
+
+
+def test_wait_estimate_shares_the_queue_among_counters():
+    one = estimate_wait(people_ahead=4, mean_service=timedelta(minutes=10), servers=1)
+    two = estimate_wait(people_ahead=4, mean_service=timedelta(minutes=10), servers=2)
+    assert one.expected == timedelta(minutes=40) and two.expected == timedelta(minutes=20)
+    assert one.low < one.expected < one.high
+    nobody = estimate_wait(people_ahead=0, mean_service=timedelta(minutes=10), servers=1)
+    assert nobody.expected == nobody.low == nobody.high == timedelta(0)
+
+
+@pytest.fixture
+def open_world(world):
+    world.clock.set(MONDAY_9)
+    return world
+
+
+def _walk_in(world, **kw):
+    operator = Actor(user_id=5, facility_id=1, roles=frozenset({Role.OPERATOR}))
+    base = dict(clinic_id=world.clinic_id, name="Budi", birth_date=date(1970, 1, 1))
+    base.update(kw)
+    return queue.register_walk_in(world.uow, actor=operator, policy=world.policy, **base)
+
+
+def test_walk_ins_get_consecutive_numbers_and_see_who_is_ahead(open_world):
+    first = _walk_in(open_world)
+    second = _walk_in(open_world, name="Ani")
+    assert (first.label, second.label) == ("A-001", "A-002")
+    assert (first.people_ahead, second.people_ahead) == (0, 1)
+    assert second.estimated_call_at > open_world.clock.now()
+    status = queue.ticket_status(open_world.uow, status_code=second.status_code)
+    assert status.label == "A-002" and status.people_ahead == 1
+
+
+def test_priority_patients_go_before_normal_ones(open_world):
+    _walk_in(open_world)
+    _walk_in(open_world, name="Ani")
+    elderly = _walk_in(
+        open_world, name="Mbah", priority=Priority.PRIORITY, priority_reason="lansia"
+    )
+    assert elderly.people_ahead == 0
+    emergency = _walk_in(open_world, name="Gawat", priority=Priority.EMERGENCY)
+    assert emergency.people_ahead == 0
+    assert queue.ticket_status(open_world.uow, status_code=elderly.status_code).people_ahead == 1
+
+
+def test_numbers_restart_each_day(open_world):
+    _walk_in(open_world)
+    open_world.clock.advance(timedelta(days=1))
+    assert _walk_in(open_world).label == "A-001"
+
+
+def test_closed_clinic_refuses_walk_ins(open_world):
+    open_world.clock.set(MONDAY_9.replace(hour=17))
+    with pytest.raises(AntreanError) as err:
+        _walk_in(open_world)
+    assert err.value.code == "clinic_closed"
+    open_world.clock.set(MONDAY_9)
+    scheduling.update_clinic(
+        open_world.uow,
+        actor=open_world.admin,
+        policy=open_world.policy,
+        clinic_id=open_world.clinic_id,
+        changes={"is_open": False},
+    )
+    with pytest.raises(AntreanError) as err:
+        _walk_in(open_world)
+    assert err.value.code == "clinic_closed"
+
+
+def test_existing_patient_is_matched_by_mrn_and_date_of_birth(open_world):
+    patient = open_world.uow.store.patients[open_world.patient_ids[0]]
+    _walk_in(open_world, mrn=patient.mrn, name="anything", birth_date=patient.birth_date)
+    assert len(open_world.uow.store.patients) == 4, "no new record for a known MRN"
+    with pytest.raises(AntreanError) as err:
+        _walk_in(open_world, mrn=patient.mrn, birth_date=date(2001, 2, 3))
+    assert err.value.code == "patient_mismatch"
+    _walk_in(open_world, mrn="RM-NEW-1", name="Baru", birth_date=date(2000, 1, 1))
+    assert any(p.mrn == "RM-NEW-1" for p in open_world.uow.store.patients.values())
+
+
+def test_unknown_status_code(open_world):
+    with pytest.raises(AntreanError) as err:
+        queue.ticket_status(open_world.uow, status_code="nope")
+    assert err.value.code == "ticket_not_found"

@@ -125,3 +125,99 @@ def test_unknown_status_code(open_world):
     with pytest.raises(AntreanError) as err:
         queue.ticket_status(open_world.uow, status_code="nope")
     assert err.value.code == "ticket_not_found"
+
+
+# --- operator actions -------------------------------------------------------------------------
+
+from antrean.domain.queue import QueuePolicy, TicketState  # noqa: E402
+from antrean.services import queue_ops  # noqa: E402
+
+OPERATOR = Actor(user_id=5, facility_id=1, roles=frozenset({Role.OPERATOR}))
+QP = QueuePolicy(aging=timedelta(minutes=60), max_recalls=3)
+
+
+def _call(world, counter="Loket 1"):
+    return queue_ops.call_next(world.uow, actor=OPERATOR, policy=world.policy, queue=QP,
+                               clinic_id=world.clinic_id, counter=counter)
+
+
+def _act(world, ticket_id, action):
+    return queue_ops.act_on_ticket(world.uow, actor=OPERATOR, queue=QP, ticket_id=ticket_id,
+                                   action=action)
+
+
+def _ids(world):
+    return {k.label: k.id for k in world.uow.store.tickets.values()}
+
+
+def test_call_next_follows_priority_then_arrival(open_world):
+    _walk_in(open_world, name="A")
+    _walk_in(open_world, name="B")
+    _walk_in(open_world, name="C", priority=Priority.PRIORITY, priority_reason="hamil")
+    assert [_call(open_world).label for _ in range(3)] == ["A-003", "A-001", "A-002"]
+    with pytest.raises(AntreanError) as err:
+        _call(open_world)
+    assert err.value.code == "queue_empty"
+
+
+def test_waiting_long_enough_moves_a_ticket_up(open_world):
+    _walk_in(open_world, name="Early")
+    open_world.clock.advance(timedelta(minutes=61))
+    _walk_in(open_world, name="Lansia", priority=Priority.PRIORITY, priority_reason="lansia")
+    assert _call(open_world).label == "A-001", "61 minutes of waiting outranks a new priority"
+
+
+def test_a_visit_from_call_to_finish_is_kept_as_a_timeline(open_world):
+    _walk_in(open_world)
+    ticket = _call(open_world, "Ruang 2")
+    assert ticket.state is TicketState.CALLED and ticket.counter == "Ruang 2"
+    assert _act(open_world, ticket.id, "recall").state is TicketState.CALLED
+    assert _act(open_world, ticket.id, "start").state is TicketState.SERVING
+    assert _act(open_world, ticket.id, "finish").state is TicketState.DONE
+    actions = [e[2].action for e in open_world.uow.store.ticket_events if e[0] == ticket.id]
+    assert actions == ["issue", "call", "recall", "start", "finish"]
+    with pytest.raises(AntreanError) as err:
+        _act(open_world, ticket.id, "start")
+    assert err.value.code == "ticket_wrong_state"
+
+
+def test_too_many_recalls_make_a_no_show_who_can_requeue(open_world):
+    _walk_in(open_world)
+    _walk_in(open_world, name="Next")
+    ticket = _call(open_world)
+    _act(open_world, ticket.id, "recall")
+    _act(open_world, ticket.id, "recall")
+    assert _act(open_world, ticket.id, "recall").state is TicketState.SKIPPED
+    open_world.clock.advance(timedelta(minutes=5))
+    back = _act(open_world, ticket.id, "requeue")
+    assert back.state is TicketState.WAITING
+    assert _call(open_world).label == "A-002", "a re-queued ticket goes to the back"
+
+
+def test_undo_puts_the_last_action_back(open_world):
+    _walk_in(open_world)
+    ticket = _call(open_world)
+    _act(open_world, ticket.id, "cancel")
+    restored = queue_ops.undo_last_action(open_world.uow, actor=OPERATOR, ticket_id=ticket.id)
+    assert restored.state is TicketState.CALLED
+    actions = [e[2].action for e in open_world.uow.store.ticket_events if e[0] == ticket.id]
+    assert actions[-2:] == ["cancel", "undo"], "history is never overwritten"
+    with pytest.raises(AntreanError) as err:
+        queue_ops.undo_last_action(open_world.uow, actor=OPERATOR, ticket_id=ticket.id)
+    assert err.value.code == "nothing_to_undo"
+
+
+def test_transfer_continues_the_visit_in_another_clinic(open_world):
+    pharmacy = scheduling.create_clinic(
+        open_world.uow, actor=open_world.admin, policy=open_world.policy, code="FARMASI",
+        name="Farmasi", queue_prefix="F",
+        hours=[OpeningHours(d, time(7), time(20)) for d in range(7)],
+    )
+    _walk_in(open_world)
+    ticket = _call(open_world)
+    _act(open_world, ticket.id, "start")
+    new = queue_ops.transfer_ticket(open_world.uow, actor=OPERATOR, policy=open_world.policy,
+                                    ticket_id=ticket.id, to_clinic_id=pharmacy.id)
+    assert new.label == "F-001" and new.state is TicketState.WAITING
+    assert new.patient_id == ticket.patient_id
+    assert open_world.uow.store.tickets[ticket.id].state is TicketState.TRANSFERRED

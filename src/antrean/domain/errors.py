@@ -183,6 +183,21 @@ MESSAGES: dict[str, tuple[ErrorKind, str, str]] = {
         "Nomor antrean tidak ditemukan.",
         "The queue ticket was not found.",
     ),
+    "ticket_wrong_state": (
+        ErrorKind.CONFLICT,
+        "Tindakan '{action}' tidak bisa dilakukan pada antrean berstatus {state}.",
+        "The action '{action}' cannot be done on a ticket that is {state}.",
+    ),
+    "queue_empty": (
+        ErrorKind.NOT_FOUND,
+        "Tidak ada pasien yang menunggu.",
+        "Nobody is waiting.",
+    ),
+    "nothing_to_undo": (
+        ErrorKind.CONFLICT,
+        "Tidak ada tindakan yang bisa dibatalkan.",
+        "There is no action to undo.",
+    ),
     "patient_mismatch": (
         ErrorKind.CONFLICT,
         "Nomor rekam medis ini milik pasien dengan data lain. Periksa nama dan tanggal lahir.",

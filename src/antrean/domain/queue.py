@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import IntEnum, StrEnum
 
+from antrean.domain.errors import AntreanError
 from antrean.domain.scheduling import Clinic
 
 
@@ -47,6 +48,46 @@ class Ticket:
     priority_reason: str
     state: TicketState
     issued_at: datetime
+    sort_at: datetime
+    counter: str | None = None
+    recalls: int = 0
+
+
+ACTIVE_STATES = frozenset({TicketState.WAITING, TicketState.CALLED, TicketState.SERVING})
+
+# The operator actions, and the states each may start from.
+TRANSITIONS: dict[str, tuple[frozenset[TicketState], TicketState]] = {
+    "call": (frozenset({TicketState.WAITING}), TicketState.CALLED),
+    "recall": (frozenset({TicketState.CALLED}), TicketState.CALLED),
+    "start": (frozenset({TicketState.CALLED}), TicketState.SERVING),
+    "finish": (frozenset({TicketState.SERVING}), TicketState.DONE),
+    "skip": (frozenset({TicketState.CALLED}), TicketState.SKIPPED),
+    "requeue": (frozenset({TicketState.SKIPPED}), TicketState.WAITING),
+    "cancel": (frozenset({TicketState.WAITING, TicketState.CALLED}), TicketState.CANCELLED),
+    "transfer": (ACTIVE_STATES, TicketState.TRANSFERRED),
+}
+
+
+def next_state(action: str, current: TicketState) -> TicketState:
+    """The state an action leads to, or `ticket_wrong_state` when it cannot start here."""
+    allowed, target = TRANSITIONS[action]
+    if current not in allowed:
+        raise AntreanError("ticket_wrong_state", action=action, state=current.value)
+    return target
+
+
+def effective_priority(ticket: Ticket, now: datetime, aging: timedelta) -> int:
+    """Priority, raised one level for a normal ticket that has waited longer than `aging`,
+    so a steady stream of priority patients never starves the rest."""
+    if ticket.priority is Priority.NORMAL and now - ticket.sort_at >= aging:
+        return int(Priority.PRIORITY)
+    return int(ticket.priority)
+
+
+def queue_order(tickets: list[Ticket], now: datetime, aging: timedelta) -> list[Ticket]:
+    """Waiting tickets in the order they will be called."""
+    waiting = [k for k in tickets if k.state is TicketState.WAITING]
+    return sorted(waiting, key=lambda k: (-effective_priority(k, now, aging), k.sort_at, k.number))
 
 
 def ticket_label(prefix: str, number: int) -> str:
@@ -64,6 +105,12 @@ def clinic_open_at(clinic: Clinic, local: datetime) -> bool:
         return False
     now = local.time().replace(tzinfo=None)
     return any(w.weekday == local.weekday() and w.opens <= now < w.closes for w in clinic.hours)
+
+
+@dataclass(frozen=True, slots=True)
+class QueuePolicy:
+    aging: timedelta = timedelta(minutes=60)  # a normal ticket waiting this long moves up
+    max_recalls: int = 3  # calling a patient this many times without answer marks a no-show
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, func, insert, or_, select
+from sqlalchemy import Row, func, insert, select, update
 
 from antrean.domain.queue import Priority, Ticket, TicketSource, TicketState
 from antrean.persistence import tables as t
 from antrean.persistence.repositories import _Repo
+from antrean.services.ports import TicketEventRow
 
 _T = t.ticket
+_E = t.ticket_event
 _COLUMNS = [
     _T.c[name]
     for name in (
@@ -28,8 +30,12 @@ _COLUMNS = [
         "priority_reason",
         "state",
         "issued_at",
+        "sort_at",
+        "counter",
+        "recalls",
     )
 ]
+_BUSY = (TicketState.CALLED.value, TicketState.SERVING.value)
 
 
 def _ticket(row: Row[Any]) -> Ticket:
@@ -56,6 +62,9 @@ class SqlTickets(_Repo):
                 priority_reason=k.priority_reason,
                 state=k.state.value,
                 issued_at=k.issued_at,
+                sort_at=k.sort_at,
+                counter=k.counter,
+                recalls=k.recalls,
             )
         )
 
@@ -68,48 +77,83 @@ class SqlTickets(_Repo):
         actor_user_id: int | None,
         from_state: str | None,
         to_state: str,
+        action: str,
         counter: str | None = None,
     ) -> None:
         self.conn.execute(
-            insert(t.ticket_event).values(
+            insert(_E).values(
                 facility_id=facility_id,
                 ticket_id=ticket_id,
                 at=at,
                 actor_user_id=actor_user_id,
                 from_state=from_state,
                 to_state=to_state,
+                action=action,
                 counter=counter,
             )
         )
+
+    def get(self, facility_id: int, ticket_id: int) -> Ticket | None:
+        row = self.conn.execute(
+            select(*_COLUMNS).where(_T.c.facility_id == facility_id, _T.c.id == ticket_id)
+        ).first()
+        return _ticket(row) if row else None
 
     def get_by_status_code(self, status_code: str) -> Ticket | None:
         row = self.conn.execute(select(*_COLUMNS).where(_T.c.status_code == status_code)).first()
         return _ticket(row) if row else None
 
-    def people_ahead(self, ticket: Ticket) -> int:
-        ahead = or_(
-            _T.c.priority > int(ticket.priority),
-            and_(_T.c.priority == int(ticket.priority), _T.c.number < ticket.number),
-        )
-        return int(
-            self.conn.execute(
-                select(func.count())
-                .select_from(_T)
-                .where(
-                    _T.c.facility_id == ticket.facility_id,
-                    _T.c.clinic_id == ticket.clinic_id,
-                    _T.c.day == ticket.day,
-                    _T.c.state == TicketState.WAITING.value,
-                    _T.c.id != ticket.id,
-                    ahead,
-                )
-            ).scalar_one()
+    def _day(self, facility_id: int, clinic_id: int, day: date) -> Any:
+        return select(*_COLUMNS).where(
+            _T.c.facility_id == facility_id, _T.c.clinic_id == clinic_id, _T.c.day == day
         )
 
     def list_day(self, facility_id: int, clinic_id: int, day: date) -> list[Ticket]:
-        rows = self.conn.execute(
-            select(*_COLUMNS)
-            .where(_T.c.facility_id == facility_id, _T.c.clinic_id == clinic_id, _T.c.day == day)
-            .order_by(_T.c.number)
-        )
+        rows = self.conn.execute(self._day(facility_id, clinic_id, day).order_by(_T.c.number))
         return [_ticket(r) for r in rows]
+
+    def waiting(self, facility_id: int, clinic_id: int, day: date) -> list[Ticket]:
+        stmt = self._day(facility_id, clinic_id, day).where(_T.c.state == TicketState.WAITING.value)
+        return [_ticket(r) for r in self.conn.execute(stmt)]
+
+    def move(
+        self,
+        ticket_id: int,
+        *,
+        from_state: str,
+        to_state: str,
+        counter: str | None,
+        recall: bool = False,
+        sort_at: datetime | None = None,
+    ) -> bool:
+        values: dict[str, Any] = {"state": to_state, "counter": counter}
+        if recall:
+            values["recalls"] = _T.c.recalls + 1
+        if sort_at is not None:
+            values["sort_at"] = sort_at
+        result = self.conn.execute(
+            update(_T).where(_T.c.id == ticket_id, _T.c.state == from_state).values(**values)
+        )
+        return result.rowcount == 1
+
+    def last_event(self, ticket_id: int) -> TicketEventRow | None:
+        row = self.conn.execute(
+            select(_E.c.from_state, _E.c.to_state, _E.c.counter, _E.c.action)
+            .where(_E.c.ticket_id == ticket_id)
+            .order_by(_E.c.id.desc())
+            .limit(1)
+        ).first()
+        return TicketEventRow(*row) if row else None
+
+    def busy_counters(self, facility_id: int, clinic_id: int, day: date) -> int:
+        return int(
+            self.conn.execute(
+                select(func.count(func.distinct(_T.c.counter))).where(
+                    _T.c.facility_id == facility_id,
+                    _T.c.clinic_id == clinic_id,
+                    _T.c.day == day,
+                    _T.c.state.in_(_BUSY),
+                    _T.c.counter.is_not(None),
+                )
+            ).scalar_one()
+        )

@@ -302,6 +302,12 @@ ticket = Table(
     Column("priority_reason", String(200), nullable=False, server_default=""),
     Column("state", String(16), nullable=False),
     Column("issued_at", UTCDateTime, nullable=False),
+    # Where the ticket stands in line: issue time, or the appointment time for an on-time
+    # check-in, or the re-queue time after a skip.
+    Column("sort_at", UTCDateTime, nullable=False),
+    Column("counter", String(32), nullable=True),
+    Column("recalls", SmallInteger, nullable=False, server_default=text("0")),
+    Column("transferred_from", Id, nullable=True),
     UniqueConstraint("clinic_id", "day", "number"),
     Index(None, "facility_id", "clinic_id", "day", "state"),
 )
@@ -317,6 +323,7 @@ ticket_event = Table(
     Column("actor_user_id", Id, nullable=True),
     Column("from_state", String(16), nullable=True),
     Column("to_state", String(16), nullable=False),
+    Column("action", String(16), nullable=False),
     Column("counter", String(32), nullable=True),
     Index(None, "ticket_id", "at"),
 )

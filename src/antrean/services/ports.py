@@ -223,6 +223,14 @@ class Idempotency(Protocol):
     def set_resource(self, user_id: int, key: str, resource_id: int) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class TicketEventRow:
+    from_state: str | None
+    to_state: str
+    counter: str | None
+    action: str
+
+
 class Tickets(Protocol):
     def add(self, ticket: Ticket, appointment_id: int | None) -> int: ...
     def add_event(
@@ -234,14 +242,28 @@ class Tickets(Protocol):
         actor_user_id: int | None,
         from_state: str | None,
         to_state: str,
+        action: str,
         counter: str | None = None,
     ) -> None: ...
+    def get(self, facility_id: int, ticket_id: int) -> Ticket | None: ...
     def get_by_status_code(self, status_code: str) -> Ticket | None: ...
-    def people_ahead(self, ticket: Ticket) -> int:
-        """Waiting tickets of the same clinic and day that will be called before this one."""
+    def list_day(self, facility_id: int, clinic_id: int, day: date) -> list[Ticket]: ...
+    def waiting(self, facility_id: int, clinic_id: int, day: date) -> list[Ticket]: ...
+    def move(
+        self,
+        ticket_id: int,
+        *,
+        from_state: str,
+        to_state: str,
+        counter: str | None,
+        recall: bool = False,
+        sort_at: datetime | None = None,
+    ) -> bool:
+        """Change the state only if it is still `from_state`: false when someone was faster."""
         ...
 
-    def list_day(self, facility_id: int, clinic_id: int, day: date) -> list[Ticket]: ...
+    def last_event(self, ticket_id: int) -> TicketEventRow | None: ...
+    def busy_counters(self, facility_id: int, clinic_id: int, day: date) -> int: ...
 
 
 class Counters(Protocol):

@@ -12,6 +12,7 @@ from antrean.domain.identity import Actor, Role
 from antrean.domain.patients import Patient, Sex
 from antrean.domain.queue import (
     Priority,
+    QueuePolicy,
     Ticket,
     TicketSource,
     TicketState,
@@ -19,6 +20,7 @@ from antrean.domain.queue import (
     clinic_open_at,
     estimate_wait,
     queue_counter_name,
+    queue_order,
     ticket_label,
 )
 from antrean.domain.scheduling import Clinic
@@ -26,6 +28,7 @@ from antrean.services.patients import new_patient
 from antrean.services.ports import UnitOfWork
 
 DEFAULT_SERVICE_TIME = timedelta(minutes=10)
+QUEUE_POLICY = QueuePolicy()
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,10 +55,20 @@ def _mean_service_time(uow: UnitOfWork, clinic: Clinic) -> timedelta:
     return timedelta(minutes=min(durations)) if durations else DEFAULT_SERVICE_TIME
 
 
+def people_ahead(uow: UnitOfWork, ticket: Ticket, now: datetime, qp: QueuePolicy) -> int:
+    if ticket.state is not TicketState.WAITING:
+        return 0
+    order = queue_order(
+        uow.tickets.waiting(ticket.facility_id, ticket.clinic_id, ticket.day), now, qp.aging
+    )
+    return next((i for i, k in enumerate(order) if k.id == ticket.id), len(order))
+
+
 def _status(uow: UnitOfWork, ticket: Ticket, clinic: Clinic, now: datetime) -> TicketStatus:
-    ahead = uow.tickets.people_ahead(ticket) if ticket.state is TicketState.WAITING else 0
+    ahead = people_ahead(uow, ticket, now, QUEUE_POLICY)
+    servers = uow.tickets.busy_counters(ticket.facility_id, ticket.clinic_id, ticket.day)
     estimate = estimate_wait(
-        people_ahead=ahead, mean_service=_mean_service_time(uow, clinic), servers=1
+        people_ahead=ahead, mean_service=_mean_service_time(uow, clinic), servers=servers
     )
     return TicketStatus(
         label=ticket.label,
@@ -145,6 +158,7 @@ def register_walk_in(
             priority_reason=priority_reason.strip(),
             state=TicketState.WAITING,
             issued_at=now,
+            sort_at=now,
         )
         ticket.id = uow.tickets.add(ticket, None)
         uow.tickets.add_event(
@@ -154,6 +168,7 @@ def register_walk_in(
             actor_user_id=actor.user_id,
             from_state=None,
             to_state=TicketState.WAITING.value,
+            action="issue",
         )
         status = _status(uow, ticket, clinic, now)
         uow.commit()

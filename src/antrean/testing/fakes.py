@@ -33,6 +33,7 @@ from antrean.services.ports import (
     Named,
     RefreshTokenRow,
     ServiceRow,
+    TicketEventRow,
     UniqueViolation,
 )
 
@@ -72,7 +73,7 @@ class Store:
     idempotency: dict[tuple[int, str], list[Any]] = field(default_factory=dict)
     counters: dict[tuple[int, str], int] = field(default_factory=dict)
     tickets: dict[int, Ticket] = field(default_factory=dict)
-    ticket_events: list[tuple[int, datetime, str | None, str]] = field(default_factory=list)
+    ticket_events: list[tuple[int, datetime, TicketEventRow]] = field(default_factory=list)
 
     def next_id(self, kind: str) -> int:
         self.ids[kind] += 1
@@ -491,27 +492,62 @@ class FakeTickets(_Part):
         actor_user_id: int | None,
         from_state: str | None,
         to_state: str,
+        action: str,
         counter: str | None = None,
     ) -> None:
-        self.s.ticket_events.append((ticket_id, at, from_state, to_state))
+        self.s.ticket_events.append(
+            (ticket_id, at, TicketEventRow(from_state, to_state, counter, action))
+        )
+
+    def get(self, facility_id: int, ticket_id: int) -> Ticket | None:
+        k = self.s.tickets.get(ticket_id)
+        return replace(k) if k else None
 
     def get_by_status_code(self, status_code: str) -> Ticket | None:
         return next((k for k in self.s.tickets.values() if k.status_code == status_code), None)
 
-    def people_ahead(self, ticket: Ticket) -> int:
-        return sum(
-            1
-            for k in self.s.tickets.values()
-            if k.id != ticket.id
-            and k.clinic_id == ticket.clinic_id
-            and k.day == ticket.day
-            and k.state is TicketState.WAITING
-            and (k.priority, -k.number) > (ticket.priority, -ticket.number)
-        )
-
     def list_day(self, facility_id: int, clinic_id: int, day: date) -> list[Ticket]:
         found = [k for k in self.s.tickets.values() if (k.clinic_id, k.day) == (clinic_id, day)]
         return sorted(found, key=lambda k: k.number)
+
+    def waiting(self, facility_id: int, clinic_id: int, day: date) -> list[Ticket]:
+        return [
+            replace(k)
+            for k in self.list_day(facility_id, clinic_id, day)
+            if k.state is TicketState.WAITING
+        ]
+
+    def move(
+        self,
+        ticket_id: int,
+        *,
+        from_state: str,
+        to_state: str,
+        counter: str | None,
+        recall: bool = False,
+        sort_at: datetime | None = None,
+    ) -> bool:
+        k = self.s.tickets[ticket_id]
+        if k.state.value != from_state:
+            return False
+        k.state, k.counter = TicketState(to_state), counter
+        k.recalls += 1 if recall else 0
+        k.sort_at = sort_at or k.sort_at
+        return True
+
+    def last_event(self, ticket_id: int) -> TicketEventRow | None:
+        rows = [e[2] for e in self.s.ticket_events if e[0] == ticket_id]
+        return rows[-1] if rows else None
+
+    def busy_counters(self, facility_id: int, clinic_id: int, day: date) -> int:
+        busy = {TicketState.CALLED, TicketState.SERVING}
+        return len(
+            {
+                k.counter
+                for k in self.list_day(facility_id, clinic_id, day)
+                if k.state in busy and k.counter
+            }
+        )
 
 
 class FakeFacilities(_Part):

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-22 12:08:01.649564
+Create Date: 2026-11-22 12:09:42.849857
 """
 
 from __future__ import annotations
@@ -49,6 +49,12 @@ def upgrade() -> None:
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column(
             "issued_at", antrean.persistence.types.UTCDateTime(timezone=True), nullable=False
+        ),
+        sa.Column("sort_at", antrean.persistence.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("counter", sa.String(length=32), nullable=True),
+        sa.Column("recalls", sa.SmallInteger(), server_default=sa.text("0"), nullable=False),
+        sa.Column(
+            "transferred_from", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
         sa.ForeignKeyConstraint(
             ["appointment_id"],
@@ -97,6 +103,7 @@ def upgrade() -> None:
         ),
         sa.Column("from_state", sa.String(length=16), nullable=True),
         sa.Column("to_state", sa.String(length=16), nullable=False),
+        sa.Column("action", sa.String(length=16), nullable=False),
         sa.Column("counter", sa.String(length=32), nullable=True),
         sa.ForeignKeyConstraint(
             ["facility_id"], ["facility.id"], name=op.f("fk_ticket_event_facility_id_facility")

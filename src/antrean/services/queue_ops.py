@@ -1,0 +1,180 @@
+"""Operator actions on the queue. Every change is a conditional update plus a timeline event."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import replace
+
+from antrean.domain.booking import BookingPolicy
+from antrean.domain.errors import AntreanError
+from antrean.domain.identity import Actor, Role
+from antrean.domain.queue import (
+    QueuePolicy,
+    Ticket,
+    TicketState,
+    next_state,
+    queue_counter_name,
+    queue_order,
+    ticket_label,
+)
+from antrean.services.ports import UnitOfWork
+
+UNDOABLE = frozenset({"call", "recall", "start", "finish", "skip", "requeue", "cancel"})
+
+
+def _load(uow: UnitOfWork, actor: Actor, ticket_id: int) -> Ticket:
+    ticket = uow.tickets.get(actor.facility_id, ticket_id)
+    if ticket is None:
+        raise AntreanError("ticket_not_found")
+    return ticket
+
+
+def _record(
+    uow: UnitOfWork, actor: Actor, ticket: Ticket, action: str, to: TicketState, counter: str | None
+) -> Ticket:
+    uow.tickets.add_event(
+        actor.facility_id,
+        ticket.id,
+        at=uow.clock.now(),
+        actor_user_id=actor.user_id,
+        from_state=ticket.state.value,
+        to_state=to.value,
+        action=action,
+        counter=counter,
+    )
+    return replace(ticket, state=to, counter=counter)
+
+
+def call_next(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    policy: BookingPolicy,
+    queue: QueuePolicy,
+    clinic_id: int,
+    counter: str,
+) -> Ticket:
+    """Call the first waiting ticket to a counter. Two operators pressing at once get two
+    different tickets: the move from waiting to called is conditional, and a ticket someone
+    else just took is passed over for the next one."""
+    actor.require(Role.OPERATOR, Role.DOCTOR)
+    with uow(write=True):
+        now = uow.clock.now()
+        day = now.astimezone(policy.time_zone).date()
+        for ticket in queue_order(
+            uow.tickets.waiting(actor.facility_id, clinic_id, day), now, queue.aging
+        ):
+            if uow.tickets.move(
+                ticket.id,
+                from_state=TicketState.WAITING.value,
+                to_state=TicketState.CALLED.value,
+                counter=counter,
+            ):
+                called = _record(uow, actor, ticket, "call", TicketState.CALLED, counter)
+                uow.commit()
+                return called
+        raise AntreanError("queue_empty")
+
+
+def act_on_ticket(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    queue: QueuePolicy,
+    ticket_id: int,
+    action: str,
+) -> Ticket:
+    """recall, start, finish, skip, requeue or cancel one ticket."""
+    actor.require(Role.OPERATOR, Role.DOCTOR)
+    with uow(write=True):
+        ticket = _load(uow, actor, ticket_id)
+        if action == "recall" and ticket.recalls + 1 >= queue.max_recalls:
+            action = "skip"  # called too often without answer: a no-show, who may re-queue
+        target = next_state(action, ticket.state)
+        counter = None if target in (TicketState.WAITING, TicketState.SKIPPED) else ticket.counter
+        moved = uow.tickets.move(
+            ticket.id,
+            from_state=ticket.state.value,
+            to_state=target.value,
+            counter=counter,
+            recall=action == "recall",
+            sort_at=uow.clock.now() if action == "requeue" else None,
+        )
+        if not moved:
+            raise AntreanError("ticket_wrong_state", action=action, state="changed")
+        ticket = _record(uow, actor, ticket, action, target, counter)
+        uow.commit()
+    return ticket
+
+
+def transfer_ticket(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    policy: BookingPolicy,
+    ticket_id: int,
+    to_clinic_id: int,
+) -> Ticket:
+    """Send the patient on to another clinic (registration, then poli, then pharmacy): the old
+    ticket ends as transferred and a new one joins the other clinic's queue now."""
+    actor.require(Role.OPERATOR, Role.DOCTOR)
+    with uow(write=True):
+        ticket = _load(uow, actor, ticket_id)
+        target = next_state("transfer", ticket.state)
+        clinic = uow.catalog.get_clinic(actor.facility_id, to_clinic_id)
+        if clinic is None:
+            raise AntreanError("not_found", entity="Clinic")
+        if not uow.tickets.move(
+            ticket.id, from_state=ticket.state.value, to_state=target.value, counter=None
+        ):
+            raise AntreanError("ticket_wrong_state", action="transfer", state="changed")
+        _record(uow, actor, ticket, "transfer", target, None)
+        now = uow.clock.now()
+        day = now.astimezone(policy.time_zone).date()
+        number = uow.counters.next(actor.facility_id, queue_counter_name(clinic.id, day))
+        new = replace(
+            ticket,
+            id=0,
+            clinic_id=clinic.id,
+            day=day,
+            number=number,
+            label=ticket_label(clinic.queue_prefix, number),
+            status_code=secrets.token_urlsafe(12),
+            state=TicketState.WAITING,
+            issued_at=now,
+            sort_at=now,
+            counter=None,
+            recalls=0,
+        )
+        new.id = uow.tickets.add(new, None)
+        uow.tickets.add_event(
+            actor.facility_id,
+            new.id,
+            at=now,
+            actor_user_id=actor.user_id,
+            from_state=None,
+            to_state=TicketState.WAITING.value,
+            action="transfer_in",
+        )
+        uow.commit()
+    return new
+
+
+def undo_last_action(uow: UnitOfWork, *, actor: Actor, ticket_id: int) -> Ticket:
+    """Put a ticket back as it was before its last action. History is kept: the undo is an
+    event of its own."""
+    actor.require(Role.OPERATOR, Role.DOCTOR)
+    with uow(write=True):
+        ticket = _load(uow, actor, ticket_id)
+        last = uow.tickets.last_event(ticket.id)
+        if last is None or last.action not in UNDOABLE or last.from_state is None:
+            raise AntreanError("nothing_to_undo")
+        previous = TicketState(last.from_state)
+        counter = ticket.counter if previous in (TicketState.CALLED, TicketState.SERVING) else None
+        if not uow.tickets.move(
+            ticket.id, from_state=ticket.state.value, to_state=previous.value, counter=counter
+        ):
+            raise AntreanError("nothing_to_undo")
+        ticket = _record(uow, actor, ticket, "undo", previous, counter)
+        uow.commit()
+    return ticket

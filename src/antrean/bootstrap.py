@@ -13,6 +13,7 @@ import anyio.to_thread
 from antrean.config import Settings, resolve_secret
 from antrean.domain.booking import BookingPolicy
 from antrean.domain.common import Clock, SystemClock
+from antrean.domain.queue import QueuePolicy
 from antrean.persistence.engine import Database, create_database
 from antrean.persistence.migrate import upgrade
 from antrean.persistence.unit_of_work import SqlUnitOfWorkFactory
@@ -30,6 +31,7 @@ class Container:
     uow_factory: SqlUnitOfWorkFactory
     tokens: TokenService
     policy: BookingPolicy
+    queue_policy: QueuePolicy
     inline_db_calls: bool = True
 
     def uow(self) -> UnitOfWork:
@@ -72,6 +74,7 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Fal
             refresh_ttl=timedelta(days=settings.refresh_token_days),
         ),
         policy=settings.booking_policy(),
+        queue_policy=settings.queue_policy(),
         inline_db_calls=settings.inline_db_calls,
     )
     if migrate:

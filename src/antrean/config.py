@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -12,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
 from antrean.domain.booking import BookingPolicy
+from antrean.domain.queue import QueuePolicy
 
 WEAK_SECRETS = {"", "secret", "changeme", "change-me", "dev", "development", "antrean", "password"}
 MIN_SECRET_LENGTH = 32
@@ -35,6 +37,9 @@ class Settings(BaseSettings):
     booking_horizon_days: int = Field(default=30, ge=1, le=365)
     booking_cutoff_minutes: int = Field(default=60, ge=0, le=7 * 24 * 60)
     max_appointments_per_patient_clinic_day: int = Field(default=1, ge=1, le=20)
+
+    queue_aging_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    queue_max_recalls: int = Field(default=3, ge=1, le=20)
 
     secret_key: str | None = None
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
@@ -77,6 +82,11 @@ class Settings(BaseSettings):
             return self.db_calls == "inline"
         url = make_url(self.resolved_database_url)
         return url.get_backend_name() == "sqlite" or url.host in LOCAL_HOSTS
+
+    def queue_policy(self) -> QueuePolicy:
+        return QueuePolicy(
+            aging=timedelta(minutes=self.queue_aging_minutes), max_recalls=self.queue_max_recalls
+        )
 
     def booking_policy(self) -> BookingPolicy:
         return BookingPolicy(

@@ -78,3 +78,55 @@ def test_walk_in_refused_when_closed_and_for_patients(api, admin, clinic_setup):
     )
     patient = api.login("siti", "rahasia-123")
     assert api.client.post("/api/v1/queue/walk-ins", headers=patient, json=body).status_code == 403
+
+
+def test_operator_runs_the_queue_over_http(api, admin, clinic_setup):
+    _monday_morning(api)
+    operator = api.staff("ops", "operator")
+    cid = clinic_setup["clinic_id"]
+    for name in ("Budi", "Ani"):
+        api.client.post(
+            "/api/v1/queue/walk-ins",
+            headers=operator,
+            json={"clinic_id": cid, "name": name, "birth_date": "1970-01-01"},
+        )
+    r = api.client.post(
+        f"/api/v1/clinics/{cid}/queue/call-next", headers=operator, json={"counter": "Loket 1"}
+    )
+    assert r.status_code == 200 and r.json()["label"] == "A-001"
+    tid = r.json()["id"]
+    assert r.json()["counter"] == "Loket 1" and r.json()["state"] == "called"
+    for action, state in (("recall", "called"), ("start", "serving"), ("finish", "done")):
+        r = api.client.post(f"/api/v1/queue/tickets/{tid}/{action}", headers=operator)
+        assert r.status_code == 200 and r.json()["state"] == state, r.text
+    r = api.client.post(f"/api/v1/queue/tickets/{tid}/undo", headers=operator)
+    assert r.json()["state"] == "serving"
+    r = api.client.post(f"/api/v1/queue/tickets/{tid}/dance", headers=operator)
+    assert r.status_code == 422
+    admin = api.login("admin", "staff-password-1")  # the clock moved a day
+    pharmacy = api.client.post(
+        "/api/v1/clinics",
+        headers=admin,
+        json={
+            "code": "FARMASI",
+            "name": "Farmasi",
+            "queue_prefix": "F",
+            "hours": [{"weekday": 0, "opens": "07:00", "closes": "20:00"}],
+        },
+    ).json()
+    r = api.client.post(
+        f"/api/v1/queue/tickets/{tid}/transfer",
+        headers=operator,
+        json={"clinic_id": pharmacy["id"]},
+    )
+    assert r.status_code == 201 and r.json()["label"] == "F-001"
+    r = api.client.post(f"/api/v1/queue/tickets/{tid}/start", headers=operator)
+    assert r.status_code == 409 and r.json()["code"] == "ticket_wrong_state"
+    second = api.client.post(
+        f"/api/v1/clinics/{cid}/queue/call-next", headers=operator, json={"counter": "Loket 2"}
+    ).json()
+    assert second["label"] == "A-002"
+    r = api.client.post(
+        f"/api/v1/clinics/{cid}/queue/call-next", headers=operator, json={"counter": "Loket 2"}
+    )
+    assert r.status_code == 404 and r.json()["code"] == "queue_empty"

@@ -182,3 +182,29 @@ def test_100_walk_ins_at_once_get_100_consecutive_numbers(db_url, tmp_path):
     assert numbers == list(range(1, 101))
     k = t.ticket
     assert world.count(select(func.count(func.distinct(k.c.number))).select_from(k)) == 100
+
+
+def test_two_operators_calling_at_once_never_get_the_same_ticket(db_url, tmp_path):
+    world = Seeded(db_url, tmp_path / "data", patients_count=0, capacity=1)
+    walk_ins = [
+        (
+            "/api/v1/queue/walk-ins",
+            {"clinic_id": world.clinic_id, "name": f"Pasien {n}", "birth_date": "1980-01-01"},
+            {},
+        )
+        for n in range(30)
+    ]
+    calls = [
+        (f"/api/v1/clinics/{world.clinic_id}/queue/call-next", {"counter": f"Loket {n % 4}"}, {})
+        for n in range(50)
+    ]
+    with running_server(db_url, tmp_path / "data", secret=SECRET) as base:
+        assert _codes(asyncio.run(_fire(base, walk_ins))) == {201: 30}
+        responses = asyncio.run(_fire(base, calls))
+    assert _codes(responses) == {200: 30, "queue_empty": 20}
+    called = [r.json()["label"] for r in responses if r.status_code == 200]
+    assert len(set(called)) == 30, "a ticket was called twice"
+    k = t.ticket
+    assert world.count(select(func.count()).select_from(k).where(k.c.state == "called")) == 30
+    e = t.ticket_event
+    assert world.count(select(func.count()).select_from(e).where(e.c.action == "call")) == 30

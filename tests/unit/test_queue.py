@@ -137,13 +137,20 @@ QP = QueuePolicy(aging=timedelta(minutes=60), max_recalls=3)
 
 
 def _call(world, counter="Loket 1"):
-    return queue_ops.call_next(world.uow, actor=OPERATOR, policy=world.policy, queue=QP,
-                               clinic_id=world.clinic_id, counter=counter)
+    return queue_ops.call_next(
+        world.uow,
+        actor=OPERATOR,
+        policy=world.policy,
+        queue=QP,
+        clinic_id=world.clinic_id,
+        counter=counter,
+    )
 
 
 def _act(world, ticket_id, action):
-    return queue_ops.act_on_ticket(world.uow, actor=OPERATOR, queue=QP, ticket_id=ticket_id,
-                                   action=action)
+    return queue_ops.act_on_ticket(
+        world.uow, actor=OPERATOR, queue=QP, ticket_id=ticket_id, action=action
+    )
 
 
 def _ids(world):
@@ -209,15 +216,24 @@ def test_undo_puts_the_last_action_back(open_world):
 
 def test_transfer_continues_the_visit_in_another_clinic(open_world):
     pharmacy = scheduling.create_clinic(
-        open_world.uow, actor=open_world.admin, policy=open_world.policy, code="FARMASI",
-        name="Farmasi", queue_prefix="F",
+        open_world.uow,
+        actor=open_world.admin,
+        policy=open_world.policy,
+        code="FARMASI",
+        name="Farmasi",
+        queue_prefix="F",
         hours=[OpeningHours(d, time(7), time(20)) for d in range(7)],
     )
     _walk_in(open_world)
     ticket = _call(open_world)
     _act(open_world, ticket.id, "start")
-    new = queue_ops.transfer_ticket(open_world.uow, actor=OPERATOR, policy=open_world.policy,
-                                    ticket_id=ticket.id, to_clinic_id=pharmacy.id)
+    new = queue_ops.transfer_ticket(
+        open_world.uow,
+        actor=OPERATOR,
+        policy=open_world.policy,
+        ticket_id=ticket.id,
+        to_clinic_id=pharmacy.id,
+    )
     assert new.label == "F-001" and new.state is TicketState.WAITING
     assert new.patient_id == ticket.patient_id
     assert open_world.uow.store.tickets[ticket.id].state is TicketState.TRANSFERRED

@@ -64,8 +64,10 @@ def people_ahead(uow: UnitOfWork, ticket: Ticket, now: datetime, qp: QueuePolicy
     return next((i for i, k in enumerate(order) if k.id == ticket.id), len(order))
 
 
-def _status(uow: UnitOfWork, ticket: Ticket, clinic: Clinic, now: datetime) -> TicketStatus:
-    ahead = people_ahead(uow, ticket, now, QUEUE_POLICY)
+def _status(
+    uow: UnitOfWork, ticket: Ticket, clinic: Clinic, now: datetime, queue: QueuePolicy
+) -> TicketStatus:
+    ahead = people_ahead(uow, ticket, now, queue)
     servers = uow.tickets.busy_counters(ticket.facility_id, ticket.clinic_id, ticket.day)
     estimate = estimate_wait(
         people_ahead=ahead, mean_service=_mean_service_time(uow, clinic), servers=servers
@@ -122,6 +124,7 @@ def register_walk_in(
     sex: Sex = Sex.UNKNOWN,
     priority: Priority = Priority.NORMAL,
     priority_reason: str = "",
+    queue: QueuePolicy = QUEUE_POLICY,
 ) -> TicketStatus:
     """Give a walk-in patient the next number of the clinic's queue for today."""
     actor.require(Role.OPERATOR, Role.DOCTOR)
@@ -170,12 +173,14 @@ def register_walk_in(
             to_state=TicketState.WAITING.value,
             action="issue",
         )
-        status = _status(uow, ticket, clinic, now)
+        status = _status(uow, ticket, clinic, now, queue)
         uow.commit()
     return status
 
 
-def ticket_status(uow: UnitOfWork, *, status_code: str) -> TicketStatus:
+def ticket_status(
+    uow: UnitOfWork, *, status_code: str, queue: QueuePolicy = QUEUE_POLICY
+) -> TicketStatus:
     """Public: where a ticket stands, by its unguessable status code."""
     with uow():
         ticket = uow.tickets.get_by_status_code(status_code)
@@ -183,7 +188,7 @@ def ticket_status(uow: UnitOfWork, *, status_code: str) -> TicketStatus:
             raise AntreanError("ticket_not_found")
         clinic = uow.catalog.get_clinic(ticket.facility_id, ticket.clinic_id)
         assert clinic is not None
-        return _status(uow, ticket, clinic, uow.clock.now())
+        return _status(uow, ticket, clinic, uow.clock.now(), queue)
 
 
 def list_queue(uow: UnitOfWork, *, actor: Actor, clinic_id: int, day: date) -> list[Ticket]:

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path
 
 from antrean.adapters.rest import deps
-from antrean.adapters.rest.schemas import TicketOut, TicketStatusOut, WalkInIn
+from antrean.adapters.rest.schemas import (
+    CallNextIn,
+    OperatorTicketOut,
+    TicketOut,
+    TicketStatusOut,
+    TransferIn,
+    WalkInIn,
+)
 from antrean.bootstrap import Container
 from antrean.domain.identity import Actor
-from antrean.domain.queue import Priority
+from antrean.domain.queue import Priority, Ticket
 from antrean.services import queue as svc
+from antrean.services import queue_ops
 
 router = APIRouter(tags=["queue"])
 
@@ -70,7 +78,7 @@ async def walk_in(
 )
 async def status(status_code: str, c: Container = Depends(deps.container)) -> TicketStatusOut:
     """Anyone holding the ticket's status code."""
-    result = await c.call(svc.ticket_status, c.uow(), status_code=status_code)
+    result = await c.call(svc.ticket_status, c.uow(), status_code=status_code, queue=c.queue_policy)
     return _status_out(result, c.clock.now())
 
 
@@ -101,3 +109,105 @@ async def clinic_queue(
         )
         for k in tickets
     ]
+
+
+def _operator_out(k: Ticket) -> OperatorTicketOut:
+    return OperatorTicketOut(
+        id=k.id,
+        label=k.label,
+        clinic_id=k.clinic_id,
+        state=k.state.value,
+        counter=k.counter,
+        recalls=k.recalls,
+        patient_id=k.patient_id,
+    )
+
+
+@router.post(
+    "/clinics/{clinic_id}/queue/call-next",
+    response_model=OperatorTicketOut,
+    summary="Call the next patient to a counter",
+)
+async def call_next(
+    clinic_id: int,
+    body: CallNextIn,
+    actor: Actor = Depends(deps.staff),
+    c: Container = Depends(deps.container),
+) -> OperatorTicketOut:
+    """Staff. Emergencies first, then priority patients, then by arrival; a long wait moves a
+    ticket up. `queue_empty` (404) when nobody waits."""
+    ticket = await c.call(
+        queue_ops.call_next,
+        c.uow(),
+        actor=actor,
+        policy=c.policy,
+        queue=c.queue_policy,
+        clinic_id=clinic_id,
+        counter=body.counter,
+    )
+    return _operator_out(ticket)
+
+
+@router.post(
+    "/queue/tickets/{ticket_id}/transfer",
+    response_model=OperatorTicketOut,
+    status_code=201,
+    summary="Send the patient on to another clinic's queue",
+)
+async def transfer(
+    ticket_id: int,
+    body: TransferIn,
+    actor: Actor = Depends(deps.staff),
+    c: Container = Depends(deps.container),
+) -> OperatorTicketOut:
+    """Staff. Answers with the new ticket in the other clinic."""
+    ticket = await c.call(
+        queue_ops.transfer_ticket,
+        c.uow(),
+        actor=actor,
+        policy=c.policy,
+        ticket_id=ticket_id,
+        to_clinic_id=body.clinic_id,
+    )
+    return _operator_out(ticket)
+
+
+@router.post(
+    "/queue/tickets/{ticket_id}/undo",
+    response_model=OperatorTicketOut,
+    summary="Undo the ticket's last action",
+)
+async def undo(
+    ticket_id: int, actor: Actor = Depends(deps.staff), c: Container = Depends(deps.container)
+) -> OperatorTicketOut:
+    """Staff."""
+    ticket = await c.call(queue_ops.undo_last_action, c.uow(), actor=actor, ticket_id=ticket_id)
+    return _operator_out(ticket)
+
+
+# Last: the fixed paths above (transfer, undo) must match before this one.
+ACTIONS = "recall|start|finish|skip|requeue|cancel"
+
+
+@router.post(
+    "/queue/tickets/{ticket_id}/{action}",
+    response_model=OperatorTicketOut,
+    summary="recall, start, finish, skip, requeue or cancel a ticket",
+)
+async def ticket_action(
+    ticket_id: int,
+    action: str = Path(pattern=f"^({ACTIONS})$"),
+    actor: Actor = Depends(deps.staff),
+    c: Container = Depends(deps.container),
+) -> OperatorTicketOut:
+    """Staff. A recall beyond the configured limit marks the patient a no-show (skipped);
+    `requeue` puts a skipped patient at the back of the line."""
+    ticket = await c.call(
+        queue_ops.act_on_ticket,
+        c.uow(),
+        actor=actor,
+        queue=c.queue_policy,
+        ticket_id=ticket_id,
+        action=action,
+    )
+    return _operator_out(ticket)

@@ -363,3 +363,21 @@ class TicketOut(Out):
     source: str
     patient_id: int
     issued_at: datetime
+
+
+class CallNextIn(Strict):
+    counter: str = Field(min_length=1, max_length=32, description="Counter or room, e.g. Loket 1")
+
+
+class TransferIn(Strict):
+    clinic_id: int
+
+
+class OperatorTicketOut(Out):
+    id: int
+    label: str
+    clinic_id: int
+    state: str
+    counter: str | None
+    recalls: int
+    patient_id: int

@@ -40,6 +40,7 @@ class Settings(BaseSettings):
 
     queue_aging_minutes: int = Field(default=60, ge=1, le=24 * 60)
     queue_max_recalls: int = Field(default=3, ge=1, le=20)
+    queue_late_grace_minutes: int = Field(default=15, ge=0, le=24 * 60)
 
     secret_key: str | None = None
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
@@ -85,7 +86,9 @@ class Settings(BaseSettings):
 
     def queue_policy(self) -> QueuePolicy:
         return QueuePolicy(
-            aging=timedelta(minutes=self.queue_aging_minutes), max_recalls=self.queue_max_recalls
+            aging=timedelta(minutes=self.queue_aging_minutes),
+            max_recalls=self.queue_max_recalls,
+            late_grace=timedelta(minutes=self.queue_late_grace_minutes),
         )
 
     def booking_policy(self) -> BookingPolicy:

@@ -130,3 +130,29 @@ def test_operator_runs_the_queue_over_http(api, admin, clinic_setup):
         f"/api/v1/clinics/{cid}/queue/call-next", headers=operator, json={"counter": "Loket 2"}
     )
     assert r.status_code == 404 and r.json()["code"] == "queue_empty"
+
+
+def test_patient_checks_in_for_todays_appointment(api, admin, clinic_setup):
+    api.client.post(
+        "/api/v1/auth/register",
+        json={
+            "username": "siti",
+            "password": "rahasia-123",
+            "name": "Siti",
+            "birth_date": "1990-01-01",
+        },
+    )
+    me = api.login("siti", "rahasia-123")
+    slot = api.client.get("/api/v1/slots", params={"date_from": "2026-11-23"}).json()[2]  # 09:00
+    appt = api.client.post("/api/v1/appointments", headers=me, json={"slot_id": slot["id"]}).json()
+    _monday_morning(api)  # Monday 09:00
+    me = api.login("siti", "rahasia-123")
+    r = api.client.post(f"/api/v1/appointments/{appt['code']}/check-in", headers=me)
+    assert r.status_code == 201, r.text
+    assert r.json()["ticket"] == "A-001" and r.json()["people_ahead"] == 0
+    assert (
+        api.client.get(f"/api/v1/appointments/{appt['code']}", headers=me).json()["status"]
+        == "checked-in"
+    )
+    r = api.client.post(f"/api/v1/appointments/{appt['code']}/check-in", headers=me)
+    assert r.status_code == 409

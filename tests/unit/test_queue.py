@@ -237,3 +237,67 @@ def test_transfer_continues_the_visit_in_another_clinic(open_world):
     assert new.label == "F-001" and new.state is TicketState.WAITING
     assert new.patient_id == ticket.patient_id
     assert open_world.uow.store.tickets[ticket.id].state is TicketState.TRANSFERRED
+
+
+def test_check_in_places_an_on_time_patient_by_appointment_time(open_world):
+    from antrean.services import booking
+
+    open_world.clock.set(MONDAY_9 - timedelta(days=1))  # book on Sunday
+    slots = open_world.slots(MONDAY_9.date())
+    ten = next(s for s in slots if s.start_at.astimezone(JKT).hour == 10)
+    eleven = next(s for s in slots if s.start_at.astimezone(JKT).hour == 11)
+    on_time = booking.book_appointment(
+        open_world.uow,
+        actor=open_world.admin,
+        policy=open_world.policy,
+        slot_id=ten.id,
+        patient_id=open_world.patient_ids[0],
+    )
+    late = booking.book_appointment(
+        open_world.uow,
+        actor=open_world.admin,
+        policy=open_world.policy,
+        slot_id=eleven.id,
+        patient_id=open_world.patient_ids[1],
+    )
+    open_world.clock.set(MONDAY_9.replace(hour=9, minute=50))
+    walk = _walk_in(open_world, name="Walk")  # 09:50, before the 10:00 appointment
+    status = queue.check_in_appointment(
+        open_world.uow, actor=OPERATOR, policy=open_world.policy, code=on_time.code, queue=QP
+    )
+    assert status.people_ahead == 1, "the 09:50 walk-in is ahead of the 10:00 appointment"
+    open_world.clock.set(MONDAY_9.replace(hour=11, minute=30))  # 30 minutes late
+    _walk_in(open_world, name="Walk 2")
+    late_status = queue.check_in_appointment(
+        open_world.uow, actor=OPERATOR, policy=open_world.policy, code=late.code, queue=QP
+    )
+    assert late_status.people_ahead == 3, "a late patient joins at the back"
+    assert walk.label == "A-001" and late_status.label == "A-004"
+    again = pytest.raises(AntreanError)
+    with again as err:
+        queue.check_in_appointment(
+            open_world.uow, actor=OPERATOR, policy=open_world.policy, code=on_time.code, queue=QP
+        )
+    assert err.value.code == "appointment_not_active"
+    appt = booking.get_appointment(open_world.uow, actor=open_world.admin, code=on_time.code)
+    assert appt.status.value == "checked-in"
+
+
+def test_check_in_only_on_the_day(open_world):
+    from antrean.services import booking
+
+    open_world.clock.set(MONDAY_9 - timedelta(days=1))
+    slot = open_world.slots(MONDAY_9.date() + timedelta(days=1))[0]  # Tuesday
+    appt = booking.book_appointment(
+        open_world.uow,
+        actor=open_world.admin,
+        policy=open_world.policy,
+        slot_id=slot.id,
+        patient_id=open_world.patient_ids[0],
+    )
+    open_world.clock.set(MONDAY_9)
+    with pytest.raises(AntreanError) as err:
+        queue.check_in_appointment(
+            open_world.uow, actor=OPERATOR, policy=open_world.policy, code=appt.code, queue=QP
+        )
+    assert err.value.code == "check_in_wrong_day"

@@ -188,6 +188,11 @@ MESSAGES: dict[str, tuple[ErrorKind, str, str]] = {
         "Tindakan '{action}' tidak bisa dilakukan pada antrean berstatus {state}.",
         "The action '{action}' cannot be done on a ticket that is {state}.",
     ),
+    "check_in_wrong_day": (
+        ErrorKind.CONFLICT,
+        "Janji temu ini untuk tanggal {day}, bukan hari ini.",
+        "This appointment is for {day}, not today.",
+    ),
     "queue_empty": (
         ErrorKind.NOT_FOUND,
         "Tidak ada pasien yang menunggu.",

@@ -111,6 +111,15 @@ def clinic_open_at(clinic: Clinic, local: datetime) -> bool:
 class QueuePolicy:
     aging: timedelta = timedelta(minutes=60)  # a normal ticket waiting this long moves up
     max_recalls: int = 3  # calling a patient this many times without answer marks a no-show
+    late_grace: timedelta = timedelta(minutes=15)  # later than this loses the appointment place
+
+
+def check_in_sort_at(appointment_start: datetime, now: datetime, grace: timedelta) -> datetime:
+    """Where a checked-in appointment joins the line: at its appointment time when the patient
+    is on time (or early), at the back when later than the grace period."""
+    if now - appointment_start > grace:
+        return now
+    return appointment_start
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from antrean.domain.booking import BookingPolicy
+from antrean.domain.booking import AppointmentStatus, BookingPolicy
 from antrean.domain.errors import AntreanError
 from antrean.domain.identity import Actor, Role
 from antrean.domain.patients import Patient, Sex
@@ -17,6 +17,7 @@ from antrean.domain.queue import (
     TicketSource,
     TicketState,
     WaitEstimate,
+    check_in_sort_at,
     clinic_open_at,
     estimate_wait,
     queue_counter_name,
@@ -172,6 +173,65 @@ def register_walk_in(
             from_state=None,
             to_state=TicketState.WAITING.value,
             action="issue",
+        )
+        status = _status(uow, ticket, clinic, now, queue)
+        uow.commit()
+    return status
+
+
+def check_in_appointment(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    policy: BookingPolicy,
+    code: str,
+    queue: QueuePolicy = QUEUE_POLICY,
+) -> TicketStatus:
+    """Turn today's booking into a queue ticket, placed by its appointment time; a patient
+    later than the grace period joins at the back. Staff, or the patient themselves."""
+    with uow(write=True):
+        now = uow.clock.now()
+        appointment = uow.appointments.get_by_code(actor.facility_id, code.strip().upper())
+        if appointment is None or (
+            not actor.is_staff and appointment.patient_id != actor.patient_id
+        ):
+            raise AntreanError("appointment_not_found")
+        if appointment.status is not AppointmentStatus.BOOKED:
+            raise AntreanError("appointment_not_active", status=appointment.status.value)
+        day = now.astimezone(policy.time_zone).date()
+        if appointment.day != day:
+            raise AntreanError("check_in_wrong_day", day=appointment.day.isoformat())
+        clinic = uow.catalog.get_clinic(actor.facility_id, appointment.clinic_id)
+        assert clinic is not None
+        number = uow.counters.next(actor.facility_id, queue_counter_name(clinic.id, day))
+        ticket = Ticket(
+            id=0,
+            facility_id=actor.facility_id,
+            clinic_id=clinic.id,
+            day=day,
+            number=number,
+            label=ticket_label(clinic.queue_prefix, number),
+            status_code=secrets.token_urlsafe(12),
+            patient_id=appointment.patient_id,
+            source=TicketSource.APPOINTMENT,
+            priority=Priority.NORMAL,
+            priority_reason="",
+            state=TicketState.WAITING,
+            issued_at=now,
+            sort_at=check_in_sort_at(appointment.start_at, now, queue.late_grace),
+        )
+        ticket.id = uow.tickets.add(ticket, appointment.id)
+        uow.tickets.add_event(
+            actor.facility_id,
+            ticket.id,
+            at=now,
+            actor_user_id=actor.user_id,
+            from_state=None,
+            to_state=TicketState.WAITING.value,
+            action="check_in",
+        )
+        uow.appointments.save(
+            replace(appointment, status=AppointmentStatus.CHECKED_IN, updated_at=now)
         )
         status = _status(uow, ticket, clinic, now, queue)
         uow.commit()

@@ -71,6 +71,28 @@ async def walk_in(
     return _status_out(status, c.clock.now())
 
 
+@router.post(
+    "/appointments/{code}/check-in",
+    response_model=TicketStatusOut,
+    status_code=201,
+    summary="Check in for today's appointment and get a queue number",
+)
+async def check_in(
+    code: str, actor: Actor = Depends(deps.any_user), c: Container = Depends(deps.container)
+) -> TicketStatusOut:
+    """Staff, or the patient it belongs to. On time (or within the grace period) the ticket
+    is placed by the appointment time; later, at the back of the line."""
+    status = await c.call(
+        svc.check_in_appointment,
+        c.uow(),
+        actor=actor,
+        policy=c.policy,
+        code=code,
+        queue=c.queue_policy,
+    )
+    return _status_out(status, c.clock.now())
+
+
 @router.get(
     "/queue/status/{status_code}",
     response_model=TicketStatusOut,

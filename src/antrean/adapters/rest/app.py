@@ -19,6 +19,7 @@ from antrean.adapters.rest import (
     routes_patients,
     routes_queue,
 )
+from antrean.adapters.xmlrpc import make_endpoint as make_xmlrpc_endpoint
 from antrean.bootstrap import Container
 
 DESCRIPTION = """
@@ -64,6 +65,10 @@ def create_app(container: Container) -> FastAPI:
     # Routers are mounted flat (not nested) so a request is matched in one pass.
     for module in (routes_booking, routes_queue, routes_catalog, routes_patients, routes_auth):
         app.include_router(module.router, prefix="/api/v1")
+
+    app.add_route(
+        "/RPC2", make_xmlrpc_endpoint(container), methods=["POST"], include_in_schema=False
+    )
 
     @app.get("/healthz", tags=["health"], summary="The process is up")
     async def healthz() -> dict[str, str]:

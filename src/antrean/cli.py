@@ -50,6 +50,7 @@ def serve(
 
     ensure_facility(container)
     _extend_slots(container)
+    _close_past_days(container)
     container.close()
     uvicorn.run(
         "antrean.adapters.rest.asgi:create",
@@ -80,6 +81,19 @@ def _extend_slots(container: Container) -> None:
         return
     if report.created:
         console.print(f"Slots extended: {report.created} new")
+
+
+def _close_past_days(container: Container) -> None:
+    from antrean.services.queue_ops import close_past_days
+
+    try:
+        close_past_days(
+            container.uow(), facility_id=container.settings.facility_id, policy=container.policy
+        )
+    except Exception as exc:  # another process starting at the same moment may win the race
+        console.print(
+            f"[yellow]Earlier days not closed at start: {exc.__class__.__name__}[/yellow]"
+        )
 
 
 @db_app.command("upgrade")
@@ -144,6 +158,26 @@ def generate_slots() -> None:
     console.print(
         f"created {report.created}, removed {report.removed}, deactivated {report.deactivated}, "
         f"conflicts {report.conflicts}"
+    )
+
+
+@app.command("close-day")
+def close_day() -> None:
+    """End earlier days: open tickets become no-shows, unattended bookings no-shows.
+
+    Run it each night after the clinics close (cron or a systemd timer); `serve` runs it on start.
+    """
+    from antrean.bootstrap import build
+    from antrean.services.queue_ops import close_past_days
+
+    container = build(_settings(), migrate=True)
+    result = close_past_days(
+        container.uow(), facility_id=container.settings.facility_id, policy=container.policy
+    )
+    container.close()
+    console.print(
+        f"tickets: {result.no_shows} no-shows, {result.finished} finished; "
+        f"appointments: {result.appointments_no_show} no-shows"
     )
 
 

@@ -74,6 +74,8 @@ def test_cli_upgrade_admin_demo_and_slots(db_url, tmp_path):
     assert r.returncode == 0 and "already has clinics" in r.stdout
     r = _cli(db_url, tmp_path, "generate-slots")
     assert r.returncode == 0 and "created 0" in r.stdout
+    r = _cli(db_url, tmp_path, "close-day")
+    assert r.returncode == 0 and "tickets: 0 no-shows" in r.stdout
     engine.dispose()
 
 

@@ -301,3 +301,37 @@ def test_check_in_only_on_the_day(open_world):
             open_world.uow, actor=OPERATOR, policy=open_world.policy, code=appt.code, queue=QP
         )
     assert err.value.code == "check_in_wrong_day"
+
+
+def test_closing_the_day_ends_open_tickets_and_restarts_numbers(open_world):
+    from antrean.services import booking
+
+    open_world.clock.set(MONDAY_9 - timedelta(days=1))
+    slot = open_world.slots(MONDAY_9.date())[0]
+    missed = booking.book_appointment(
+        open_world.uow,
+        actor=open_world.admin,
+        policy=open_world.policy,
+        slot_id=slot.id,
+        patient_id=open_world.patient_ids[0],
+    )
+    open_world.clock.set(MONDAY_9)
+    _walk_in(open_world, name="Waiting")
+    _walk_in(open_world, name="Served")
+    served = _call(open_world)
+    served = _act(open_world, _call(open_world).id, "start")
+    open_world.clock.advance(timedelta(days=1))
+    result = queue_ops.close_past_days(open_world.uow, facility_id=1, policy=open_world.policy)
+    assert (result.no_shows, result.finished, result.appointments_no_show) == (1, 1, 1)
+    states = sorted(k.state.value for k in open_world.uow.store.tickets.values())
+    assert states == ["done", "skipped"]
+    assert (
+        booking.get_appointment(
+            open_world.uow, actor=open_world.admin, code=missed.code
+        ).status.value
+        == "noshow"
+    )
+    again = queue_ops.close_past_days(open_world.uow, facility_id=1, policy=open_world.policy)
+    assert (again.no_shows, again.finished, again.appointments_no_show) == (0, 0, 0)
+    assert _walk_in(open_world).label == "A-001"
+    assert served.state is TicketState.SERVING

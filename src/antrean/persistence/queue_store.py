@@ -157,3 +157,12 @@ class SqlTickets(_Repo):
                 )
             ).scalar_one()
         )
+
+    def open_before(self, facility_id: int, day: date) -> list[Ticket]:
+        active = [s.value for s in (TicketState.WAITING, TicketState.CALLED, TicketState.SERVING)]
+        rows = self.conn.execute(
+            select(*_COLUMNS)
+            .where(_T.c.facility_id == facility_id, _T.c.day < day, _T.c.state.in_(active))
+            .order_by(_T.c.id)
+        )
+        return [_ticket(r) for r in rows]

@@ -264,6 +264,9 @@ class Tickets(Protocol):
 
     def last_event(self, ticket_id: int) -> TicketEventRow | None: ...
     def busy_counters(self, facility_id: int, clinic_id: int, day: date) -> int: ...
+    def open_before(self, facility_id: int, day: date) -> list[Ticket]:
+        """Tickets of earlier days still waiting, called or being served."""
+        ...
 
 
 class Counters(Protocol):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import timedelta
 
-from antrean.domain.booking import BookingPolicy
+from antrean.domain.booking import AppointmentStatus, BookingPolicy
+from antrean.domain.common import Page
 from antrean.domain.errors import AntreanError
 from antrean.domain.identity import Actor, Role
 from antrean.domain.queue import (
@@ -17,7 +19,7 @@ from antrean.domain.queue import (
     queue_order,
     ticket_label,
 )
-from antrean.services.ports import UnitOfWork
+from antrean.services.ports import AppointmentFilter, UnitOfWork
 
 UNDOABLE = frozenset({"call", "recall", "start", "finish", "skip", "requeue", "cancel"})
 
@@ -178,3 +180,42 @@ def undo_last_action(uow: UnitOfWork, *, actor: Actor, ticket_id: int) -> Ticket
         ticket = _record(uow, actor, ticket, "undo", previous, counter)
         uow.commit()
     return ticket
+
+
+@dataclass(frozen=True, slots=True)
+class DayClosed:
+    no_shows: int
+    finished: int
+    appointments_no_show: int
+
+
+def close_past_days(uow: UnitOfWork, *, facility_id: int, policy: BookingPolicy) -> DayClosed:
+    """End every earlier day: tickets still waiting or called become no-shows (skipped),
+    tickets being served are finished, and booked appointments never checked in are no-shows.
+    Safe to run at any time and any number of times; each change is an event of its own."""
+    system = Actor(user_id=0, facility_id=facility_id, roles=frozenset({Role.ADMIN}))
+    no_shows = finished = 0
+    with uow(write=True):
+        now = uow.clock.now()
+        today = now.astimezone(policy.time_zone).date()
+        for ticket in uow.tickets.open_before(facility_id, today):
+            target = (
+                TicketState.DONE if ticket.state is TicketState.SERVING else TicketState.SKIPPED
+            )
+            if uow.tickets.move(
+                ticket.id, from_state=ticket.state.value, to_state=target.value, counter=None
+            ):
+                _record(uow, system, ticket, "close_day", target, None)
+                finished += target is TicketState.DONE
+                no_shows += target is TicketState.SKIPPED
+        stale = uow.appointments.find(
+            facility_id,
+            AppointmentFilter(day_to=today - timedelta(days=1), status=AppointmentStatus.BOOKED),
+            Page(1, 100_000),
+        )[0]
+        for appointment in stale:
+            uow.appointments.save(
+                replace(appointment, status=AppointmentStatus.NOSHOW, updated_at=now)
+            )
+        uow.commit()
+    return DayClosed(no_shows=no_shows, finished=finished, appointments_no_show=len(stale))

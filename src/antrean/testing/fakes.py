@@ -549,6 +549,10 @@ class FakeTickets(_Part):
             }
         )
 
+    def open_before(self, facility_id: int, day: date) -> list[Ticket]:
+        active = {TicketState.WAITING, TicketState.CALLED, TicketState.SERVING}
+        return [replace(k) for k in self.s.tickets.values() if k.day < day and k.state in active]
+
 
 class FakeFacilities(_Part):
     def ensure(

@@ -3,11 +3,11 @@ from datetime import date, datetime, time, timedelta
 import pytest
 
 from antrean.domain.errors import AntreanError
+from antrean.domain.eta import EwmaServiceTime, estimate_call
 from antrean.domain.identity import Actor, Role
 from antrean.domain.queue import (
     Priority,
     clinic_open_at,
-    estimate_wait,
     queue_counter_name,
     ticket_label,
 )
@@ -43,12 +43,38 @@ def test_clinic_is_open_only_inside_its_hours_and_when_switched_on():
 
 
 def test_wait_estimate_shares_the_queue_among_counters():
-    one = estimate_wait(people_ahead=4, mean_service=timedelta(minutes=10), servers=1)
-    two = estimate_wait(people_ahead=4, mean_service=timedelta(minutes=10), servers=2)
+    service = EwmaServiceTime.starting_at(timedelta(minutes=10))
+    one = estimate_call(people_ahead=4, service=service, servers=1)
+    two = estimate_call(people_ahead=4, service=service, servers=2)
     assert one.expected == timedelta(minutes=40) and two.expected == timedelta(minutes=20)
     assert one.low < one.expected < one.high
-    nobody = estimate_wait(people_ahead=0, mean_service=timedelta(minutes=10), servers=1)
+    nobody = estimate_call(people_ahead=0, service=service, servers=1)
     assert nobody.expected == nobody.low == nobody.high == timedelta(0)
+
+
+def test_ewma_follows_recent_service_times_and_narrows():
+    service = EwmaServiceTime.starting_at(timedelta(minutes=10), alpha=0.5)
+    start_var = service.variance
+    service.observe_all([timedelta(minutes=20)] * 8)
+    assert 19.9 < service.mean <= 20
+    assert service.variance < start_var, "steady observations shrink the spread"
+    service.observe(timedelta(minutes=10))
+    assert service.mean == pytest.approx(15, abs=0.1), "the newest counts for alpha"
+    assert service.observations == 9
+
+
+def test_status_uses_measured_service_times(open_world):
+    for name in ("A", "B", "C"):
+        _walk_in(open_world, name=name)
+    first = _call(open_world)
+    _act(open_world, first.id, "start")
+    open_world.clock.advance(timedelta(minutes=30))
+    _act(open_world, first.id, "finish")
+    waiting = next(k for k in open_world.uow.store.tickets.values() if k.label == "A-003")
+    status = queue.ticket_status(open_world.uow, status_code=waiting.status_code)
+    # typical 10 min moved towards the measured 30 min: alpha 0.2 gives 14 min per patient
+    assert status.people_ahead == 1
+    assert status.estimate.expected == timedelta(minutes=14)
 
 
 @pytest.fixture

@@ -127,17 +127,3 @@ class WaitEstimate:
     expected: timedelta
     low: timedelta
     high: timedelta
-
-
-def estimate_wait(*, people_ahead: int, mean_service: timedelta, servers: int) -> WaitEstimate:
-    """Time until called: the people ahead shared among the counters serving, with a range.
-
-    The range widens with the square root of the queue length, as the sum of independent
-    service times does.
-    """
-    servers = max(servers, 1)
-    expected = mean_service * people_ahead / servers
-    spread = mean_service * (people_ahead**0.5) / servers
-    return WaitEstimate(
-        expected=expected, low=max(expected - spread, timedelta(0)), high=expected + spread
-    )

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, and_, func, insert, select, update
 
 from antrean.domain.queue import Priority, Ticket, TicketSource, TicketState
 from antrean.persistence import tables as t
@@ -166,3 +166,20 @@ class SqlTickets(_Repo):
             .order_by(_T.c.id)
         )
         return [_ticket(r) for r in rows]
+
+    def recent_service_times(
+        self, facility_id: int, clinic_id: int, since: datetime, limit: int = 50
+    ) -> list[timedelta]:
+        start, finish = _E.alias("start_event"), _E.alias("finish_event")
+        rows = self.conn.execute(
+            select(start.c.at, finish.c.at)
+            .select_from(_T)
+            .join(start, and_(start.c.ticket_id == _T.c.id, start.c.action == "start"))
+            .join(finish, and_(finish.c.ticket_id == _T.c.id, finish.c.action == "finish"))
+            .where(
+                _T.c.facility_id == facility_id, _T.c.clinic_id == clinic_id, finish.c.at >= since
+            )
+            .order_by(finish.c.at.desc())
+            .limit(limit)
+        ).all()
+        return [f - s for s, f in reversed(rows) if f >= s]

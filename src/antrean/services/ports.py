@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from antrean.domain.booking import Appointment, AppointmentStatus, SlotView
@@ -264,6 +264,12 @@ class Tickets(Protocol):
 
     def last_event(self, ticket_id: int) -> TicketEventRow | None: ...
     def busy_counters(self, facility_id: int, clinic_id: int, day: date) -> int: ...
+    def recent_service_times(
+        self, facility_id: int, clinic_id: int, since: datetime, limit: int = 50
+    ) -> list[timedelta]:
+        """Start-to-finish durations of the clinic's latest finished visits, oldest first."""
+        ...
+
     def open_before(self, facility_id: int, day: date) -> list[Ticket]:
         """Tickets of earlier days still waiting, called or being served."""
         ...

@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 
 from antrean.domain.booking import AppointmentStatus, BookingPolicy
 from antrean.domain.errors import AntreanError
+from antrean.domain.eta import EwmaServiceTime, estimate_call
 from antrean.domain.identity import Actor, Role
 from antrean.domain.patients import Patient, Sex
 from antrean.domain.queue import (
@@ -19,7 +20,6 @@ from antrean.domain.queue import (
     WaitEstimate,
     check_in_sort_at,
     clinic_open_at,
-    estimate_wait,
     queue_counter_name,
     queue_order,
     ticket_label,
@@ -30,6 +30,7 @@ from antrean.services.ports import UnitOfWork
 
 DEFAULT_SERVICE_TIME = timedelta(minutes=10)
 QUEUE_POLICY = QueuePolicy()
+HISTORY_WINDOW = timedelta(days=7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +71,11 @@ def _status(
 ) -> TicketStatus:
     ahead = people_ahead(uow, ticket, now, queue)
     servers = uow.tickets.busy_counters(ticket.facility_id, ticket.clinic_id, ticket.day)
-    estimate = estimate_wait(
-        people_ahead=ahead, mean_service=_mean_service_time(uow, clinic), servers=servers
+    history = uow.tickets.recent_service_times(
+        ticket.facility_id, clinic.id, since=now - HISTORY_WINDOW
     )
+    service = EwmaServiceTime.starting_at(_mean_service_time(uow, clinic)).observe_all(history)
+    estimate = estimate_call(people_ahead=ahead, service=service, servers=servers)
     return TicketStatus(
         label=ticket.label,
         clinic_id=clinic.id,

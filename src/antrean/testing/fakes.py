@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from antrean.domain.booking import ACTIVE_STATUSES, Appointment, SlotView
@@ -548,6 +548,22 @@ class FakeTickets(_Part):
                 if k.state in busy and k.counter
             }
         )
+
+    def recent_service_times(
+        self, facility_id: int, clinic_id: int, since: datetime, limit: int = 50
+    ) -> list[timedelta]:
+        starts: dict[int, datetime] = {}
+        found: list[tuple[datetime, timedelta]] = []
+        for ticket_id, at, event in self.s.ticket_events:
+            ticket = self.s.tickets.get(ticket_id)
+            if ticket is None or ticket.clinic_id != clinic_id:
+                continue
+            if event.action == "start":
+                starts[ticket_id] = at
+            elif event.action == "finish" and ticket_id in starts and at >= since:
+                found.append((at, at - starts[ticket_id]))
+        found.sort(key=lambda pair: pair[0])
+        return [d for _, d in found[-limit:]]
 
     def open_before(self, facility_id: int, day: date) -> list[Ticket]:
         active = {TicketState.WAITING, TicketState.CALLED, TicketState.SERVING}

@@ -182,6 +182,51 @@ def close_day() -> None:
 
 
 @app.command()
+def simulate(
+    days: int = typer.Option(20, min=1, max=10_000, help="Clinic days to simulate"),
+    arrivals_per_hour: float = typer.Option(10.0, min=0.1),
+    counters: int = typer.Option(2, min=1, max=50),
+    mean_service_minutes: float = typer.Option(10.0, min=0.5),
+    typical_minutes: float = typer.Option(15.0, min=0.5, help="The clinic's stated duration"),
+    seed: int = typer.Option(20261122),
+) -> None:
+    """Simulate clinic days faster than real time and report how good the wait estimates are."""
+    import random
+
+    from rich.progress import track
+
+    from antrean.simulation import SimulationConfig, simulate_day
+
+    cfg = SimulationConfig(
+        days=days,
+        arrivals_per_hour=arrivals_per_hour,
+        counters=counters,
+        mean_service_minutes=mean_service_minutes,
+        typical_minutes=typical_minutes,
+        seed=seed,
+    )
+    rng = random.Random(cfg.seed)
+    errors: list[float] = []
+    naive: list[float] = []
+    within = patients = 0
+    for _ in track(range(cfg.days), description="Simulating", console=console):
+        day = simulate_day(cfg, rng)
+        errors += day.abs_errors
+        naive += day.naive_abs_errors
+        within += day.within_range
+        patients += day.patients
+    mae = sum(errors) / max(len(errors), 1)
+    naive_mae = sum(naive) / max(len(naive), 1)
+    console.print(
+        f"{patients} patients over {cfg.days} days, {cfg.counters} counters, "
+        f"{cfg.arrivals_per_hour}/h arriving, service mean {cfg.mean_service_minutes} min"
+    )
+    console.print(f"mean absolute error of the estimated call time: {mae:.1f} min")
+    console.print(f"  with the stated duration only (no learning): {naive_mae:.1f} min")
+    console.print(f"called within the given range: {within / max(patients, 1):.0%}")
+
+
+@app.command()
 def demo(
     patients: int = typer.Option(200, min=1, max=100_000),
     force: bool = typer.Option(False, help="Load even if the database already has clinics"),

@@ -88,6 +88,53 @@ def _status(
     )
 
 
+def issue_ticket(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    clinic: Clinic,
+    day: date,
+    patient_id: int,
+    source: TicketSource,
+    sort_at: datetime,
+    action: str,
+    priority: Priority = Priority.NORMAL,
+    priority_reason: str = "",
+    appointment_id: int | None = None,
+) -> Ticket:
+    """Take the clinic's next number for the day and put a waiting ticket in line, in the
+    caller's transaction, with its first timeline event."""
+    now = uow.clock.now()
+    number = uow.counters.next(actor.facility_id, queue_counter_name(clinic.id, day))
+    ticket = Ticket(
+        id=0,
+        facility_id=actor.facility_id,
+        clinic_id=clinic.id,
+        day=day,
+        number=number,
+        label=ticket_label(clinic.queue_prefix, number),
+        status_code=secrets.token_urlsafe(12),
+        patient_id=patient_id,
+        source=source,
+        priority=priority,
+        priority_reason=priority_reason.strip(),
+        state=TicketState.WAITING,
+        issued_at=now,
+        sort_at=sort_at,
+    )
+    ticket.id = uow.tickets.add(ticket, appointment_id)
+    uow.tickets.add_event(
+        actor.facility_id,
+        ticket.id,
+        at=now,
+        actor_user_id=actor.user_id,
+        from_state=None,
+        to_state=TicketState.WAITING.value,
+        action=action,
+    )
+    return ticket
+
+
 def _match_patient(
     uow: UnitOfWork,
     *,
@@ -149,33 +196,17 @@ def register_walk_in(
             birth_date=birth_date,
             sex=sex,
         )
-        day = local.date()
-        number = uow.counters.next(actor.facility_id, queue_counter_name(clinic.id, day))
-        ticket = Ticket(
-            id=0,
-            facility_id=actor.facility_id,
-            clinic_id=clinic.id,
-            day=day,
-            number=number,
-            label=ticket_label(clinic.queue_prefix, number),
-            status_code=secrets.token_urlsafe(12),
+        ticket = issue_ticket(
+            uow,
+            actor=actor,
+            clinic=clinic,
+            day=local.date(),
             patient_id=patient.id,
             source=TicketSource.WALK_IN,
-            priority=priority,
-            priority_reason=priority_reason.strip(),
-            state=TicketState.WAITING,
-            issued_at=now,
             sort_at=now,
-        )
-        ticket.id = uow.tickets.add(ticket, None)
-        uow.tickets.add_event(
-            actor.facility_id,
-            ticket.id,
-            at=now,
-            actor_user_id=actor.user_id,
-            from_state=None,
-            to_state=TicketState.WAITING.value,
             action="issue",
+            priority=priority,
+            priority_reason=priority_reason,
         )
         status = _status(uow, ticket, clinic, now, queue)
         uow.commit()
@@ -206,32 +237,16 @@ def check_in_appointment(
             raise AntreanError("check_in_wrong_day", day=appointment.day.isoformat())
         clinic = uow.catalog.get_clinic(actor.facility_id, appointment.clinic_id)
         assert clinic is not None
-        number = uow.counters.next(actor.facility_id, queue_counter_name(clinic.id, day))
-        ticket = Ticket(
-            id=0,
-            facility_id=actor.facility_id,
-            clinic_id=clinic.id,
+        ticket = issue_ticket(
+            uow,
+            actor=actor,
+            clinic=clinic,
             day=day,
-            number=number,
-            label=ticket_label(clinic.queue_prefix, number),
-            status_code=secrets.token_urlsafe(12),
             patient_id=appointment.patient_id,
             source=TicketSource.APPOINTMENT,
-            priority=Priority.NORMAL,
-            priority_reason="",
-            state=TicketState.WAITING,
-            issued_at=now,
-            sort_at=check_in_sort_at(appointment.start_at, now, queue.late_grace),
-        )
-        ticket.id = uow.tickets.add(ticket, appointment.id)
-        uow.tickets.add_event(
-            actor.facility_id,
-            ticket.id,
-            at=now,
-            actor_user_id=actor.user_id,
-            from_state=None,
-            to_state=TicketState.WAITING.value,
             action="check_in",
+            appointment_id=appointment.id,
+            sort_at=check_in_sort_at(appointment.start_at, now, queue.late_grace),
         )
         uow.appointments.save(
             replace(appointment, status=AppointmentStatus.CHECKED_IN, updated_at=now)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
@@ -15,11 +14,10 @@ from antrean.domain.queue import (
     Ticket,
     TicketState,
     next_state,
-    queue_counter_name,
     queue_order,
-    ticket_label,
 )
 from antrean.services.ports import AppointmentFilter, UnitOfWork
+from antrean.services.queue import issue_ticket
 
 UNDOABLE = frozenset({"call", "recall", "start", "finish", "skip", "requeue", "cancel"})
 
@@ -133,30 +131,17 @@ def transfer_ticket(
         _record(uow, actor, ticket, "transfer", target, None)
         now = uow.clock.now()
         day = now.astimezone(policy.time_zone).date()
-        number = uow.counters.next(actor.facility_id, queue_counter_name(clinic.id, day))
-        new = replace(
-            ticket,
-            id=0,
-            clinic_id=clinic.id,
+        new = issue_ticket(
+            uow,
+            actor=actor,
+            clinic=clinic,
             day=day,
-            number=number,
-            label=ticket_label(clinic.queue_prefix, number),
-            status_code=secrets.token_urlsafe(12),
-            state=TicketState.WAITING,
-            issued_at=now,
+            patient_id=ticket.patient_id,
+            source=ticket.source,
             sort_at=now,
-            counter=None,
-            recalls=0,
-        )
-        new.id = uow.tickets.add(new, None)
-        uow.tickets.add_event(
-            actor.facility_id,
-            new.id,
-            at=now,
-            actor_user_id=actor.user_id,
-            from_state=None,
-            to_state=TicketState.WAITING.value,
             action="transfer_in",
+            priority=ticket.priority,
+            priority_reason=ticket.priority_reason,
         )
         uow.commit()
     return new

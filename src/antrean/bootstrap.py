@@ -14,6 +14,7 @@ from antrean.config import Settings, resolve_secret
 from antrean.domain.booking import BookingPolicy
 from antrean.domain.common import Clock, SystemClock
 from antrean.domain.queue import QueuePolicy
+from antrean.events import Broadcaster, EventBus, InProcessBus, PostgresNotifyBus
 from antrean.persistence.engine import Database, create_database
 from antrean.persistence.migrate import upgrade
 from antrean.persistence.unit_of_work import SqlUnitOfWorkFactory
@@ -32,6 +33,8 @@ class Container:
     tokens: TokenService
     policy: BookingPolicy
     queue_policy: QueuePolicy
+    broadcaster: Broadcaster
+    bus: EventBus
     inline_db_calls: bool = True
 
     def uow(self) -> UnitOfWork:
@@ -62,11 +65,17 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Fal
     if migrate:
         upgrade(db.engine)
     clock = clock or SystemClock()
+    broadcaster = Broadcaster()
+    bus: EventBus = (
+        InProcessBus(broadcaster)
+        if db.is_sqlite
+        else PostgresNotifyBus(broadcaster, settings.resolved_database_url)
+    )
     container = Container(
         settings=settings,
         db=db,
         clock=clock,
-        uow_factory=SqlUnitOfWorkFactory(db, clock),
+        uow_factory=SqlUnitOfWorkFactory(db, clock, bus),
         tokens=TokenService(
             secret=resolve_secret(settings),
             clock=clock,
@@ -75,6 +84,8 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Fal
         ),
         policy=settings.booking_policy(),
         queue_policy=settings.queue_policy(),
+        broadcaster=broadcaster,
+        bus=bus,
         inline_db_calls=settings.inline_db_calls,
     )
     if migrate:

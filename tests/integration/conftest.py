@@ -102,6 +102,13 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
+@pytest.fixture
+def pg_url(pg_database: str) -> str:
+    """A fresh, migrated, empty PostgreSQL database, for tests of PostgreSQL-only features."""
+    _truncate_pg(pg_database)
+    return pg_database
+
+
 def make_settings(db_url: str, data_dir: Path, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "database_url": db_url,

@@ -16,8 +16,14 @@ def _run(cfg):
 
 
 def test_learning_beats_a_wrong_stated_duration():
-    cfg = SimulationConfig(days=10, arrivals_per_hour=11, counters=2, mean_service_minutes=10,
-                           typical_minutes=20, seed=7)
+    cfg = SimulationConfig(
+        days=10,
+        arrivals_per_hour=11,
+        counters=2,
+        mean_service_minutes=10,
+        typical_minutes=20,
+        seed=7,
+    )
     mae, naive_mae, within, patients = _run(cfg)
     assert patients > 300
     assert mae < naive_mae / 2, (mae, naive_mae)

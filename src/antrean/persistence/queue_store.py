@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Row, and_, func, insert, select, update
 
+from antrean.domain.events import QueueEvent
 from antrean.domain.queue import Priority, Ticket, TicketSource, TicketState
 from antrean.persistence import tables as t
 from antrean.persistence.repositories import _Repo
@@ -79,8 +80,8 @@ class SqlTickets(_Repo):
         to_state: str,
         action: str,
         counter: str | None = None,
-    ) -> None:
-        self.conn.execute(
+    ) -> int:
+        return self._insert_id(
             insert(_E).values(
                 facility_id=facility_id,
                 ticket_id=ticket_id,
@@ -183,3 +184,35 @@ class SqlTickets(_Repo):
             .limit(limit)
         ).all()
         return [f - s for s, f in reversed(rows) if f >= s]
+
+    def events_since(
+        self,
+        facility_id: int,
+        *,
+        after_id: int,
+        clinic_id: int | None = None,
+        status_code: str | None = None,
+        limit: int = 500,
+    ) -> list[QueueEvent]:
+        stmt = (
+            select(
+                _E.c.id,
+                _T.c.facility_id,
+                _T.c.clinic_id,
+                _T.c.id,
+                _T.c.status_code,
+                _T.c.label,
+                _E.c.to_state,
+                _E.c.action,
+                _E.c.counter,
+            )
+            .join(_T, _T.c.id == _E.c.ticket_id)
+            .where(_E.c.facility_id == facility_id, _E.c.id > after_id)
+            .order_by(_E.c.id)
+            .limit(limit)
+        )
+        if clinic_id is not None:
+            stmt = stmt.where(_T.c.clinic_id == clinic_id)
+        if status_code is not None:
+            stmt = stmt.where(_T.c.status_code == status_code)
+        return [QueueEvent(*row) for row in self.conn.execute(stmt)]

@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from antrean.domain.common import Clock
+from antrean.domain.events import QueueEvent
+from antrean.events import EventBus
 from antrean.persistence.booking_store import SqlAppointments, SqlPatients, SqlSlots
 from antrean.persistence.engine import Database
 from antrean.persistence.identity_store import (
@@ -21,9 +23,11 @@ from antrean.persistence.repositories import SqlCatalog, SqlSchedules
 
 
 class SqlUnitOfWork:
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, bus: EventBus | None = None) -> None:
         self._db = db
         self.clock = clock
+        self._bus = bus
+        self._events: list[QueueEvent] = []
         self._write = False
         self._conn: Connection | None = None
         self._tx: Any = None
@@ -58,8 +62,17 @@ class SqlUnitOfWork:
         self.tickets = SqlTickets(conn)
         return self
 
+    def publish(self, event: QueueEvent) -> None:
+        """Send the event to subscribers if, and only when, this transaction commits."""
+        self._events.append(event)
+
     def commit(self) -> None:
+        events, self._events = self._events, []
+        if self._bus is not None and events and self._conn is not None:
+            self._bus.before_commit(self._conn, events)
         self._tx.commit()
+        if self._bus is not None and events:
+            self._bus.after_commit(events)
 
     def __exit__(self, *args: object) -> None:
         try:
@@ -70,6 +83,7 @@ class SqlUnitOfWork:
         finally:
             self._tx = None
             self._conn = None
+            self._events = []
             self._release_turn()
             self._write = False
 
@@ -80,9 +94,10 @@ class SqlUnitOfWork:
 
 
 class SqlUnitOfWorkFactory:
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, bus: EventBus | None = None) -> None:
         self.db = db
         self.clock = clock
+        self.bus = bus
 
     def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.db, self.clock)
+        return SqlUnitOfWork(self.db, self.clock, self.bus)

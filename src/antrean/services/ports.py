@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from antrean.domain.booking import Appointment, AppointmentStatus, SlotView
 from antrean.domain.common import Clock, Page
+from antrean.domain.events import QueueEvent
 from antrean.domain.identity import User
 from antrean.domain.patients import Patient
 from antrean.domain.queue import Ticket
@@ -244,7 +245,7 @@ class Tickets(Protocol):
         to_state: str,
         action: str,
         counter: str | None = None,
-    ) -> None: ...
+    ) -> int: ...
     def get(self, facility_id: int, ticket_id: int) -> Ticket | None: ...
     def get_by_status_code(self, status_code: str) -> Ticket | None: ...
     def list_day(self, facility_id: int, clinic_id: int, day: date) -> list[Ticket]: ...
@@ -268,6 +269,19 @@ class Tickets(Protocol):
         self, facility_id: int, clinic_id: int, since: datetime, limit: int = 50
     ) -> list[timedelta]:
         """Start-to-finish durations of the clinic's latest finished visits, oldest first."""
+        ...
+
+    def events_since(
+        self,
+        facility_id: int,
+        *,
+        after_id: int,
+        clinic_id: int | None = None,
+        status_code: str | None = None,
+        limit: int = 500,
+    ) -> list[QueueEvent]:
+        """Timeline events after an id, for one clinic or one ticket: a reconnecting
+        subscriber's missed events."""
         ...
 
     def open_before(self, facility_id: int, day: date) -> list[Ticket]:
@@ -302,6 +316,7 @@ class UnitOfWork(Protocol):
     tickets: Tickets
 
     def __call__(self, *, write: bool = False) -> UnitOfWork: ...
+    def publish(self, event: QueueEvent) -> None: ...
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, *args: object) -> None: ...
     def commit(self) -> None: ...

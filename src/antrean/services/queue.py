@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from antrean.domain.booking import AppointmentStatus, BookingPolicy
 from antrean.domain.errors import AntreanError
 from antrean.domain.eta import EwmaServiceTime, estimate_call
+from antrean.domain.events import QueueEvent
 from antrean.domain.identity import Actor, Role
 from antrean.domain.patients import Patient, Sex
 from antrean.domain.queue import (
@@ -88,6 +89,20 @@ def _status(
     )
 
 
+def queue_event(event_id: int, ticket: Ticket, action: str) -> QueueEvent:
+    return QueueEvent(
+        id=event_id,
+        facility_id=ticket.facility_id,
+        clinic_id=ticket.clinic_id,
+        ticket_id=ticket.id,
+        status_code=ticket.status_code,
+        label=ticket.label,
+        state=ticket.state.value,
+        action=action,
+        counter=ticket.counter,
+    )
+
+
 def issue_ticket(
     uow: UnitOfWork,
     *,
@@ -123,7 +138,7 @@ def issue_ticket(
         sort_at=sort_at,
     )
     ticket.id = uow.tickets.add(ticket, appointment_id)
-    uow.tickets.add_event(
+    event_id = uow.tickets.add_event(
         actor.facility_id,
         ticket.id,
         at=now,
@@ -132,6 +147,7 @@ def issue_ticket(
         to_state=TicketState.WAITING.value,
         action=action,
     )
+    uow.publish(queue_event(event_id, ticket, action))
     return ticket
 
 
@@ -273,3 +289,18 @@ def list_queue(uow: UnitOfWork, *, actor: Actor, clinic_id: int, day: date) -> l
     actor.require(Role.OPERATOR, Role.DOCTOR)
     with uow():
         return uow.tickets.list_day(actor.facility_id, clinic_id, day)
+
+
+def missed_events(
+    uow: UnitOfWork,
+    *,
+    facility_id: int,
+    after_id: int,
+    clinic_id: int | None = None,
+    status_code: str | None = None,
+) -> list[QueueEvent]:
+    """Public: what a reconnecting display board or phone missed (no personal data)."""
+    with uow():
+        return uow.tickets.events_since(
+            facility_id, after_id=after_id, clinic_id=clinic_id, status_code=status_code
+        )

@@ -17,7 +17,7 @@ from antrean.domain.queue import (
     queue_order,
 )
 from antrean.services.ports import AppointmentFilter, UnitOfWork
-from antrean.services.queue import issue_ticket
+from antrean.services.queue import issue_ticket, queue_event
 
 UNDOABLE = frozenset({"call", "recall", "start", "finish", "skip", "requeue", "cancel"})
 
@@ -32,7 +32,7 @@ def _load(uow: UnitOfWork, actor: Actor, ticket_id: int) -> Ticket:
 def _record(
     uow: UnitOfWork, actor: Actor, ticket: Ticket, action: str, to: TicketState, counter: str | None
 ) -> Ticket:
-    uow.tickets.add_event(
+    event_id = uow.tickets.add_event(
         actor.facility_id,
         ticket.id,
         at=uow.clock.now(),
@@ -42,7 +42,9 @@ def _record(
         action=action,
         counter=counter,
     )
-    return replace(ticket, state=to, counter=counter)
+    moved = replace(ticket, state=to, counter=counter)
+    uow.publish(queue_event(event_id, moved, action))
+    return moved
 
 
 def call_next(

@@ -14,6 +14,7 @@ from typing import Any
 
 from antrean.domain.booking import ACTIVE_STATUSES, Appointment, SlotView
 from antrean.domain.common import Clock, Page
+from antrean.domain.events import QueueEvent
 from antrean.domain.identity import User
 from antrean.domain.patients import Patient
 from antrean.domain.queue import Ticket, TicketState
@@ -494,10 +495,11 @@ class FakeTickets(_Part):
         to_state: str,
         action: str,
         counter: str | None = None,
-    ) -> None:
+    ) -> int:
         self.s.ticket_events.append(
             (ticket_id, at, TicketEventRow(from_state, to_state, counter, action))
         )
+        return len(self.s.ticket_events)
 
     def get(self, facility_id: int, ticket_id: int) -> Ticket | None:
         k = self.s.tickets.get(ticket_id)
@@ -565,6 +567,38 @@ class FakeTickets(_Part):
         found.sort(key=lambda pair: pair[0])
         return [d for _, d in found[-limit:]]
 
+    def events_since(
+        self,
+        facility_id: int,
+        *,
+        after_id: int,
+        clinic_id: int | None = None,
+        status_code: str | None = None,
+        limit: int = 500,
+    ) -> list[QueueEvent]:
+        found = []
+        for n, (ticket_id, _, event) in enumerate(self.s.ticket_events, start=1):
+            k = self.s.tickets[ticket_id]
+            if (
+                n > after_id
+                and clinic_id in (None, k.clinic_id)
+                and status_code in (None, k.status_code)
+            ):
+                found.append(
+                    QueueEvent(
+                        n,
+                        k.facility_id,
+                        k.clinic_id,
+                        k.id,
+                        k.status_code,
+                        k.label,
+                        event.to_state,
+                        event.action,
+                        event.counter,
+                    )
+                )
+        return found[:limit]
+
     def open_before(self, facility_id: int, day: date) -> list[Ticket]:
         active = {TicketState.WAITING, TicketState.CALLED, TicketState.SERVING}
         return [replace(k) for k in self.s.tickets.values() if k.day < day and k.state in active]
@@ -588,6 +622,8 @@ class FakeUnitOfWork:
         self.store = store or Store()
         self.commits = 0
         self._work: Store | None = None
+        self.published: list[QueueEvent] = []  # events of committed transactions
+        self._pending: list[QueueEvent] = []
 
     def __call__(self, *, write: bool = False) -> FakeUnitOfWork:
         return self
@@ -607,10 +643,16 @@ class FakeUnitOfWork:
         self.tickets = FakeTickets(w)
         return self
 
+    def publish(self, event: QueueEvent) -> None:
+        self._pending.append(event)
+
     def commit(self) -> None:
         assert self._work is not None, "commit outside a transaction"
         self.store = self._work
         self.commits += 1
+        self.published += self._pending
+        self._pending = []
 
     def __exit__(self, *args: object) -> None:
         self._work = None
+        self._pending = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -16,6 +17,7 @@ from antrean.adapters.rest import (
     routes_auth,
     routes_booking,
     routes_catalog,
+    routes_events,
     routes_patients,
     routes_queue,
 )
@@ -43,12 +45,17 @@ def _database_answers(container: Container) -> bool:
 def create_app(container: Container) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        container.broadcaster.bind(asyncio.get_running_loop())
+        listener = asyncio.create_task(container.bus.run())
         if not container.inline_db_calls:
             # No more threads at the database than connections in the pool: a thread beyond
             # that would only wait for a connection while holding a thread.
             limiter = anyio.to_thread.current_default_thread_limiter()
             limiter.total_tokens = container.settings.db_pool_size
         yield
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
         container.close()
 
     app = FastAPI(
@@ -63,7 +70,14 @@ def create_app(container: Container) -> FastAPI:
     problems.install(app)
 
     # Routers are mounted flat (not nested) so a request is matched in one pass.
-    for module in (routes_booking, routes_queue, routes_catalog, routes_patients, routes_auth):
+    for module in (
+        routes_booking,
+        routes_events,
+        routes_queue,
+        routes_catalog,
+        routes_patients,
+        routes_auth,
+    ):
         app.include_router(module.router, prefix="/api/v1")
 
     app.add_route(

@@ -1,0 +1,126 @@
+"""Event buses: how a committed change reaches subscribers in this and other processes.
+
+`InProcessBus` hands events to this process's subscribers after commit. `PostgresNotifyBus`
+sends them with `pg_notify` inside the transaction (PostgreSQL delivers a notification only if
+the transaction commits, and in commit order) and every server process LISTENs, so a change made
+through one process reaches subscribers of all of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, make_url
+
+from antrean.domain.events import QueueEvent
+
+log = logging.getLogger("antrean.events")
+CHANNEL = "antrean_queue"
+QUEUE_LIMIT = 256
+
+
+class Broadcaster:
+    """Fans events out to this process's subscribers, keyed by clinic and by ticket."""
+
+    def __init__(self) -> None:
+        self._subscribers: dict[tuple[str, object], set[asyncio.Queue[QueueEvent]]] = defaultdict(
+            set
+        )
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    @contextlib.contextmanager
+    def subscribe(self, key: tuple[str, object]) -> Any:
+        queue: asyncio.Queue[QueueEvent] = asyncio.Queue(QUEUE_LIMIT)
+        self._subscribers[key].add(queue)
+        try:
+            yield queue
+        finally:
+            self._subscribers[key].discard(queue)
+            if not self._subscribers[key]:
+                del self._subscribers[key]
+
+    def subscriber_count(self) -> int:
+        return sum(len(s) for s in self._subscribers.values())
+
+    def deliver(self, events: Iterable[QueueEvent]) -> None:
+        """Thread-safe: may be called from any thread once bound to the event loop."""
+        batch = list(events)
+        if not batch or self._loop is None:
+            return
+        if self._loop.is_closed():
+            return
+        self._loop.call_soon_threadsafe(self._fanout, batch)
+
+    def _fanout(self, batch: list[QueueEvent]) -> None:
+        for event in batch:
+            for key in (("clinic", event.clinic_id), ("ticket", event.status_code)):
+                for queue in self._subscribers.get(key, ()):
+                    if queue.full():  # a stalled client loses its oldest events, never blocks
+                        queue.get_nowait()
+                    queue.put_nowait(event)
+
+
+class InProcessBus:
+    def __init__(self, broadcaster: Broadcaster) -> None:
+        self.broadcaster = broadcaster
+
+    def before_commit(self, conn: Connection, events: list[QueueEvent]) -> None:
+        pass
+
+    def after_commit(self, events: list[QueueEvent]) -> None:
+        self.broadcaster.deliver(events)
+
+    async def run(self) -> None:
+        """Nothing to listen to: events arrive through after_commit."""
+
+
+class PostgresNotifyBus:
+    def __init__(self, broadcaster: Broadcaster, database_url: str) -> None:
+        self.broadcaster = broadcaster
+        url = make_url(database_url).set(drivername="postgresql")
+        self._conninfo = url.render_as_string(hide_password=False)
+
+    def before_commit(self, conn: Connection, events: list[QueueEvent]) -> None:
+        for event in events:
+            conn.execute(text("SELECT pg_notify(:c, :p)"), {"c": CHANNEL, "p": event.to_json()})
+
+    def after_commit(self, events: list[QueueEvent]) -> None:
+        pass  # every process, this one included, hears it through LISTEN
+
+    async def run(self) -> None:
+        """LISTEN until cancelled, reconnecting after a lost connection."""
+        backoff = 0.5
+        while True:
+            try:
+                async for event in self._listen():
+                    self.broadcaster.deliver([event])
+                    backoff = 0.5
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("LISTEN connection lost (%s); reconnecting", exc.__class__.__name__)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    async def _listen(self) -> AsyncIterator[QueueEvent]:
+        import psycopg
+
+        async with await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True) as conn:
+            await conn.execute(f"LISTEN {CHANNEL}")
+            async for notify in conn.notifies():
+                try:
+                    yield QueueEvent.from_json(notify.payload)
+                except (ValueError, TypeError):
+                    log.warning("ignored a malformed notification")
+
+
+EventBus = InProcessBus | PostgresNotifyBus

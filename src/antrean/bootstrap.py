@@ -14,7 +14,13 @@ from antrean.config import Settings, resolve_secret
 from antrean.domain.booking import BookingPolicy
 from antrean.domain.common import Clock, SystemClock
 from antrean.domain.queue import QueuePolicy
-from antrean.events import Broadcaster, EventBus, InProcessBus, PostgresNotifyBus
+from antrean.events import (
+    Broadcaster,
+    EventBus,
+    InProcessBus,
+    PostgresNotifyBus,
+    TableTailBus,
+)
 from antrean.persistence.engine import Database, create_database
 from antrean.persistence.migrate import upgrade
 from antrean.persistence.unit_of_work import SqlUnitOfWorkFactory
@@ -66,11 +72,7 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Fal
         upgrade(db.engine)
     clock = clock or SystemClock()
     broadcaster = Broadcaster()
-    bus: EventBus = (
-        InProcessBus(broadcaster)
-        if db.is_sqlite
-        else PostgresNotifyBus(broadcaster, settings.resolved_database_url)
-    )
+    bus = _event_bus(settings, db, broadcaster)
     container = Container(
         settings=settings,
         db=db,
@@ -91,6 +93,15 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Fal
     if migrate:
         ensure_facility(container)
     return container
+
+
+def _event_bus(settings: Settings, db: Database, broadcaster: Broadcaster) -> EventBus:
+    kind = settings.resolved_event_bus
+    if kind == "postgres":
+        return PostgresNotifyBus(broadcaster, settings.resolved_database_url)
+    if kind == "tail":
+        return TableTailBus(broadcaster, db.engine)
+    return InProcessBus(broadcaster)
 
 
 def ensure_facility(container: Container) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -52,6 +53,8 @@ def serve(
     _extend_slots(container)
     _close_past_days(container)
     container.close()
+    # Server processes read their settings from the environment: tell them how many there are.
+    os.environ["ANTREAN_WORKERS"] = str(workers or settings.workers)
     uvicorn.run(
         "antrean.adapters.rest.asgi:create",
         factory=True,

@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     sqlite_synchronous: Literal["FULL", "NORMAL", "EXTRA"] = "FULL"
     db_pool_size: int = Field(default=10, ge=1, le=200)
     db_calls: Literal["auto", "inline", "threads"] = "auto"
+    event_bus: Literal["auto", "in-process", "postgres", "tail"] = "auto"
 
     facility_id: int = 1
     facility_code: str = "MAIN"
@@ -83,6 +84,16 @@ class Settings(BaseSettings):
             return self.db_calls == "inline"
         url = make_url(self.resolved_database_url)
         return url.get_backend_name() == "sqlite" or url.host in LOCAL_HOSTS
+
+    @property
+    def resolved_event_bus(self) -> str:
+        """PostgreSQL: LISTEN/NOTIFY. SQLite: in-process with one server process, else the
+        timeline tail, which every process reads."""
+        if self.event_bus != "auto":
+            return self.event_bus
+        if make_url(self.resolved_database_url).get_backend_name() != "sqlite":
+            return "postgres"
+        return "in-process" if self.workers == 1 else "tail"
 
     def queue_policy(self) -> QueuePolicy:
         return QueuePolicy(

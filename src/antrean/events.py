@@ -123,4 +123,43 @@ class PostgresNotifyBus:
                     log.warning("ignored a malformed notification")
 
 
-EventBus = InProcessBus | PostgresNotifyBus
+class TableTailBus:
+    """For SQLite with several server processes: each process reads new rows of the ticket
+    timeline every `interval` seconds and hands them to its subscribers, in id order. Events
+    reach subscribers within one interval, whichever process made the change."""
+
+    def __init__(self, broadcaster: Broadcaster, engine: Any, interval: float = 0.25) -> None:
+        self.broadcaster = broadcaster
+        self._engine = engine
+        self.interval = interval
+
+    def before_commit(self, conn: Connection, events: list[QueueEvent]) -> None:
+        pass
+
+    def after_commit(self, events: list[QueueEvent]) -> None:
+        pass  # delivered by the tail, in order with other processes' events
+
+    def _read(self, after_id: int) -> list[QueueEvent]:
+        from antrean.persistence.queue_store import events_after
+
+        with self._engine.connect() as conn:
+            return events_after(conn, after_id)
+
+    async def run(self) -> None:
+        from antrean.persistence.queue_store import last_event_id
+
+        with self._engine.connect() as conn:
+            last = last_event_id(conn)
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                events = self._read(last)
+            except Exception as exc:  # a locked or busy moment: try again next round
+                log.warning("event tail read failed (%s)", exc.__class__.__name__)
+                continue
+            if events:
+                last = events[-1].id
+                self.broadcaster.deliver(events)
+
+
+EventBus = InProcessBus | PostgresNotifyBus | TableTailBus

@@ -148,11 +148,16 @@ def test_clinic_and_ticket_streams_and_replay(db_url, tmp_path):
         assert int(seen[0]["id"]) < int(seen[1]["id"])
 
 
-def test_change_through_one_process_reaches_a_subscriber_of_another(pg_url, tmp_path):
-    """PostgreSQL only: LISTEN/NOTIFY is PostgreSQL's (SQLite runs the in-process bus)."""
-    db_url = pg_url
+def test_change_through_one_process_reaches_a_subscriber_of_another(db_url, tmp_path):
+    """Two separate server processes on one database: PostgreSQL shares events with
+    LISTEN/NOTIFY, SQLite with the timeline tail (what `serve --workers 2` picks)."""
     clinic_id = _seed(db_url, tmp_path / "data")
+    env = {"ANTREAN_EVENT_BUS": "tail"} if db_url.startswith("sqlite") else {}
     with ExitStack() as stack:
-        a = stack.enter_context(running_server(db_url, tmp_path / "a", secret=SECRET, workers=1))
-        b = stack.enter_context(running_server(db_url, tmp_path / "b", secret=SECRET, workers=1))
+        a, b = (
+            stack.enter_context(
+                running_server(db_url, tmp_path / name, secret=SECRET, workers=1, extra_env=env)
+            )
+            for name in ("a", "b")
+        )
         asyncio.run(_change_reaches_subscriber(a, b, clinic_id))

@@ -121,3 +121,17 @@ def test_settings_come_from_the_environment(monkeypatch, tmp_path):
 def test_database_calls_run_inline_only_for_a_local_database(tmp_path, url, mode, inline):
     s = Settings(data_dir=tmp_path, database_url=url, db_calls=mode)
     assert s.inline_db_calls is inline
+
+
+@pytest.mark.parametrize(
+    ("url", "workers", "bus"),
+    [
+        (None, 1, "in-process"),
+        (None, 2, "tail"),
+        ("postgresql+psycopg://postgres@127.0.0.1:5432/x", 1, "postgres"),
+        ("postgresql+psycopg://postgres@127.0.0.1:5432/x", 4, "postgres"),
+    ],
+)
+def test_event_bus_fits_the_deployment(tmp_path, url, workers, bus):
+    s = Settings(data_dir=tmp_path, database_url=url, workers=workers)
+    assert s.resolved_event_bus == bus

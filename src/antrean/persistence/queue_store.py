@@ -216,3 +216,32 @@ class SqlTickets(_Repo):
         if status_code is not None:
             stmt = stmt.where(_T.c.status_code == status_code)
         return [QueueEvent(*row) for row in self.conn.execute(stmt)]
+
+
+_EVENT_COLUMNS = (
+    _E.c.id,
+    _T.c.facility_id,
+    _T.c.clinic_id,
+    _T.c.id,
+    _T.c.status_code,
+    _T.c.label,
+    _E.c.to_state,
+    _E.c.action,
+    _E.c.counter,
+)
+
+
+def events_after(conn: Any, after_id: int, limit: int = 1000) -> list[QueueEvent]:
+    """Timeline rows after an id, all clinics: what an event tail has not seen yet."""
+    rows = conn.execute(
+        select(*_EVENT_COLUMNS)
+        .join(_T, _T.c.id == _E.c.ticket_id)
+        .where(_E.c.id > after_id)
+        .order_by(_E.c.id)
+        .limit(limit)
+    )
+    return [QueueEvent(*row) for row in rows]
+
+
+def last_event_id(conn: Any) -> int:
+    return int(conn.execute(select(func.coalesce(func.max(_E.c.id), 0))).scalar_one())

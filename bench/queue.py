@@ -1,0 +1,203 @@
+"""Queue speed on a live server, against the same server's /healthz in the same run.
+
+    python bench/queue.py --db sqlite|postgresql [--workers N] [--duration 10] [--subscribers 2000]
+
+1. walk-in registrations/s (wrk, 64 connections, each a new patient),
+2. public status reads/s of one ticket in a queue of 100 (wrk),
+3. server-sent events: N subscribers to one clinic's stream; one walk-in; the time until each
+   subscriber has the event (p50, p99, max) and how many got it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from datetime import time as clock_time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).parent))
+from booking import SECRET, _database, _drop, wrk
+
+from antrean.bootstrap import build, ensure_facility
+from antrean.config import Settings
+from antrean.persistence.engine import create_database
+from antrean.persistence.migrate import upgrade
+from antrean.services.identity import create_user
+from antrean.testing.live_server import running_server
+from antrean.testing.seed import open_all_week_clinic
+
+WALK_IN_LUA = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer %(token)s"
+wrk.body = '{"clinic_id": %(clinic)d, "name": "Pasien Uji", "birth_date": "1980-01-01"}'
+function response(status, headers, body)
+  if status ~= 201 then failed = (failed or 0) + 1 end
+end
+"""
+
+
+def seed(url: str, workdir: Path) -> tuple[int, int]:
+    db = create_database(url)
+    upgrade(db.engine)
+    db.dispose()
+    c = build(Settings(database_url=url, data_dir=workdir, environment="test", secret_key=SECRET))
+    ensure_facility(c)
+    busy, _ = open_all_week_clinic(
+        c, doctors=1, start=clock_time(8), end=clock_time(9), slot_minutes=30, capacity=1
+    )
+    from antrean.domain.scheduling import OpeningHours
+    from antrean.services import scheduling
+    from antrean.testing.seed import ADMIN
+
+    reads = scheduling.create_clinic(
+        c.uow(),
+        actor=ADMIN,
+        policy=c.policy,
+        code="GIGI",
+        name="Poli Gigi",
+        queue_prefix="B",
+        hours=[OpeningHours(d, clock_time.min, clock_time.max) for d in range(7)],
+    )
+    create_user(
+        c.uow(),
+        actor=None,
+        facility_id=1,
+        username="bench",
+        password="bench-password",
+        roles="operator",
+    )
+    c.close()
+    return busy, reads.id
+
+
+async def _login(client: httpx.AsyncClient) -> dict[str, str]:
+    r = await client.post(
+        "/api/v1/auth/token", data={"username": "bench", "password": "bench-password"}
+    )
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+async def status_code_in_queue(base: str, clinic_id: int, size: int = 100) -> str:
+    async with httpx.AsyncClient(base_url=base) as client:
+        auth = await _login(client)
+        codes = []
+        for n in range(size):
+            r = await client.post(
+                "/api/v1/queue/walk-ins",
+                headers=auth,
+                json={"clinic_id": clinic_id, "name": f"Pasien {n}", "birth_date": "1980-01-01"},
+            )
+            codes.append(r.json()["status_code"])
+        return codes[size // 2]
+
+
+async def sse_fanout(base: str, clinic_id: int, subscribers: int) -> dict[str, float]:
+    limits = httpx.Limits(max_connections=subscribers + 10, max_keepalive_connections=0)
+    received: list[float] = []
+    ready = 0
+    all_ready = asyncio.Event()
+
+    async def subscribe(client: httpx.AsyncClient) -> None:
+        nonlocal ready
+        async with client.stream("GET", f"/api/v1/clinics/{clinic_id}/events") as stream:
+            async for line in stream.aiter_lines():
+                if line.startswith(": subscribed"):
+                    ready += 1
+                    if ready == subscribers:
+                        all_ready.set()
+                elif line.startswith("data:"):
+                    received.append(time.perf_counter())
+                    return
+
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+        tasks = [asyncio.create_task(subscribe(client)) for _ in range(subscribers)]
+        await asyncio.wait_for(all_ready.wait(), timeout=120)
+        async with httpx.AsyncClient(base_url=base) as other:
+            auth = await _login(other)
+            sent = time.perf_counter()
+            await other.post(
+                "/api/v1/queue/walk-ins",
+                headers=auth,
+                json={"clinic_id": clinic_id, "name": "Trigger", "birth_date": "1980-01-01"},
+            )
+        _done, pending = await asyncio.wait(tasks, timeout=10)
+        for task in pending:
+            task.cancel()
+    latencies = sorted(t - sent for t in received)
+    pick = lambda q: latencies[min(int(q * len(latencies)), len(latencies) - 1)]  # noqa: E731
+    return {
+        "received": len(latencies),
+        "p50": pick(0.5),
+        "p99": pick(0.99),
+        "max": latencies[-1] if latencies else float("nan"),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--subscribers", type=int, default=2000)
+    args = parser.parse_args()
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
+    workdir = Path(tempfile.mkdtemp(prefix="antrean-bench-"))
+    url, pg_name = _database(args.db, workdir)
+    try:
+        busy, reads = seed(url, workdir)
+        common = {"connections": args.connections, "threads": 2}
+        with running_server(url, workdir, secret=SECRET, workers=args.workers) as base:
+            token = httpx.post(
+                f"{base}/api/v1/auth/token",
+                data={"username": "bench", "password": "bench-password"},
+            ).json()
+            code = asyncio.run(status_code_in_queue(base, reads))
+            wrk(f"{base}/healthz", duration=2, script=None, **common)
+            health = wrk(f"{base}/healthz", duration=args.duration, script=None, **common)
+            status = wrk(
+                f"{base}/api/v1/queue/status/{code}", duration=args.duration, script=None, **common
+            )
+            script = workdir / "walk_in.lua"
+            script.write_text(WALK_IN_LUA % {"token": token["access_token"], "clinic": busy})
+            walk = wrk(
+                f"{base}/api/v1/queue/walk-ins", duration=args.duration, script=script, **common
+            )
+            sse = asyncio.run(sse_fanout(base, reads, args.subscribers))
+    finally:
+        if pg_name:
+            _drop(pg_name)
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(f"\n== queue benchmark: {args.db}, {args.workers} server process(es) ==")
+    print(f"healthz      {health['rps']:9.0f} req/s   p99 {health['p99_ms']:7.2f} ms")
+    print(
+        f"walk-ins     {walk['rps']:9.0f} req/s   p50 {walk['p50_ms']:7.2f} ms   "
+        f"p99 {walk['p99_ms']:7.2f} ms   non-2xx {walk['non2xx']}   "
+        f"ratio {walk['rps'] / health['rps']:.3f}"
+    )
+    print(
+        f"status reads {status['rps']:9.0f} req/s   p50 {status['p50_ms']:7.2f} ms   "
+        f"p99 {status['p99_ms']:7.2f} ms   non-2xx {status['non2xx']}   "
+        f"ratio {status['rps'] / health['rps']:.3f}"
+    )
+    print(
+        f"SSE fan-out  {sse['received']}/{args.subscribers} subscribers got the event: "
+        f"p50 {sse['p50'] * 1000:.0f} ms, p99 {sse['p99'] * 1000:.0f} ms, "
+        f"max {sse['max'] * 1000:.0f} ms"
+    )
+    ok = walk["non2xx"] == 0 and status["non2xx"] == 0 and sse["received"] == args.subscribers
+    print("check        " + ("OK" if ok else "FAILED"))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -156,3 +156,52 @@ def test_patient_checks_in_for_todays_appointment(api, admin, clinic_setup):
     )
     r = api.client.post(f"/api/v1/appointments/{appt['code']}/check-in", headers=me)
     assert r.status_code == 409
+
+
+def test_database_order_matches_the_domain_order(api, admin, clinic_setup):
+    """The SQL count of people ahead agrees with domain.queue.queue_order, aging included."""
+    from antrean.domain.identity import Actor, Role
+    from antrean.domain.queue import Priority, queue_order
+    from antrean.services import queue
+
+    _monday_morning(api)
+    c = api.container
+    operator = Actor(user_id=1, facility_id=1, roles=frozenset({Role.OPERATOR}))
+    kinds = [
+        Priority.NORMAL,
+        Priority.PRIORITY,
+        Priority.NORMAL,
+        Priority.EMERGENCY,
+        Priority.NORMAL,
+        Priority.PRIORITY,
+        Priority.NORMAL,
+        Priority.NORMAL,
+    ]
+    for n, kind in enumerate(kinds):
+        queue.register_walk_in(
+            c.uow(),
+            actor=operator,
+            policy=c.policy,
+            clinic_id=clinic_setup["clinic_id"],
+            name=f"P{n}",
+            birth_date=FROZEN_AT.date().replace(year=1970),
+            priority=kind,
+            priority_reason="x",
+            queue=c.queue_policy,
+        )
+        c.clock.advance(timedelta(minutes=20))  # early normal tickets age past 60 minutes
+    uow = c.uow()
+    with uow():
+        day = c.clock.now().astimezone(c.policy.time_zone).date()
+        waiting = uow.tickets.waiting(1, clinic_setup["clinic_id"], day)
+        expected = [k.id for k in queue_order(waiting, c.clock.now(), c.queue_policy.aging)]
+        counted = sorted(
+            waiting,
+            key=lambda k: uow.tickets.count_ahead(k, now=c.clock.now(), aging=c.queue_policy.aging),
+        )
+        positions = {
+            uow.tickets.count_ahead(k, now=c.clock.now(), aging=c.queue_policy.aging)
+            for k in waiting
+        }
+    assert [k.id for k in counted] == expected
+    assert positions == set(range(len(kinds)))

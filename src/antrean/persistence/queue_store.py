@@ -5,10 +5,16 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, func, insert, select, update
+from sqlalchemy import Row, and_, case, func, insert, or_, select, update
 
 from antrean.domain.events import QueueEvent
-from antrean.domain.queue import Priority, Ticket, TicketSource, TicketState
+from antrean.domain.queue import (
+    Priority,
+    Ticket,
+    TicketSource,
+    TicketState,
+    effective_priority,
+)
 from antrean.persistence import tables as t
 from antrean.persistence.repositories import _Repo
 from antrean.services.ports import TicketEventRow
@@ -116,6 +122,41 @@ class SqlTickets(_Repo):
     def waiting(self, facility_id: int, clinic_id: int, day: date) -> list[Ticket]:
         stmt = self._day(facility_id, clinic_id, day).where(_T.c.state == TicketState.WAITING.value)
         return [_ticket(r) for r in self.conn.execute(stmt)]
+
+    def count_ahead(self, ticket: Ticket, *, now: datetime, aging: timedelta) -> int:
+        """The order of `domain.queue.queue_order` in SQL: effective priority (a normal ticket
+        waiting longer than `aging` counts as priority) descending, then place in line."""
+        cutoff = now - aging
+
+        normal, raised = int(Priority.NORMAL), int(Priority.PRIORITY)
+
+        mine = effective_priority(ticket, now, aging)
+        theirs = case(
+            (and_(_T.c.priority == normal, _T.c.sort_at <= cutoff), raised), else_=_T.c.priority
+        )
+        before = or_(
+            theirs > mine,
+            and_(
+                theirs == mine,
+                or_(
+                    _T.c.sort_at < ticket.sort_at,
+                    and_(_T.c.sort_at == ticket.sort_at, _T.c.number < ticket.number),
+                ),
+            ),
+        )
+        stmt = (
+            select(func.count())
+            .select_from(_T)
+            .where(
+                _T.c.facility_id == ticket.facility_id,
+                _T.c.clinic_id == ticket.clinic_id,
+                _T.c.day == ticket.day,
+                _T.c.state == TicketState.WAITING.value,
+                _T.c.id != ticket.id,
+                before,
+            )
+        )
+        return int(self.conn.execute(stmt).scalar_one())
 
     def move(
         self,

@@ -22,7 +22,6 @@ from antrean.domain.queue import (
     check_in_sort_at,
     clinic_open_at,
     queue_counter_name,
-    queue_order,
     ticket_label,
 )
 from antrean.domain.scheduling import Clinic
@@ -61,10 +60,7 @@ def _mean_service_time(uow: UnitOfWork, clinic: Clinic) -> timedelta:
 def people_ahead(uow: UnitOfWork, ticket: Ticket, now: datetime, qp: QueuePolicy) -> int:
     if ticket.state is not TicketState.WAITING:
         return 0
-    order = queue_order(
-        uow.tickets.waiting(ticket.facility_id, ticket.clinic_id, ticket.day), now, qp.aging
-    )
-    return next((i for i, k in enumerate(order) if k.id == ticket.id), len(order))
+    return uow.tickets.count_ahead(ticket, now=now, aging=qp.aging)
 
 
 def _status(

@@ -17,7 +17,7 @@ from antrean.domain.common import Clock, Page
 from antrean.domain.events import QueueEvent
 from antrean.domain.identity import User
 from antrean.domain.patients import Patient
-from antrean.domain.queue import Ticket, TicketState
+from antrean.domain.queue import Ticket, TicketState, queue_order
 from antrean.domain.scheduling import (
     Clinic,
     ExistingSlot,
@@ -518,6 +518,12 @@ class FakeTickets(_Part):
             for k in self.list_day(facility_id, clinic_id, day)
             if k.state is TicketState.WAITING
         ]
+
+    def count_ahead(self, ticket: Ticket, *, now: datetime, aging: timedelta) -> int:
+        order = queue_order(
+            self.waiting(ticket.facility_id, ticket.clinic_id, ticket.day), now, aging
+        )
+        return next((i for i, k in enumerate(order) if k.id == ticket.id), len(order))
 
     def move(
         self,

@@ -17,6 +17,7 @@ from antrean.persistence.repositories import _like, _Repo, search_key
 from antrean.services.ports import AppointmentFilter, Conflict, FreeSlot
 
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
+_INSERT_PATIENT = insert(t.patient)
 
 
 class SqlSlots(_Repo):
@@ -138,7 +139,7 @@ class SqlSlots(_Repo):
 
 class SqlPatients(_Repo):
     def add(self, patient: Patient) -> int:
-        return self._insert_id(insert(t.patient).values(**_patient_values(patient)))
+        return self._insert_id(_INSERT_PATIENT, _patient_values(patient))
 
     def get(self, facility_id: int, patient_id: int) -> Patient | None:
         row = self.conn.execute(

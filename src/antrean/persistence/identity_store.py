@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from antrean.domain.identity import User, format_roles, parse_roles
@@ -124,18 +125,26 @@ class SqlIdempotency(_Repo):
         )
 
 
+def _counter_upsert(dialect: Any) -> Any:
+    c = t.counter
+    return (
+        dialect.insert(c)
+        .values(facility_id=bindparam("facility_id"), name=bindparam("name"), value=1)
+        .on_conflict_do_update(
+            index_elements=[c.c.facility_id, c.c.name], set_={"value": c.c.value + 1}
+        )
+        .returning(c.c.value)
+    )
+
+
+# Built once: one atomic statement bumps (or starts) a named counter and returns the value.
+_NEXT = {"sqlite": _counter_upsert(sqlite), "postgresql": _counter_upsert(postgresql)}
+
+
 class SqlCounters(_Repo):
     def next(self, facility_id: int, name: str) -> int:
-        c = t.counter
-        stmt = (
-            self._upsert(c)
-            .values(facility_id=facility_id, name=name, value=1)
-            .on_conflict_do_update(
-                index_elements=[c.c.facility_id, c.c.name], set_={"value": c.c.value + 1}
-            )
-            .returning(c.c.value)
-        )
-        return int(self.conn.execute(stmt).scalar_one())
+        stmt = _NEXT[self.conn.dialect.name]
+        return int(self.conn.execute(stmt, {"facility_id": facility_id, "name": name}).scalar_one())
 
 
 class SqlFacilities(_Repo):

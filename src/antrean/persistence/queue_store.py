@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, case, func, insert, or_, select, update
+from sqlalchemy import Row, and_, bindparam, case, func, insert, or_, select, update
 
 from antrean.domain.events import QueueEvent
 from antrean.domain.queue import (
@@ -44,6 +44,59 @@ _COLUMNS = [
 ]
 _BUSY = (TicketState.CALLED.value, TicketState.SERVING.value)
 
+# Statements on the walk-in and status paths, built once (see persistence/statements.py).
+_INSERT_TICKET = insert(_T)
+_INSERT_EVENT = insert(_E)
+_theirs = case(
+    (
+        and_(_T.c.priority == int(Priority.NORMAL), _T.c.sort_at <= bindparam("cutoff")),
+        int(Priority.PRIORITY),
+    ),
+    else_=_T.c.priority,
+)
+_COUNT_AHEAD = (
+    select(func.count())
+    .select_from(_T)
+    .where(
+        _T.c.facility_id == bindparam("facility_id"),
+        _T.c.clinic_id == bindparam("clinic_id"),
+        _T.c.day == bindparam("day"),
+        _T.c.state == TicketState.WAITING.value,
+        _T.c.id != bindparam("ticket_id"),
+        or_(
+            _theirs > bindparam("mine"),
+            and_(
+                _theirs == bindparam("mine"),
+                or_(
+                    _T.c.sort_at < bindparam("sort_at"),
+                    and_(_T.c.sort_at == bindparam("sort_at"), _T.c.number < bindparam("number")),
+                ),
+            ),
+        ),
+    )
+)
+_BUSY_COUNTERS = select(func.count(func.distinct(_T.c.counter))).where(
+    _T.c.facility_id == bindparam("facility_id"),
+    _T.c.clinic_id == bindparam("clinic_id"),
+    _T.c.day == bindparam("day"),
+    _T.c.state.in_(_BUSY),
+    _T.c.counter.is_not(None),
+)
+_start, _finish = _E.alias("start_event"), _E.alias("finish_event")
+_RECENT_SERVICE = (
+    select(_start.c.at, _finish.c.at)
+    .select_from(_T)
+    .join(_start, and_(_start.c.ticket_id == _T.c.id, _start.c.action == "start"))
+    .join(_finish, and_(_finish.c.ticket_id == _T.c.id, _finish.c.action == "finish"))
+    .where(
+        _T.c.facility_id == bindparam("facility_id"),
+        _T.c.clinic_id == bindparam("clinic_id"),
+        _finish.c.at >= bindparam("since"),
+    )
+    .order_by(_finish.c.at.desc())
+    .limit(bindparam("limit"))
+)
+
 
 def _ticket(row: Row[Any]) -> Ticket:
     v = list(row)
@@ -54,26 +107,25 @@ def _ticket(row: Row[Any]) -> Ticket:
 class SqlTickets(_Repo):
     def add(self, ticket: Ticket, appointment_id: int | None) -> int:
         k = ticket
-        return self._insert_id(
-            insert(_T).values(
-                facility_id=k.facility_id,
-                clinic_id=k.clinic_id,
-                day=k.day,
-                number=k.number,
-                label=k.label,
-                status_code=k.status_code,
-                patient_id=k.patient_id,
-                appointment_id=appointment_id,
-                source=k.source.value,
-                priority=int(k.priority),
-                priority_reason=k.priority_reason,
-                state=k.state.value,
-                issued_at=k.issued_at,
-                sort_at=k.sort_at,
-                counter=k.counter,
-                recalls=k.recalls,
-            )
-        )
+        values = {
+            "facility_id": k.facility_id,
+            "clinic_id": k.clinic_id,
+            "day": k.day,
+            "number": k.number,
+            "label": k.label,
+            "status_code": k.status_code,
+            "patient_id": k.patient_id,
+            "appointment_id": appointment_id,
+            "source": k.source.value,
+            "priority": int(k.priority),
+            "priority_reason": k.priority_reason,
+            "state": k.state.value,
+            "issued_at": k.issued_at,
+            "sort_at": k.sort_at,
+            "counter": k.counter,
+            "recalls": k.recalls,
+        }
+        return self._insert_id(_INSERT_TICKET, values)
 
     def add_event(
         self,
@@ -87,18 +139,17 @@ class SqlTickets(_Repo):
         action: str,
         counter: str | None = None,
     ) -> int:
-        return self._insert_id(
-            insert(_E).values(
-                facility_id=facility_id,
-                ticket_id=ticket_id,
-                at=at,
-                actor_user_id=actor_user_id,
-                from_state=from_state,
-                to_state=to_state,
-                action=action,
-                counter=counter,
-            )
-        )
+        values = {
+            "facility_id": facility_id,
+            "ticket_id": ticket_id,
+            "at": at,
+            "actor_user_id": actor_user_id,
+            "from_state": from_state,
+            "to_state": to_state,
+            "action": action,
+            "counter": counter,
+        }
+        return self._insert_id(_INSERT_EVENT, values)
 
     def get(self, facility_id: int, ticket_id: int) -> Ticket | None:
         row = self.conn.execute(
@@ -126,37 +177,17 @@ class SqlTickets(_Repo):
     def count_ahead(self, ticket: Ticket, *, now: datetime, aging: timedelta) -> int:
         """The order of `domain.queue.queue_order` in SQL: effective priority (a normal ticket
         waiting longer than `aging` counts as priority) descending, then place in line."""
-        cutoff = now - aging
-
-        normal, raised = int(Priority.NORMAL), int(Priority.PRIORITY)
-
-        mine = effective_priority(ticket, now, aging)
-        theirs = case(
-            (and_(_T.c.priority == normal, _T.c.sort_at <= cutoff), raised), else_=_T.c.priority
-        )
-        before = or_(
-            theirs > mine,
-            and_(
-                theirs == mine,
-                or_(
-                    _T.c.sort_at < ticket.sort_at,
-                    and_(_T.c.sort_at == ticket.sort_at, _T.c.number < ticket.number),
-                ),
-            ),
-        )
-        stmt = (
-            select(func.count())
-            .select_from(_T)
-            .where(
-                _T.c.facility_id == ticket.facility_id,
-                _T.c.clinic_id == ticket.clinic_id,
-                _T.c.day == ticket.day,
-                _T.c.state == TicketState.WAITING.value,
-                _T.c.id != ticket.id,
-                before,
-            )
-        )
-        return int(self.conn.execute(stmt).scalar_one())
+        params = {
+            "facility_id": ticket.facility_id,
+            "clinic_id": ticket.clinic_id,
+            "day": ticket.day,
+            "ticket_id": ticket.id,
+            "cutoff": now - aging,
+            "mine": effective_priority(ticket, now, aging),
+            "sort_at": ticket.sort_at,
+            "number": ticket.number,
+        }
+        return int(self.conn.execute(_COUNT_AHEAD, params).scalar_one())
 
     def move(
         self,
@@ -188,17 +219,8 @@ class SqlTickets(_Repo):
         return TicketEventRow(*row) if row else None
 
     def busy_counters(self, facility_id: int, clinic_id: int, day: date) -> int:
-        return int(
-            self.conn.execute(
-                select(func.count(func.distinct(_T.c.counter))).where(
-                    _T.c.facility_id == facility_id,
-                    _T.c.clinic_id == clinic_id,
-                    _T.c.day == day,
-                    _T.c.state.in_(_BUSY),
-                    _T.c.counter.is_not(None),
-                )
-            ).scalar_one()
-        )
+        params = {"facility_id": facility_id, "clinic_id": clinic_id, "day": day}
+        return int(self.conn.execute(_BUSY_COUNTERS, params).scalar_one())
 
     def open_before(self, facility_id: int, day: date) -> list[Ticket]:
         active = [s.value for s in (TicketState.WAITING, TicketState.CALLED, TicketState.SERVING)]
@@ -212,18 +234,13 @@ class SqlTickets(_Repo):
     def recent_service_times(
         self, facility_id: int, clinic_id: int, since: datetime, limit: int = 50
     ) -> list[timedelta]:
-        start, finish = _E.alias("start_event"), _E.alias("finish_event")
-        rows = self.conn.execute(
-            select(start.c.at, finish.c.at)
-            .select_from(_T)
-            .join(start, and_(start.c.ticket_id == _T.c.id, start.c.action == "start"))
-            .join(finish, and_(finish.c.ticket_id == _T.c.id, finish.c.action == "finish"))
-            .where(
-                _T.c.facility_id == facility_id, _T.c.clinic_id == clinic_id, finish.c.at >= since
-            )
-            .order_by(finish.c.at.desc())
-            .limit(limit)
-        ).all()
+        params = {
+            "facility_id": facility_id,
+            "clinic_id": clinic_id,
+            "since": since,
+            "limit": limit,
+        }
+        rows = self.conn.execute(_RECENT_SERVICE, params).all()
         return [f - s for s, f in reversed(rows) if f >= s]
 
     def events_since(

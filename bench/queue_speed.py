@@ -1,6 +1,6 @@
 """Queue speed on a live server, against the same server's /healthz in the same run.
 
-    python bench/queue_speed.py --db sqlite|postgresql [--workers N] [--duration 10] [--subscribers 2000]
+    python bench/queue_speed.py --db sqlite|postgresql [--workers N] [--subscribers 2000]
 
 1. walk-in registrations/s (wrk, 64 connections, each a new patient),
 2. public status reads/s of one ticket in a queue of 100 (wrk),

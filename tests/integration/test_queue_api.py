@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import create_engine, select
 
@@ -205,3 +205,44 @@ def test_database_order_matches_the_domain_order(api, admin, clinic_setup):
         }
     assert [k.id for k in counted] == expected
     assert positions == set(range(len(kinds)))
+
+
+def test_counters_set_up_per_clinic(api, admin, clinic_setup):
+    cid = clinic_setup["clinic_id"]
+    for name in ("Loket 1", "Loket 2"):
+        r = api.client.post(f"/api/v1/clinics/{cid}/counters", headers=admin, json={"name": name})
+        assert r.status_code == 201, r.text
+    assert api.client.get(f"/api/v1/clinics/{cid}/counters").json() == ["Loket 1", "Loket 2"]
+    dup = api.client.post(
+        f"/api/v1/clinics/{cid}/counters", headers=admin, json={"name": "Loket 1"}
+    )
+    assert dup.status_code == 409
+    _monday_morning(api)
+    operator = api.staff("ops", "operator")
+    for name in ("A", "B", "C", "D", "E"):
+        last = api.client.post(
+            "/api/v1/queue/walk-ins",
+            headers=operator,
+            json={"clinic_id": cid, "name": name, "birth_date": "1970-01-01"},
+        ).json()
+    # 4 ahead, 2 counters, typical 15 minutes (the clinic's service): 30 minutes
+    status = api.client.get(f"/api/v1/queue/status/{last['status_code']}").json()
+    called_at = datetime.fromisoformat(status["estimated_call_at"].replace("Z", "+00:00"))
+    assert called_at - api.container.clock.now() == timedelta(minutes=30)
+    r = api.client.post(
+        f"/api/v1/clinics/{cid}/queue/call-next", headers=operator, json={"counter": "Loket 9"}
+    )
+    assert r.status_code == 422 and r.json()["code"] == "unknown_counter"
+    r = api.client.post(
+        f"/api/v1/clinics/{cid}/queue/call-next", headers=operator, json={"counter": "Loket 2"}
+    )
+    assert r.status_code == 200
+    admin = api.login("admin", "staff-password-1")
+    r = api.client.delete(f"/api/v1/clinics/{cid}/counters/Loket 2", headers=admin)
+    assert r.json() == ["Loket 1"]
+    assert (
+        api.client.post(
+            f"/api/v1/clinics/{cid}/counters", headers=operator, json={"name": "X"}
+        ).status_code
+        == 403
+    )

@@ -193,6 +193,11 @@ MESSAGES: dict[str, tuple[ErrorKind, str, str]] = {
         "Janji temu ini untuk tanggal {day}, bukan hari ini.",
         "This appointment is for {day}, not today.",
     ),
+    "unknown_counter": (
+        ErrorKind.INVALID,
+        "Loket atau ruang '{counter}' tidak terdaftar di poli ini.",
+        "The counter or room '{counter}' is not set up for this clinic.",
+    ),
     "queue_empty": (
         ErrorKind.NOT_FOUND,
         "Tidak ada pasien yang menunggu.",

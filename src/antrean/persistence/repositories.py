@@ -157,6 +157,40 @@ class SqlCatalog(_Repo):
             .values(**values)
         )
 
+    def list_counters(self, facility_id: int, clinic_id: int) -> list[str]:
+        sp = t.service_point
+        rows = self.conn.execute(
+            select(sp.c.name)
+            .where(sp.c.facility_id == facility_id, sp.c.clinic_id == clinic_id, sp.c.active)
+            .order_by(sp.c.id)
+        )
+        return list(rows.scalars())
+
+    def add_counter(self, facility_id: int, clinic_id: int, name: str) -> None:
+        sp = t.service_point
+        existing = self.conn.execute(
+            select(sp.c.id).where(sp.c.clinic_id == clinic_id, sp.c.name == name)
+        ).first()
+        if existing is not None:
+            if not self.set_counter_active(facility_id, clinic_id, name, True):
+                raise UniqueViolation("counter name")
+            return
+        self._insert_id(insert(sp).values(facility_id=facility_id, clinic_id=clinic_id, name=name))
+
+    def set_counter_active(self, facility_id: int, clinic_id: int, name: str, active: bool) -> bool:
+        sp = t.service_point
+        result = self.conn.execute(
+            update(sp)
+            .where(
+                sp.c.facility_id == facility_id,
+                sp.c.clinic_id == clinic_id,
+                sp.c.name == name,
+                sp.c.active.is_not(active),
+            )
+            .values(active=active)
+        )
+        return result.rowcount == 1
+
     def list_doctors(self, facility_id: int) -> list[DoctorRow]:
         rows = self.conn.execute(
             select(t.doctor).where(t.doctor.c.facility_id == facility_id).order_by(t.doctor.c.id)

@@ -327,3 +327,15 @@ ticket_event = Table(
     Column("counter", String(32), nullable=True),
     Index(None, "ticket_id", "at"),
 )
+
+# Counters (loket) or rooms where a clinic's patients are called to.
+service_point = Table(
+    "service_point",
+    metadata,
+    _id(),
+    _facility(),
+    Column("clinic_id", Id, ForeignKey("clinic.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(32), nullable=False),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    UniqueConstraint("clinic_id", "name"),
+)

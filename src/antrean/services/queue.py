@@ -67,7 +67,10 @@ def _status(
     uow: UnitOfWork, ticket: Ticket, clinic: Clinic, now: datetime, queue: QueuePolicy
 ) -> TicketStatus:
     ahead = people_ahead(uow, ticket, now, queue)
-    servers = uow.tickets.busy_counters(ticket.facility_id, ticket.clinic_id, ticket.day)
+    # Counters set up for the clinic; without any, those calling patients now (at least one).
+    servers = len(uow.catalog.list_counters(ticket.facility_id, clinic.id)) or (
+        uow.tickets.busy_counters(ticket.facility_id, ticket.clinic_id, ticket.day)
+    )
     history = uow.tickets.recent_service_times(
         ticket.facility_id, clinic.id, since=now - HISTORY_WINDOW
     )

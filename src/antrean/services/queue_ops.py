@@ -16,7 +16,7 @@ from antrean.domain.queue import (
     next_state,
     queue_order,
 )
-from antrean.services.ports import AppointmentFilter, UnitOfWork
+from antrean.services.ports import AppointmentFilter, UniqueViolation, UnitOfWork
 from antrean.services.queue import issue_ticket, queue_event
 
 UNDOABLE = frozenset({"call", "recall", "start", "finish", "skip", "requeue", "cancel"})
@@ -61,6 +61,9 @@ def call_next(
     else just took is passed over for the next one."""
     actor.require(Role.OPERATOR, Role.DOCTOR)
     with uow(write=True):
+        configured = uow.catalog.list_counters(actor.facility_id, clinic_id)
+        if configured and counter not in configured:
+            raise AntreanError("unknown_counter", counter=counter)
         now = uow.clock.now()
         day = now.astimezone(policy.time_zone).date()
         for ticket in queue_order(
@@ -206,3 +209,34 @@ def close_past_days(uow: UnitOfWork, *, facility_id: int, policy: BookingPolicy)
             )
         uow.commit()
     return DayClosed(no_shows=no_shows, finished=finished, appointments_no_show=len(stale))
+
+
+def list_counters(uow: UnitOfWork, *, facility_id: int, clinic_id: int) -> list[str]:
+    with uow():
+        return uow.catalog.list_counters(facility_id, clinic_id)
+
+
+def add_counter(uow: UnitOfWork, *, actor: Actor, clinic_id: int, name: str) -> list[str]:
+    """Set up a counter (loket) or room for a clinic. Admin."""
+    actor.require(Role.ADMIN)
+    with uow(write=True):
+        if uow.catalog.get_clinic(actor.facility_id, clinic_id) is None:
+            raise AntreanError("not_found", entity="Clinic")
+        try:
+            uow.catalog.add_counter(actor.facility_id, clinic_id, name.strip())
+        except UniqueViolation:
+            raise AntreanError("already_exists", entity="counter", field="name") from None
+        names = uow.catalog.list_counters(actor.facility_id, clinic_id)
+        uow.commit()
+    return names
+
+
+def remove_counter(uow: UnitOfWork, *, actor: Actor, clinic_id: int, name: str) -> list[str]:
+    """Take a counter out of use; its history stays. Admin."""
+    actor.require(Role.ADMIN)
+    with uow(write=True):
+        if not uow.catalog.set_counter_active(actor.facility_id, clinic_id, name, False):
+            raise AntreanError("not_found", entity="Counter")
+        names = uow.catalog.list_counters(actor.facility_id, clinic_id)
+        uow.commit()
+    return names

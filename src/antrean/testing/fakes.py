@@ -74,6 +74,7 @@ class Store:
     idempotency: dict[tuple[int, str], list[Any]] = field(default_factory=dict)
     counters: dict[tuple[int, str], int] = field(default_factory=dict)
     tickets: dict[int, Ticket] = field(default_factory=dict)
+    service_points: dict[tuple[int, str], bool] = field(default_factory=dict)
     ticket_events: list[tuple[int, datetime, TicketEventRow]] = field(default_factory=list)
 
     def next_id(self, kind: str) -> int:
@@ -126,6 +127,22 @@ class FakeCatalog(_Part):
 
     def update_service(self, facility_id: int, service_id: int, values: dict[str, Any]) -> None:
         self.s.services[service_id] = replace(self.s.services[service_id], **values)
+
+    def list_counters(self, facility_id: int, clinic_id: int) -> list[str]:
+        return [
+            name for (cid, name), on in self.s.service_points.items() if cid == clinic_id and on
+        ]
+
+    def add_counter(self, facility_id: int, clinic_id: int, name: str) -> None:
+        if self.s.service_points.get((clinic_id, name)):
+            raise UniqueViolation("counter name")
+        self.s.service_points[(clinic_id, name)] = True
+
+    def set_counter_active(self, facility_id: int, clinic_id: int, name: str, active: bool) -> bool:
+        if self.s.service_points.get((clinic_id, name)) in (None, active):
+            return False
+        self.s.service_points[(clinic_id, name)] = active
+        return True
 
     def list_doctors(self, facility_id: int) -> list[DoctorRow]:
         return list(self.s.doctors.values())

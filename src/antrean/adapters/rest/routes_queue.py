@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path
 from antrean.adapters.rest import deps
 from antrean.adapters.rest.schemas import (
     CallNextIn,
+    CounterIn,
     OperatorTicketOut,
     TicketOut,
     TicketStatusOut,
@@ -205,6 +206,54 @@ async def undo(
     """Staff."""
     ticket = await c.call(queue_ops.undo_last_action, c.uow(), actor=actor, ticket_id=ticket_id)
     return _operator_out(ticket)
+
+
+@router.get(
+    "/clinics/{clinic_id}/counters",
+    response_model=list[str],
+    summary="A clinic's counters or rooms",
+)
+async def list_counters(
+    clinic_id: int, fid: int = Depends(deps.facility_id), c: Container = Depends(deps.container)
+) -> list[str]:
+    """Anyone."""
+    return await c.call(queue_ops.list_counters, c.uow(), facility_id=fid, clinic_id=clinic_id)
+
+
+@router.post(
+    "/clinics/{clinic_id}/counters",
+    response_model=list[str],
+    status_code=201,
+    summary="Set up a counter or room",
+)
+async def add_counter(
+    clinic_id: int,
+    body: CounterIn,
+    actor: Actor = Depends(deps.admin),
+    c: Container = Depends(deps.container),
+) -> list[str]:
+    """Admin. Once a clinic has counters, patients can only be called to those, and the
+    waiting-time estimate shares the queue among them."""
+    return await c.call(
+        queue_ops.add_counter, c.uow(), actor=actor, clinic_id=clinic_id, name=body.name
+    )
+
+
+@router.delete(
+    "/clinics/{clinic_id}/counters/{name}",
+    response_model=list[str],
+    summary="Take a counter out of use",
+)
+async def remove_counter(
+    clinic_id: int,
+    name: str,
+    actor: Actor = Depends(deps.admin),
+    c: Container = Depends(deps.container),
+) -> list[str]:
+    """Admin."""
+    return await c.call(
+        queue_ops.remove_counter, c.uow(), actor=actor, clinic_id=clinic_id, name=name
+    )
 
 
 # Last: the fixed paths above (transfer, undo) must match before this one.

@@ -381,3 +381,7 @@ class OperatorTicketOut(Out):
     counter: str | None
     recalls: int
     patient_id: int
+
+
+class CounterIn(Strict):
+    name: str = Field(min_length=1, max_length=32, description="e.g. Loket 1, Ruang 2")

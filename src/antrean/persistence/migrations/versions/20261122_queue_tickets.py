@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-22 12:09:42.849857
+Create Date: 2026-11-22 12:30:30.556184
 """
 
 from __future__ import annotations
@@ -19,6 +19,34 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "service_point",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column(
+            "facility_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "clinic_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("name", sa.String(length=32), nullable=False),
+        sa.Column("active", sa.Boolean(), server_default=sa.text("(true)"), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["clinic_id"],
+            ["clinic.id"],
+            name=op.f("fk_service_point_clinic_id_clinic"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["facility_id"], ["facility.id"], name=op.f("fk_service_point_facility_id_facility")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_service_point")),
+        sa.UniqueConstraint("clinic_id", "name", name=op.f("uq_service_point_clinic_id_name")),
+    )
     op.create_table(
         "ticket",
         sa.Column(
@@ -131,3 +159,4 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_ticket_facility_id_clinic_id_day_state"))
 
     op.drop_table("ticket")
+    op.drop_table("service_point")

@@ -128,7 +128,7 @@ class TableTailBus:
     timeline every `interval` seconds and hands them to its subscribers, in id order. Events
     reach subscribers within one interval, whichever process made the change."""
 
-    def __init__(self, broadcaster: Broadcaster, engine: Any, interval: float = 0.25) -> None:
+    def __init__(self, broadcaster: Broadcaster, engine: Any, interval: float = 0.1) -> None:
         self.broadcaster = broadcaster
         self._engine = engine
         self.interval = interval

@@ -4,6 +4,8 @@ from the ticket timeline, so nothing falls in the gap."""
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,6 +15,7 @@ from sse_starlette.sse import EventSourceResponse
 
 from antrean.adapters.rest import deps
 from antrean.bootstrap import Container
+from antrean.domain.events import QueueEvent
 from antrean.services import queue as svc
 
 router = APIRouter(tags=["live"])
@@ -27,7 +30,7 @@ def _last_id(header: str | None) -> int | None:
 
 async def _stream(
     c: Container, key: tuple[str, object], last_id: int | None, **where: Any
-) -> AsyncIterator[dict[str, str] | ServerSentEvent]:
+) -> AsyncIterator[bytes | ServerSentEvent]:
     with c.broadcaster.subscribe(key) as queue:  # subscribe first: no gap before the replay
         yield ServerSentEvent(comment="subscribed")  # tells the client it will miss nothing
         sent = last_id or 0
@@ -41,19 +44,20 @@ async def _stream(
             )
             for event in missed:
                 sent = event.id
-                yield {"id": str(event.id), "event": "queue", "data": _json(event.public())}
+                yield _encoded(event)
         while True:
             event = await queue.get()
             if event.id <= sent:
                 continue  # already sent in the replay
             sent = event.id
-            yield {"id": str(event.id), "event": "queue", "data": _json(event.public())}
+            yield _encoded(event)
 
 
-def _json(data: dict[str, Any]) -> str:
-    import json
-
-    return json.dumps(data, separators=(",", ":"))
+@functools.lru_cache(maxsize=4096)
+def _encoded(event: QueueEvent) -> bytes:
+    """One event is encoded once, however many subscribers it goes to."""
+    data = json.dumps(event.public(), separators=(",", ":"))
+    return ServerSentEvent(data=data, event="queue", id=str(event.id)).encode()
 
 
 @router.get("/clinics/{clinic_id}/events", summary="Live queue events of a clinic (SSE)")

@@ -14,7 +14,7 @@ from antrean.domain.errors import AntreanError
 from antrean.domain.identity import Actor, Role
 from antrean.domain.patients import Sex
 from antrean.domain.scheduling import ExceptionKind, OpeningHours, Schedule, ScheduleException
-from antrean.services import booking, identity, patients, scheduling
+from antrean.services import booking, identity, patients, queue_ops, scheduling
 
 WEEKDAYS = range(0, 5)  # Monday to Friday
 SATURDAY = 5
@@ -182,6 +182,9 @@ def _clinics(container: Container, admin: Actor) -> dict[str, int]:
             hours=hours,
         )
         ids[code] = clinic.id
+        rooms = ["Loket 1", "Loket 2"] if code == "UMUM" else ["Ruang 1"]
+        for room in rooms:
+            queue_ops.add_counter(container.uow(), actor=admin, clinic_id=clinic.id, name=room)
         for service_name, minutes in SERVICES[code]:
             scheduling.create_service(
                 container.uow(),

@@ -17,7 +17,7 @@ from antrean.domain.queue import (
 )
 from antrean.persistence import tables as t
 from antrean.persistence.repositories import _Repo
-from antrean.services.ports import TicketEventRow
+from antrean.services.ports import ClinicQueueFacts, TicketEventRow
 
 _T = t.ticket
 _E = t.ticket_event
@@ -81,6 +81,23 @@ _BUSY_COUNTERS = select(func.count(func.distinct(_T.c.counter))).where(
     _T.c.day == bindparam("day"),
     _T.c.state.in_(_BUSY),
     _T.c.counter.is_not(None),
+)
+_sp, _sv, _cl = t.service_point, t.service, t.clinic
+_FACTS_COLUMNS = (
+    _cl.c.id,
+    _cl.c.name,
+    select(func.count()).where(_sp.c.clinic_id == _cl.c.id, _sp.c.active).scalar_subquery(),
+    select(func.min(_sv.c.duration_minutes))
+    .where(_sv.c.clinic_id == _cl.c.id, _sv.c.active)
+    .scalar_subquery(),
+)
+_TICKET_WITH_FACTS = (
+    select(*_COLUMNS, *_FACTS_COLUMNS)
+    .join(_cl, _cl.c.id == _T.c.clinic_id)
+    .where(_T.c.status_code == bindparam("status_code"))
+)
+_CLINIC_FACTS = select(*_FACTS_COLUMNS).where(
+    _cl.c.facility_id == bindparam("facility_id"), _cl.c.id == bindparam("clinic_id")
 )
 _start, _finish = _E.alias("start_event"), _E.alias("finish_event")
 _RECENT_SERVICE = (
@@ -160,6 +177,17 @@ class SqlTickets(_Repo):
     def get_by_status_code(self, status_code: str) -> Ticket | None:
         row = self.conn.execute(select(*_COLUMNS).where(_T.c.status_code == status_code)).first()
         return _ticket(row) if row else None
+
+    def with_clinic_facts(self, status_code: str) -> tuple[Ticket, ClinicQueueFacts] | None:
+        row = self.conn.execute(_TICKET_WITH_FACTS, {"status_code": status_code}).first()
+        if row is None:
+            return None
+        n = len(_COLUMNS)
+        return _ticket(row[:n]), ClinicQueueFacts(*row[n:])
+
+    def clinic_facts(self, facility_id: int, clinic_id: int) -> ClinicQueueFacts:
+        params = {"facility_id": facility_id, "clinic_id": clinic_id}
+        return ClinicQueueFacts(*self.conn.execute(_CLINIC_FACTS, params).one())
 
     def _day(self, facility_id: int, clinic_id: int, day: date) -> Any:
         return select(*_COLUMNS).where(

@@ -26,7 +26,7 @@ from antrean.domain.queue import (
 )
 from antrean.domain.scheduling import Clinic
 from antrean.services.patients import new_patient
-from antrean.services.ports import UnitOfWork
+from antrean.services.ports import ClinicQueueFacts, UnitOfWork
 
 DEFAULT_SERVICE_TIME = timedelta(minutes=10)
 QUEUE_POLICY = QueuePolicy()
@@ -47,16 +47,6 @@ class TicketStatus:
     status_code: str
 
 
-def _mean_service_time(uow: UnitOfWork, clinic: Clinic) -> timedelta:
-    """The clinic's typical service duration until real service times are measured."""
-    durations = [
-        s.duration_minutes
-        for s in uow.catalog.list_services(clinic.facility_id, clinic.id)
-        if s.active
-    ]
-    return timedelta(minutes=min(durations)) if durations else DEFAULT_SERVICE_TIME
-
-
 def people_ahead(uow: UnitOfWork, ticket: Ticket, now: datetime, qp: QueuePolicy) -> int:
     if ticket.state is not TicketState.WAITING:
         return 0
@@ -64,22 +54,26 @@ def people_ahead(uow: UnitOfWork, ticket: Ticket, now: datetime, qp: QueuePolicy
 
 
 def _status(
-    uow: UnitOfWork, ticket: Ticket, clinic: Clinic, now: datetime, queue: QueuePolicy
+    uow: UnitOfWork, ticket: Ticket, facts: ClinicQueueFacts, now: datetime, queue: QueuePolicy
 ) -> TicketStatus:
     ahead = people_ahead(uow, ticket, now, queue)
     # Counters set up for the clinic; without any, those calling patients now (at least one).
-    servers = len(uow.catalog.list_counters(ticket.facility_id, clinic.id)) or (
-        uow.tickets.busy_counters(ticket.facility_id, ticket.clinic_id, ticket.day)
+    servers = facts.counters or uow.tickets.busy_counters(
+        ticket.facility_id, ticket.clinic_id, ticket.day
     )
     history = uow.tickets.recent_service_times(
-        ticket.facility_id, clinic.id, since=now - HISTORY_WINDOW
+        ticket.facility_id, ticket.clinic_id, since=now - HISTORY_WINDOW
     )
-    service = EwmaServiceTime.starting_at(_mean_service_time(uow, clinic)).observe_all(history)
+    # The clinic's shortest typical service duration until real service times are measured.
+    typical = (
+        timedelta(minutes=facts.typical_minutes) if facts.typical_minutes else DEFAULT_SERVICE_TIME
+    )
+    service = EwmaServiceTime.starting_at(typical).observe_all(history)
     estimate = estimate_call(people_ahead=ahead, service=service, servers=servers)
     return TicketStatus(
         label=ticket.label,
-        clinic_id=clinic.id,
-        clinic_name=clinic.name,
+        clinic_id=facts.clinic_id,
+        clinic_name=facts.clinic_name,
         state=ticket.state,
         people_ahead=ahead,
         estimate=estimate,
@@ -223,7 +217,8 @@ def register_walk_in(
             priority=priority,
             priority_reason=priority_reason,
         )
-        status = _status(uow, ticket, clinic, now, queue)
+        facts = uow.tickets.clinic_facts(actor.facility_id, clinic.id)
+        status = _status(uow, ticket, facts, now, queue)
         uow.commit()
     return status
 
@@ -266,7 +261,8 @@ def check_in_appointment(
         uow.appointments.save(
             replace(appointment, status=AppointmentStatus.CHECKED_IN, updated_at=now)
         )
-        status = _status(uow, ticket, clinic, now, queue)
+        facts = uow.tickets.clinic_facts(actor.facility_id, clinic.id)
+        status = _status(uow, ticket, facts, now, queue)
         uow.commit()
     return status
 
@@ -276,12 +272,11 @@ def ticket_status(
 ) -> TicketStatus:
     """Public: where a ticket stands, by its unguessable status code."""
     with uow():
-        ticket = uow.tickets.get_by_status_code(status_code)
-        if ticket is None:
+        found = uow.tickets.with_clinic_facts(status_code)
+        if found is None:
             raise AntreanError("ticket_not_found")
-        clinic = uow.catalog.get_clinic(ticket.facility_id, ticket.clinic_id)
-        assert clinic is not None
-        return _status(uow, ticket, clinic, uow.clock.now(), queue)
+        ticket, facts = found
+        return _status(uow, ticket, facts, uow.clock.now(), queue)
 
 
 def list_queue(uow: UnitOfWork, *, actor: Actor, clinic_id: int, day: date) -> list[Ticket]:

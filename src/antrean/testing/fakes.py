@@ -28,6 +28,7 @@ from antrean.domain.scheduling import (
 )
 from antrean.services.ports import (
     AppointmentFilter,
+    ClinicQueueFacts,
     Conflict,
     DoctorRow,
     FreeSlot,
@@ -524,6 +525,28 @@ class FakeTickets(_Part):
 
     def get_by_status_code(self, status_code: str) -> Ticket | None:
         return next((k for k in self.s.tickets.values() if k.status_code == status_code), None)
+
+    def with_clinic_facts(self, status_code: str) -> tuple[Ticket, ClinicQueueFacts] | None:
+        ticket = self.get_by_status_code(status_code)
+        if ticket is None:
+            return None
+        return replace(ticket), self.clinic_facts(ticket.facility_id, ticket.clinic_id)
+
+    def clinic_facts(self, facility_id: int, clinic_id: int) -> ClinicQueueFacts:
+        durations = [
+            v.duration_minutes
+            for v in self.s.services.values()
+            if v.clinic_id == clinic_id and v.active
+        ]
+        counters = sum(
+            1 for (cid, _), on in self.s.service_points.items() if cid == clinic_id and on
+        )
+        return ClinicQueueFacts(
+            clinic_id,
+            self.s.clinics[clinic_id].name,
+            counters,
+            min(durations) if durations else None,
+        )
 
     def list_day(self, facility_id: int, clinic_id: int, day: date) -> list[Ticket]:
         found = [k for k in self.s.tickets.values() if (k.clinic_id, k.day) == (clinic_id, day)]

@@ -186,14 +186,20 @@ def register_walk_in(
     priority_reason: str = "",
     queue: QueuePolicy = QUEUE_POLICY,
 ) -> TicketStatus:
-    """Give a walk-in patient the next number of the clinic's queue for today."""
+    """Give a walk-in patient the next number of the clinic's queue for today.
+
+    Three short transactions, so the write lock is held only while the number is taken: read
+    the clinic and check it is open; take the number and store patient, ticket and event; then
+    read where the new ticket stands.
+    """
     actor.require(Role.OPERATOR, Role.DOCTOR)
+    with uow():
+        clinic = uow.catalog.get_clinic(actor.facility_id, clinic_id)
+    if clinic is None:
+        raise AntreanError("not_found", entity="Clinic")
     with uow(write=True):
         now = uow.clock.now()
         local = now.astimezone(policy.time_zone)
-        clinic = uow.catalog.get_clinic(actor.facility_id, clinic_id)
-        if clinic is None:
-            raise AntreanError("not_found", entity="Clinic")
         if not clinic_open_at(clinic, local):
             raise AntreanError("clinic_closed")
         patient = _match_patient(
@@ -217,10 +223,10 @@ def register_walk_in(
             priority=priority,
             priority_reason=priority_reason,
         )
-        facts = uow.tickets.clinic_facts(actor.facility_id, clinic.id)
-        status = _status(uow, ticket, facts, now, queue)
         uow.commit()
-    return status
+    with uow():
+        facts = uow.tickets.clinic_facts(actor.facility_id, clinic.id)
+        return _status(uow, ticket, facts, uow.clock.now(), queue)
 
 
 def check_in_appointment(

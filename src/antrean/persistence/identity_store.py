@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from antrean.domain.identity import User, format_roles, parse_roles
 from antrean.persistence import tables as t
 from antrean.persistence.repositories import _Repo
-from antrean.services.ports import Named, RefreshTokenRow, UniqueViolation
+from antrean.services.ports import RefreshTokenRow, UniqueViolation
 
 
 def _user(row: Row[Any]) -> User:
@@ -56,13 +56,6 @@ class SqlUsers(_Repo):
             select(t.user_account).where(t.user_account.c.username == username)
         ).first()
         return _user(row) if row else None
-
-    def set_password(self, user_id: int, password_hash: str) -> None:
-        self.conn.execute(
-            update(t.user_account)
-            .where(t.user_account.c.id == user_id)
-            .values(password_hash=password_hash)
-        )
 
     def add_refresh_token(
         self, facility_id: int, user_id: int, token_hash: str, expires_at: datetime, at: datetime
@@ -161,8 +154,3 @@ class SqlFacilities(_Repo):
             )
         else:
             self.conn.execute(update(f).where(f.c.id == facility_id).values(time_zone=time_zone))
-
-    def get(self, facility_id: int) -> Named | None:
-        f = t.facility
-        row = self.conn.execute(select(f.c.id, f.c.name).where(f.c.id == facility_id)).first()
-        return Named(*row) if row else None

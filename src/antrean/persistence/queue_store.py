@@ -174,10 +174,6 @@ class SqlTickets(_Repo):
         ).first()
         return _ticket(row) if row else None
 
-    def get_by_status_code(self, status_code: str) -> Ticket | None:
-        row = self.conn.execute(select(*_COLUMNS).where(_T.c.status_code == status_code)).first()
-        return _ticket(row) if row else None
-
     def with_clinic_facts(self, status_code: str) -> tuple[Ticket, ClinicQueueFacts] | None:
         row = self.conn.execute(_TICKET_WITH_FACTS, {"status_code": status_code}).first()
         if row is None:

@@ -275,7 +275,8 @@ idempotency_key = Table(
     Column("created_at", UTCDateTime, nullable=False),
 )
 
-# Named per-facility counters (medical record numbers now, queue numbers later), bumped atomically.
+# Named per-facility counters (medical record numbers, ticket numbers per clinic and day),
+# each bumped by one atomic statement.
 counter = Table(
     "counter",
     metadata,

@@ -447,9 +447,6 @@ class FakeUsers(_Part):
     def get_by_username(self, username: str) -> User | None:
         return next((u for u in self.s.users.values() if u.username == username), None)
 
-    def set_password(self, user_id: int, password_hash: str) -> None:
-        self.s.users[user_id].password_hash = password_hash
-
     def add_refresh_token(
         self, facility_id: int, user_id: int, token_hash: str, expires_at: datetime, at: datetime
     ) -> None:
@@ -655,9 +652,6 @@ class FakeFacilities(_Part):
         self, *, facility_id: int, code: str, name: str, time_zone: str, at: datetime
     ) -> None:
         self.s.facilities.setdefault(facility_id, Named(facility_id, name))
-
-    def get(self, facility_id: int) -> Named | None:
-        return self.s.facilities.get(facility_id)
 
 
 class FakeUnitOfWork:

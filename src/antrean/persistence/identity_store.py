@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -130,11 +130,19 @@ def _counter_upsert(dialect: Any) -> Any:
     )
 
 
+MRN_COUNTER = "mrn"
+_NEXT_MRN = text("SELECT nextval('mrn_seq')")
+
 # Built once: one atomic statement bumps (or starts) a named counter and returns the value.
 _NEXT = {"sqlite": _counter_upsert(sqlite), "postgresql": _counter_upsert(postgresql)}
 
 
 class SqlCounters(_Repo):
+    def next_mrn(self, facility_id: int) -> int:
+        if self.conn.dialect.name == "postgresql":
+            return int(self.conn.execute(_NEXT_MRN).scalar_one())
+        return self.next(facility_id, MRN_COUNTER)
+
     def next(self, facility_id: int, name: str) -> int:
         stmt = _NEXT[self.conn.dialect.name]
         return int(self.conn.execute(stmt, {"facility_id": facility_id, "name": name}).scalar_one())

@@ -15,8 +15,6 @@ from antrean.domain.identity import Actor, Role
 from antrean.domain.patients import Patient, Sex, format_mrn, validate_birth_date, validate_nik
 from antrean.services.ports import UniqueViolation, UnitOfWork
 
-MRN_COUNTER = "mrn"
-
 
 def normalize_phone(phone: str | None, region: str = "ID") -> str | None:
     """Any common way of writing a phone number (0812..., +62 812-..., 62812...) to E.164."""
@@ -54,7 +52,7 @@ def new_patient(
     patient = Patient(
         id=0,
         facility_id=facility_id,
-        mrn=(mrn or "").strip() or format_mrn(uow.counters.next(facility_id, MRN_COUNTER)),
+        mrn=(mrn or "").strip() or format_mrn(uow.counters.next_mrn(facility_id)),
         name=" ".join(name.split()),
         birth_date=validate_birth_date(birth_date, today),
         sex=sex,

@@ -313,7 +313,13 @@ class Tickets(Protocol):
 
 
 class Counters(Protocol):
-    def next(self, facility_id: int, name: str) -> int: ...
+    def next(self, facility_id: int, name: str) -> int:
+        """The next number of a gap-free counter (ticket numbers), atomically."""
+        ...
+
+    def next_mrn(self, facility_id: int) -> int:
+        """A new medical record number: unique, gaps allowed."""
+        ...
 
 
 class Facilities(Protocol):

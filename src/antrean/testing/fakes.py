@@ -482,6 +482,9 @@ class FakeIdempotency(_Part):
 
 
 class FakeCounters(_Part):
+    def next_mrn(self, facility_id: int) -> int:
+        return self.next(facility_id, "mrn")
+
     def next(self, facility_id: int, name: str) -> int:
         key = (facility_id, name)
         self.s.counters[key] = self.s.counters.get(key, 0) + 1

@@ -5,7 +5,8 @@ from __future__ import annotations
 import getpass
 import os
 import sys
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -71,32 +72,32 @@ def serve(
     )
 
 
+def _at_start(container: Container, what: str, job: Callable[..., Any]) -> Any:
+    """Run a daily job once at start. Another process starting at the same moment may win the
+    race; that is reported and the server starts all the same."""
+    try:
+        return job(
+            container.uow(), facility_id=container.settings.facility_id, policy=container.policy
+        )
+    except Exception as exc:
+        console.print(f"[yellow]{what} not done at start: {exc.__class__.__name__}[/yellow]")
+        return None
+
+
 def _extend_slots(container: Container) -> None:
     """Roll the booking horizon forward on start (also run `antrean generate-slots` daily)."""
     from antrean.services.scheduling import generate_facility_slots
 
-    try:
-        report = generate_facility_slots(
-            container.uow(), facility_id=container.settings.facility_id, policy=container.policy
-        )
-    except Exception as exc:  # another process starting at the same moment may win the race
-        console.print(f"[yellow]Slots not extended at start: {exc.__class__.__name__}[/yellow]")
-        return
-    if report.created:
+    report = _at_start(container, "Slot generation", generate_facility_slots)
+    if report is not None and report.created:
         console.print(f"Slots extended: {report.created} new")
 
 
 def _close_past_days(container: Container) -> None:
+    """End earlier queue days on start (also run `antrean close-day` nightly)."""
     from antrean.services.queue_ops import close_past_days
 
-    try:
-        close_past_days(
-            container.uow(), facility_id=container.settings.facility_id, policy=container.policy
-        )
-    except Exception as exc:  # another process starting at the same moment may win the race
-        console.print(
-            f"[yellow]Earlier days not closed at start: {exc.__class__.__name__}[/yellow]"
-        )
+    _at_start(container, "Closing earlier days", close_past_days)
 
 
 @db_app.command("upgrade")

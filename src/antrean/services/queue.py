@@ -44,6 +44,8 @@ class TicketStatus:
     people_ahead: int
     estimate: WaitEstimate
     estimated_call_at: datetime
+    estimated_call_earliest: datetime
+    estimated_call_latest: datetime
     status_code: str
 
 
@@ -78,6 +80,8 @@ def _status(
         people_ahead=ahead,
         estimate=estimate,
         estimated_call_at=now + estimate.expected,
+        estimated_call_earliest=now + estimate.low,
+        estimated_call_latest=now + estimate.high,
         status_code=ticket.status_code,
     )
 

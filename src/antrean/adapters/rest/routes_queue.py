@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
 from fastapi import APIRouter, Depends, Path
 
@@ -31,7 +31,7 @@ PRIORITIES = {
 }
 
 
-def _status_out(s: svc.TicketStatus, now: datetime) -> TicketStatusOut:
+def _status_out(s: svc.TicketStatus) -> TicketStatusOut:
     return TicketStatusOut(
         ticket=s.label,
         clinic_id=s.clinic_id,
@@ -39,8 +39,8 @@ def _status_out(s: svc.TicketStatus, now: datetime) -> TicketStatusOut:
         state=s.state.value,
         people_ahead=s.people_ahead,
         estimated_call_at=s.estimated_call_at,
-        estimated_call_earliest=now + s.estimate.low,
-        estimated_call_latest=now + s.estimate.high,
+        estimated_call_earliest=s.estimated_call_earliest,
+        estimated_call_latest=s.estimated_call_latest,
         status_code=s.status_code,
     )
 
@@ -69,7 +69,7 @@ async def walk_in(
         priority=PRIORITIES[body.priority],
         priority_reason=body.priority_reason,
     )
-    return _status_out(status, c.clock.now())
+    return _status_out(status)
 
 
 @router.post(
@@ -91,7 +91,7 @@ async def check_in(
         code=code,
         queue=c.queue_policy,
     )
-    return _status_out(status, c.clock.now())
+    return _status_out(status)
 
 
 @router.get(
@@ -102,7 +102,7 @@ async def check_in(
 async def status(status_code: str, c: Container = Depends(deps.container)) -> TicketStatusOut:
     """Anyone holding the ticket's status code."""
     result = await c.call(svc.ticket_status, c.uow(), status_code=status_code, queue=c.queue_policy)
-    return _status_out(result, c.clock.now())
+    return _status_out(result)
 
 
 @router.get(

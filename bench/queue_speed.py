@@ -2,7 +2,8 @@
 
     python bench/queue_speed.py --db sqlite|postgresql [--workers N] [--subscribers 2000]
 
-1. walk-in registrations/s (wrk, 64 connections, each a new patient),
+1. walk-in registrations/s (wrk, 64 connections, each a new patient, round the clinics of a
+   hospital: 20 poli by default, `--clinics 1` puts everyone in one line),
 2. public status reads/s of one ticket in a queue of 100 (wrk),
 3. server-sent events: N subscribers to one clinic's stream; one walk-in; the time until each
    subscriber has the event (p50, p99, max) and how many got it.
@@ -37,14 +38,21 @@ WALK_IN_LUA = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer %(token)s"
-wrk.body = '{"clinic_id": %(clinic)d, "name": "Pasien Uji", "birth_date": "1980-01-01"}'
+local clinics = {%(clinics)s}
+local sent = 0
+function request()
+  sent = sent + 1
+  local clinic = clinics[(sent %% #clinics) + 1]
+  local body = '{"clinic_id": ' .. clinic .. ', "name": "Pasien Uji", "birth_date": "1980-01-01"}'
+  return wrk.format(nil, nil, nil, body)
+end
 function response(status, headers, body)
   if status ~= 201 then failed = (failed or 0) + 1 end
 end
 """
 
 
-def seed(url: str, workdir: Path) -> tuple[int, int]:
+def seed(url: str, workdir: Path, clinics: int) -> tuple[list[int], int]:
     db = create_database(url)
     upgrade(db.engine)
     db.dispose()
@@ -57,6 +65,7 @@ def seed(url: str, workdir: Path) -> tuple[int, int]:
     from antrean.services import scheduling
     from antrean.testing.seed import ADMIN
 
+    around_the_clock = [OpeningHours(d, clock_time.min, clock_time.max) for d in range(7)]
     reads = scheduling.create_clinic(
         c.uow(),
         actor=ADMIN,
@@ -64,8 +73,21 @@ def seed(url: str, workdir: Path) -> tuple[int, int]:
         code="GIGI",
         name="Poli Gigi",
         queue_prefix="B",
-        hours=[OpeningHours(d, clock_time.min, clock_time.max) for d in range(7)],
+        hours=around_the_clock,
     )
+    walk_ins = [busy]
+    for n in range(2, clinics + 1):
+        walk_ins.append(
+            scheduling.create_clinic(
+                c.uow(),
+                actor=ADMIN,
+                policy=c.policy,
+                code=f"P{n:02d}",
+                name=f"Poli {n}",
+                queue_prefix=f"C{n:02d}",
+                hours=around_the_clock,
+            ).id
+        )
     create_user(
         c.uow(),
         actor=None,
@@ -75,7 +97,7 @@ def seed(url: str, workdir: Path) -> tuple[int, int]:
         roles="operator",
     )
     c.close()
-    return busy, reads.id
+    return walk_ins, reads.id
 
 
 async def _login(client: httpx.AsyncClient) -> dict[str, str]:
@@ -148,13 +170,19 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--subscribers", type=int, default=2000)
+    parser.add_argument(
+        "--clinics",
+        type=int,
+        default=20,
+        help="walk-ins go round these clinics (a hospital's poli); 1 sends all to one line",
+    )
     args = parser.parse_args()
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
     workdir = Path(tempfile.mkdtemp(prefix="antrean-bench-"))
     url, pg_name = _database(args.db, workdir)
     try:
-        busy, reads = seed(url, workdir)
+        walk_in_clinics, reads = seed(url, workdir, args.clinics)
         common = {"connections": args.connections, "threads": 2}
         with running_server(url, workdir, secret=SECRET, workers=args.workers) as base:
             token = httpx.post(
@@ -168,7 +196,8 @@ def main() -> int:
                 f"{base}/api/v1/queue/status/{code}", duration=args.duration, script=None, **common
             )
             script = workdir / "walk_in.lua"
-            script.write_text(WALK_IN_LUA % {"token": token["access_token"], "clinic": busy})
+            clinic_ids = ", ".join(str(n) for n in walk_in_clinics)
+            script.write_text(WALK_IN_LUA % {"token": token["access_token"], "clinics": clinic_ids})
             walk = wrk(
                 f"{base}/api/v1/queue/walk-ins", duration=args.duration, script=script, **common
             )
@@ -177,7 +206,10 @@ def main() -> int:
         if pg_name:
             _drop(pg_name)
         shutil.rmtree(workdir, ignore_errors=True)
-    print(f"\n== queue benchmark: {args.db}, {args.workers} server process(es) ==")
+    print(
+        f"\n== queue benchmark: {args.db}, {args.workers} server process(es), "
+        f"walk-ins over {args.clinics} clinic(s) =="
+    )
     print(f"healthz      {health['rps']:9.0f} req/s   p99 {health['p99_ms']:7.2f} ms")
     print(
         f"walk-ins     {walk['rps']:9.0f} req/s   p50 {walk['p50_ms']:7.2f} ms   "

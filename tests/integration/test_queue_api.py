@@ -246,3 +246,42 @@ def test_counters_set_up_per_clinic(api, admin, clinic_setup):
         ).status_code
         == 403
     )
+
+
+def test_a_finished_visit_moves_the_estimate_through_the_stored_service_time(
+    api, admin, clinic_setup
+):
+    _monday_morning(api)
+    operator = api.staff("ops", "operator")
+    cid = clinic_setup["clinic_id"]
+    tickets = [
+        api.client.post(
+            "/api/v1/queue/walk-ins",
+            headers=operator,
+            json={"clinic_id": cid, "name": name, "birth_date": "1970-01-01"},
+        ).json()
+        for name in ("A", "B", "C")
+    ]
+    third = f"/api/v1/queue/status/{tickets[2]['status_code']}"
+
+    def minutes_to_call() -> float:
+        status = api.client.get(third).json()
+        called_at = datetime.fromisoformat(status["estimated_call_at"].replace("Z", "+00:00"))
+        return (called_at - api.container.clock.now()) / timedelta(minutes=1)
+
+    # No visit timed yet: 2 ahead at the service's typical 15 minutes, one counter.
+    assert minutes_to_call() == 30
+    first = api.client.post(
+        f"/api/v1/clinics/{cid}/queue/call-next", headers=operator, json={"counter": "Loket 1"}
+    ).json()
+    api.client.post(f"/api/v1/queue/tickets/{first['id']}/start", headers=operator)
+    api.container.clock.advance(timedelta(minutes=5))
+    r = api.client.post(f"/api/v1/queue/tickets/{first['id']}/finish", headers=operator)
+    assert r.status_code == 200, r.text
+    # One 5-minute visit moves the mean from 15 by a fifth of the gap: 13 minutes, 1 ahead.
+    assert minutes_to_call() == 13
+    engine = create_engine(str(api.container.db.engine.url.render_as_string(hide_password=False)))
+    with engine.connect() as conn:
+        row = conn.execute(select(t.clinic_service_time)).one()
+    engine.dispose()
+    assert (row.clinic_id, row.observations, row.mean_minutes) == (cid, 1, 13.0)

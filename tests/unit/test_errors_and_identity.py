@@ -105,6 +105,21 @@ def test_tokens_expire_by_the_injected_clock(world):
         tokens.actor(token)
 
 
+def test_checked_tokens_are_remembered_within_a_bound_and_still_expire(world):
+    tokens = identity.TokenService(secret="k" * 40, clock=world.clock, verified_limit=2)
+    now = int(world.clock.now().timestamp())
+    issued = [tokens.access_token(_user(id=n), now_ts=now + n) for n in (1, 2, 3)]
+    assert [tokens.actor(token).user_id for token in issued] == [1, 2, 3]
+    assert len(tokens.verified) <= 2, "the memory of checked tokens is bounded"
+    assert tokens.actor(issued[0]).user_id == 1, "a forgotten token is simply checked again"
+    tampered = issued[1][:-2] + ("A" if issued[1][-2] != "A" else "B") + issued[1][-1]
+    with pytest.raises(AntreanError):
+        tokens.actor(tampered)
+    world.clock.advance(tokens.access_ttl + timedelta(seconds=5))
+    with pytest.raises(AntreanError):
+        tokens.actor(issued[2])
+
+
 def test_login_refresh_rotation_and_logout(world):
     tokens = identity.TokenService(secret="k" * 40, clock=world.clock)
     identity.create_user(

@@ -13,11 +13,25 @@ from antrean.domain.patients import Patient, Sex
 from antrean.domain.scheduling import ExistingSlot, SlotSpec
 from antrean.persistence import statements as q
 from antrean.persistence import tables as t
+from antrean.persistence.prepared import insert_returning_id
 from antrean.persistence.repositories import _like, _Repo, search_key
 from antrean.services.ports import AppointmentFilter, Conflict, FreeSlot
 
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
-_INSERT_PATIENT = insert(t.patient)
+_PATIENT_COLUMNS = (
+    "facility_id",
+    "mrn",
+    "name",
+    "name_search",
+    "birth_date",
+    "sex",
+    "phone",
+    "address",
+    "nik",
+    "bpjs_number",
+    "created_at",
+)
+_INSERT_PATIENT = insert_returning_id(t.patient, _PATIENT_COLUMNS)
 
 
 class SqlSlots(_Repo):
@@ -139,7 +153,7 @@ class SqlSlots(_Repo):
 
 class SqlPatients(_Repo):
     def add(self, patient: Patient) -> int:
-        return self._insert_id(_INSERT_PATIENT, _patient_values(patient))
+        return int(_INSERT_PATIENT.scalar(self.conn, _patient_values(patient)))
 
     def get(self, facility_id: int, patient_id: int) -> Patient | None:
         row = self.conn.execute(

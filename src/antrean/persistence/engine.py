@@ -92,6 +92,9 @@ def create_database(
     return Database(engine=engine)
 
 
+_BEGIN = {mode: f"BEGIN {mode}" for mode in ("DEFERRED", "IMMEDIATE")}
+
+
 def _sqlite(url: str, synchronous: str, busy_timeout_ms: int, echo: bool) -> Database:
     parsed = make_url(url)
     if parsed.database and parsed.database != ":memory:":
@@ -121,7 +124,8 @@ def _sqlite(url: str, synchronous: str, busy_timeout_ms: int, echo: bool) -> Dat
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        # Straight on the driver: the statement needs no parameters, conversions or results.
+        conn.connection.dbapi_connection.execute(_BEGIN[mode])
 
     path = parsed.database
     lock_path = Path(f"{path}.writer-lock") if path and path != ":memory:" else None

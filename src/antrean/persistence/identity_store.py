@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from antrean.domain.identity import User, format_roles, parse_roles
 from antrean.persistence import tables as t
+from antrean.persistence.prepared import Prepared
 from antrean.persistence.repositories import _Repo
 from antrean.services.ports import RefreshTokenRow, UniqueViolation
 
@@ -131,21 +132,24 @@ def _counter_upsert(dialect: Any) -> Any:
 
 
 MRN_COUNTER = "mrn"
-_NEXT_MRN = text("SELECT nextval('mrn_seq')")
+_NEXT_MRN = Prepared(text("SELECT nextval('mrn_seq')"))
 
 # Built once: one atomic statement bumps (or starts) a named counter and returns the value.
-_NEXT = {"sqlite": _counter_upsert(sqlite), "postgresql": _counter_upsert(postgresql)}
+_NEXT = {
+    "sqlite": Prepared(_counter_upsert(sqlite)),
+    "postgresql": Prepared(_counter_upsert(postgresql)),
+}
 
 
 class SqlCounters(_Repo):
     def next_mrn(self, facility_id: int) -> int:
         if self.conn.dialect.name == "postgresql":
-            return int(self.conn.execute(_NEXT_MRN).scalar_one())
+            return int(_NEXT_MRN.scalar(self.conn))
         return self.next(facility_id, MRN_COUNTER)
 
     def next(self, facility_id: int, name: str) -> int:
         stmt = _NEXT[self.conn.dialect.name]
-        return int(self.conn.execute(stmt, {"facility_id": facility_id, "name": name}).scalar_one())
+        return int(stmt.scalar(self.conn, {"facility_id": facility_id, "name": name}))
 
 
 class SqlFacilities(_Repo):

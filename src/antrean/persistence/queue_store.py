@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, or_, select, text, update
 
+from antrean.domain.eta import EwmaServiceTime
 from antrean.domain.events import QueueEvent
 from antrean.domain.queue import (
     Priority,
@@ -15,7 +17,9 @@ from antrean.domain.queue import (
     TicketState,
     effective_priority,
 )
+from antrean.domain.scheduling import Clinic, OpeningHours
 from antrean.persistence import tables as t
+from antrean.persistence.prepared import Prepared, insert_returning_id
 from antrean.persistence.repositories import _Repo
 from antrean.services.ports import ClinicQueueFacts, TicketEventRow
 
@@ -45,8 +49,36 @@ _COLUMNS = [
 _BUSY = (TicketState.CALLED.value, TicketState.SERVING.value)
 
 # Statements on the walk-in and status paths, built once (see persistence/statements.py).
-_INSERT_TICKET = insert(_T)
-_INSERT_EVENT = insert(_E)
+_TICKET_VALUES = (
+    "facility_id",
+    "clinic_id",
+    "day",
+    "number",
+    "label",
+    "status_code",
+    "patient_id",
+    "appointment_id",
+    "source",
+    "priority",
+    "priority_reason",
+    "state",
+    "issued_at",
+    "sort_at",
+    "counter",
+    "recalls",
+)
+_EVENT_VALUES = (
+    "facility_id",
+    "ticket_id",
+    "at",
+    "actor_user_id",
+    "from_state",
+    "to_state",
+    "action",
+    "counter",
+)
+_INSERT_TICKET = insert_returning_id(_T, _TICKET_VALUES)
+_INSERT_EVENT = insert_returning_id(_E, _EVENT_VALUES)
 _theirs = case(
     (
         and_(_T.c.priority == int(Priority.NORMAL), _T.c.sort_at <= bindparam("cutoff")),
@@ -54,7 +86,7 @@ _theirs = case(
     ),
     else_=_T.c.priority,
 )
-_COUNT_AHEAD = (
+_COUNT_AHEAD = Prepared(
     select(func.count())
     .select_from(_T)
     .where(
@@ -75,30 +107,82 @@ _COUNT_AHEAD = (
         ),
     )
 )
-_BUSY_COUNTERS = select(func.count(func.distinct(_T.c.counter))).where(
-    _T.c.facility_id == bindparam("facility_id"),
-    _T.c.clinic_id == bindparam("clinic_id"),
-    _T.c.day == bindparam("day"),
-    _T.c.state.in_(_BUSY),
-    _T.c.counter.is_not(None),
+_sp, _sv, _cl, _st, _h = (
+    t.service_point,
+    t.service,
+    t.clinic,
+    t.clinic_service_time,
+    t.clinic_hours,
 )
-_sp, _sv, _cl = t.service_point, t.service, t.clinic
-_FACTS_COLUMNS = (
-    _cl.c.id,
-    _cl.c.name,
-    select(func.count()).where(_sp.c.clinic_id == _cl.c.id, _sp.c.active).scalar_subquery(),
-    select(func.min(_sv.c.duration_minutes))
-    .where(_sv.c.clinic_id == _cl.c.id, _sv.c.active)
-    .scalar_subquery(),
-)
-_TICKET_WITH_FACTS = (
-    select(*_COLUMNS, *_FACTS_COLUMNS)
-    .join(_cl, _cl.c.id == _T.c.clinic_id)
+_busy = _T.alias("busy")
+
+
+def _facts_columns(day: Any) -> tuple[Any, ...]:
+    """A clinic's queue facts for one day, as columns of a query over the clinic joined with its
+    service-time row."""
+    return (
+        _cl.c.id,
+        _cl.c.name,
+        select(func.count()).where(_sp.c.clinic_id == _cl.c.id, _sp.c.active).scalar_subquery(),
+        select(func.min(_sv.c.duration_minutes))
+        .where(_sv.c.clinic_id == _cl.c.id, _sv.c.active)
+        .scalar_subquery(),
+        select(func.count(func.distinct(_busy.c.counter)))
+        .where(
+            _busy.c.facility_id == _cl.c.facility_id,
+            _busy.c.clinic_id == _cl.c.id,
+            _busy.c.day == day,
+            or_(*(_busy.c.state == state for state in _BUSY)),
+            _busy.c.counter.is_not(None),
+        )
+        .scalar_subquery(),
+        _st.c.mean_minutes,
+        _st.c.variance,
+        _st.c.observations,
+    )
+
+
+_WITH_SERVICE_TIME = _cl.outerjoin(_st, _st.c.clinic_id == _cl.c.id)
+_TICKET_WITH_FACTS = Prepared(
+    select(*_COLUMNS, *_facts_columns(_T.c.day))
+    .select_from(_T.join(_WITH_SERVICE_TIME, _cl.c.id == _T.c.clinic_id))
     .where(_T.c.status_code == bindparam("status_code"))
 )
-_CLINIC_FACTS = select(*_FACTS_COLUMNS).where(
-    _cl.c.facility_id == bindparam("facility_id"), _cl.c.id == bindparam("clinic_id")
+# The clinic, its queue facts and its opening hours (a row per window) in one query.
+_CLINIC_COLUMNS = (_cl.c.facility_id, _cl.c.code, _cl.c.queue_prefix, _cl.c.is_open)
+_QUEUE_CLINIC = Prepared(
+    select(
+        *_facts_columns(bindparam("day", type_=_T.c.day.type)),
+        *_CLINIC_COLUMNS,
+        _h.c.weekday,
+        _h.c.opens_at,
+        _h.c.closes_at,
+    )
+    .select_from(_WITH_SERVICE_TIME.outerjoin(_h, _h.c.clinic_id == _cl.c.id))
+    .where(_cl.c.facility_id == bindparam("facility_id"), _cl.c.id == bindparam("clinic_id"))
+    .order_by(_h.c.weekday, _h.c.opens_at)
 )
+_N_FACTS = len(_facts_columns(None))
+_SAVE_SERVICE_TIME = text(
+    "INSERT INTO clinic_service_time "
+    "(clinic_id, facility_id, mean_minutes, variance, observations, updated_at) "
+    "VALUES (:clinic_id, :facility_id, :mean_minutes, :variance, :observations, :updated_at) "
+    "ON CONFLICT (clinic_id) DO UPDATE SET mean_minutes = excluded.mean_minutes, "
+    "variance = excluded.variance, observations = excluded.observations, "
+    "updated_at = excluded.updated_at"
+).bindparams(bindparam("updated_at", type_=_st.c.updated_at.type))
+
+
+def _facts(v: Sequence[Any]) -> ClinicQueueFacts:
+    clinic_id, name, counters, typical, busy, mean, variance, observations = v
+    service = (
+        None
+        if mean is None
+        else EwmaServiceTime(mean=mean, variance=variance, observations=observations)
+    )
+    return ClinicQueueFacts(clinic_id, name, counters, typical, busy, service)
+
+
 _start, _finish = _E.alias("start_event"), _E.alias("finish_event")
 _RECENT_SERVICE = (
     select(_start.c.at, _finish.c.at)
@@ -115,7 +199,7 @@ _RECENT_SERVICE = (
 )
 
 
-def _ticket(row: Row[Any]) -> Ticket:
+def _ticket(row: Sequence[Any]) -> Ticket:
     v = list(row)
     v[8], v[9], v[11] = TicketSource(v[8]), Priority(v[9]), TicketState(v[11])
     return Ticket(*v)
@@ -142,7 +226,7 @@ class SqlTickets(_Repo):
             "counter": k.counter,
             "recalls": k.recalls,
         }
-        return self._insert_id(_INSERT_TICKET, values)
+        return int(_INSERT_TICKET.scalar(self.conn, values))
 
     def add_event(
         self,
@@ -166,7 +250,7 @@ class SqlTickets(_Repo):
             "action": action,
             "counter": counter,
         }
-        return self._insert_id(_INSERT_EVENT, values)
+        return int(_INSERT_EVENT.scalar(self.conn, values))
 
     def get(self, facility_id: int, ticket_id: int) -> Ticket | None:
         row = self.conn.execute(
@@ -175,15 +259,38 @@ class SqlTickets(_Repo):
         return _ticket(row) if row else None
 
     def with_clinic_facts(self, status_code: str) -> tuple[Ticket, ClinicQueueFacts] | None:
-        row = self.conn.execute(_TICKET_WITH_FACTS, {"status_code": status_code}).first()
+        row = _TICKET_WITH_FACTS.first(self.conn, {"status_code": status_code})
         if row is None:
             return None
         n = len(_COLUMNS)
-        return _ticket(row[:n]), ClinicQueueFacts(*row[n:])
+        return _ticket(row[:n]), _facts(row[n:])
 
-    def clinic_facts(self, facility_id: int, clinic_id: int) -> ClinicQueueFacts:
-        params = {"facility_id": facility_id, "clinic_id": clinic_id}
-        return ClinicQueueFacts(*self.conn.execute(_CLINIC_FACTS, params).one())
+    def queue_clinic(
+        self, facility_id: int, clinic_id: int, day: date
+    ) -> tuple[Clinic, ClinicQueueFacts] | None:
+        params = {"facility_id": facility_id, "clinic_id": clinic_id, "day": day}
+        rows = _QUEUE_CLINIC.run(self.conn, params)
+        if not rows:
+            return None
+        first = rows[0]
+        facts = _facts(first[:_N_FACTS])
+        facility, code, prefix, is_open = first[_N_FACTS : _N_FACTS + 4]
+        hours = [OpeningHours(r[-3], r[-2], r[-1]) for r in rows if r[-3] is not None]
+        clinic = Clinic(clinic_id, facility, code, facts.clinic_name, prefix, is_open, hours)
+        return clinic, facts
+
+    def save_service_time(
+        self, facility_id: int, clinic_id: int, estimate: EwmaServiceTime, at: datetime
+    ) -> None:
+        values = {
+            "clinic_id": clinic_id,
+            "facility_id": facility_id,
+            "mean_minutes": estimate.mean,
+            "variance": estimate.variance,
+            "observations": estimate.observations,
+            "updated_at": at,
+        }
+        self.conn.execute(_SAVE_SERVICE_TIME, values)
 
     def _day(self, facility_id: int, clinic_id: int, day: date) -> Any:
         return select(*_COLUMNS).where(
@@ -211,7 +318,7 @@ class SqlTickets(_Repo):
             "sort_at": ticket.sort_at,
             "number": ticket.number,
         }
-        return int(self.conn.execute(_COUNT_AHEAD, params).scalar_one())
+        return int(_COUNT_AHEAD.scalar(self.conn, params))
 
     def move(
         self,
@@ -241,10 +348,6 @@ class SqlTickets(_Repo):
             .limit(1)
         ).first()
         return TicketEventRow(*row) if row else None
-
-    def busy_counters(self, facility_id: int, clinic_id: int, day: date) -> int:
-        params = {"facility_id": facility_id, "clinic_id": clinic_id, "day": day}
-        return int(self.conn.execute(_BUSY_COUNTERS, params).scalar_one())
 
     def open_before(self, facility_id: int, day: date) -> list[Ticket]:
         active = [s.value for s in (TicketState.WAITING, TicketState.CALLED, TicketState.SERVING)]

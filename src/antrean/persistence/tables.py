@@ -8,6 +8,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -310,7 +311,17 @@ ticket = Table(
     Column("recalls", SmallInteger, nullable=False, server_default=text("0")),
     Column("transferred_from", Id, nullable=True),
     UniqueConstraint("clinic_id", "day", "number"),
-    Index(None, "facility_id", "clinic_id", "day", "state"),
+    # Covers counting the people ahead (queue order) without reading the ticket rows.
+    Index(
+        "ix_ticket_queue_order",
+        "facility_id",
+        "clinic_id",
+        "day",
+        "state",
+        "priority",
+        "sort_at",
+        "number",
+    ),
 )
 
 # Every change of a ticket's state, never overwritten: waits and service times come from here.
@@ -339,4 +350,18 @@ service_point = Table(
     Column("name", String(32), nullable=False),
     Column("active", Boolean, nullable=False, server_default=text("true")),
     UniqueConstraint("clinic_id", "name"),
+)
+
+# A clinic's service-time estimate (exponentially weighted mean and variance, in minutes),
+# recomputed from the timeline whenever a visit finishes (or a finish is undone), so reading a
+# ticket's status is one row instead of a pass over the clinic's history.
+clinic_service_time = Table(
+    "clinic_service_time",
+    metadata,
+    Column("clinic_id", Id, ForeignKey("clinic.id", ondelete="CASCADE"), primary_key=True),
+    _facility(),
+    Column("mean_minutes", Float, nullable=False),
+    Column("variance", Float, nullable=False),
+    Column("observations", Integer, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
 )

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from antrean.domain.booking import Appointment, AppointmentStatus, SlotView
 from antrean.domain.common import Clock, Page
+from antrean.domain.eta import EwmaServiceTime
 from antrean.domain.events import QueueEvent
 from antrean.domain.identity import User
 from antrean.domain.patients import Patient
@@ -247,6 +248,8 @@ class ClinicQueueFacts:
     clinic_name: str
     counters: int  # counters or rooms set up
     typical_minutes: int | None  # the shortest active service duration
+    busy_counters: int  # counters calling or serving a patient on the ticket's day
+    service_time: EwmaServiceTime | None  # measured so far; None before the first visit ends
 
 
 class Tickets(Protocol):
@@ -265,7 +268,12 @@ class Tickets(Protocol):
     ) -> int: ...
     def get(self, facility_id: int, ticket_id: int) -> Ticket | None: ...
     def with_clinic_facts(self, status_code: str) -> tuple[Ticket, ClinicQueueFacts] | None: ...
-    def clinic_facts(self, facility_id: int, clinic_id: int) -> ClinicQueueFacts: ...
+    def queue_clinic(
+        self, facility_id: int, clinic_id: int, day: date
+    ) -> tuple[Clinic, ClinicQueueFacts] | None:
+        """The clinic with its opening hours and its queue facts for a day, in one read."""
+        ...
+
     def list_day(self, facility_id: int, clinic_id: int, day: date) -> list[Ticket]: ...
     def waiting(self, facility_id: int, clinic_id: int, day: date) -> list[Ticket]: ...
     def count_ahead(self, ticket: Ticket, *, now: datetime, aging: timedelta) -> int:
@@ -287,11 +295,16 @@ class Tickets(Protocol):
         ...
 
     def last_event(self, ticket_id: int) -> TicketEventRow | None: ...
-    def busy_counters(self, facility_id: int, clinic_id: int, day: date) -> int: ...
     def recent_service_times(
         self, facility_id: int, clinic_id: int, since: datetime, limit: int = 50
     ) -> list[timedelta]:
         """Start-to-finish durations of the clinic's latest finished visits, oldest first."""
+        ...
+
+    def save_service_time(
+        self, facility_id: int, clinic_id: int, estimate: EwmaServiceTime, at: datetime
+    ) -> None:
+        """Keep the clinic's current service-time estimate (insert or replace)."""
         ...
 
     def events_since(

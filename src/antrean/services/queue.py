@@ -55,23 +55,24 @@ def people_ahead(uow: UnitOfWork, ticket: Ticket, now: datetime, qp: QueuePolicy
     return uow.tickets.count_ahead(ticket, now=now, aging=qp.aging)
 
 
+def service_estimator(facts: ClinicQueueFacts) -> EwmaServiceTime:
+    """The clinic's measured service time, or its shortest typical service duration until the
+    first visit has been timed."""
+    if facts.service_time is not None:
+        return facts.service_time
+    typical = (
+        timedelta(minutes=facts.typical_minutes) if facts.typical_minutes else DEFAULT_SERVICE_TIME
+    )
+    return EwmaServiceTime.starting_at(typical)
+
+
 def _status(
     uow: UnitOfWork, ticket: Ticket, facts: ClinicQueueFacts, now: datetime, queue: QueuePolicy
 ) -> TicketStatus:
     ahead = people_ahead(uow, ticket, now, queue)
     # Counters set up for the clinic; without any, those calling patients now (at least one).
-    servers = facts.counters or uow.tickets.busy_counters(
-        ticket.facility_id, ticket.clinic_id, ticket.day
-    )
-    history = uow.tickets.recent_service_times(
-        ticket.facility_id, ticket.clinic_id, since=now - HISTORY_WINDOW
-    )
-    # The clinic's shortest typical service duration until real service times are measured.
-    typical = (
-        timedelta(minutes=facts.typical_minutes) if facts.typical_minutes else DEFAULT_SERVICE_TIME
-    )
-    service = EwmaServiceTime.starting_at(typical).observe_all(history)
-    estimate = estimate_call(people_ahead=ahead, service=service, servers=servers)
+    servers = facts.counters or facts.busy_counters
+    estimate = estimate_call(people_ahead=ahead, service=service_estimator(facts), servers=servers)
     return TicketStatus(
         label=ticket.label,
         clinic_id=facts.clinic_id,
@@ -84,6 +85,23 @@ def _status(
         estimated_call_latest=now + estimate.high,
         status_code=ticket.status_code,
     )
+
+
+def refresh_service_time(uow: UnitOfWork, ticket: Ticket) -> None:
+    """Fold the clinic's latest measured visits into its service-time estimate, in the
+    caller's transaction: run when a visit finishes, so status reads need not."""
+    found = uow.tickets.queue_clinic(ticket.facility_id, ticket.clinic_id, ticket.day)
+    if found is None:
+        return
+    now = uow.clock.now()
+    history = uow.tickets.recent_service_times(
+        ticket.facility_id, ticket.clinic_id, since=now - HISTORY_WINDOW
+    )
+    if not history:
+        return
+    start = replace(found[1], service_time=None)
+    estimate = service_estimator(start).observe_all(history)
+    uow.tickets.save_service_time(ticket.facility_id, ticket.clinic_id, estimate, now)
 
 
 def queue_event(event_id: int, ticket: Ticket, action: str) -> QueueEvent:
@@ -192,18 +210,19 @@ def register_walk_in(
 ) -> TicketStatus:
     """Give a walk-in patient the next number of the clinic's queue for today.
 
-    Three short transactions, so the write lock is held only while the number is taken: read
-    the clinic and check it is open; take the number and store patient, ticket and event; then
-    read where the new ticket stands.
+    Two short transactions, so the write lock is held only while the ticket is made: read the
+    clinic with its queue facts, check it is open, take the number and store patient, ticket and
+    event; then count the people ahead outside the lock. The clinic facts read with the lock
+    (counters, service-time estimate) are at most one transaction old for the estimate.
     """
     actor.require(Role.OPERATOR, Role.DOCTOR)
-    with uow():
-        clinic = uow.catalog.get_clinic(actor.facility_id, clinic_id)
-    if clinic is None:
-        raise AntreanError("not_found", entity="Clinic")
     with uow(write=True):
         now = uow.clock.now()
         local = now.astimezone(policy.time_zone)
+        found = uow.tickets.queue_clinic(actor.facility_id, clinic_id, local.date())
+        if found is None:
+            raise AntreanError("not_found", entity="Clinic")
+        clinic, facts = found
         if not clinic_open_at(clinic, local):
             raise AntreanError("clinic_closed")
         patient = _match_patient(
@@ -229,7 +248,6 @@ def register_walk_in(
         )
         uow.commit()
     with uow():
-        facts = uow.tickets.clinic_facts(actor.facility_id, clinic.id)
         return _status(uow, ticket, facts, uow.clock.now(), queue)
 
 
@@ -255,8 +273,9 @@ def check_in_appointment(
         day = now.astimezone(policy.time_zone).date()
         if appointment.day != day:
             raise AntreanError("check_in_wrong_day", day=appointment.day.isoformat())
-        clinic = uow.catalog.get_clinic(actor.facility_id, appointment.clinic_id)
-        assert clinic is not None
+        found = uow.tickets.queue_clinic(actor.facility_id, appointment.clinic_id, day)
+        assert found is not None
+        clinic, facts = found
         ticket = issue_ticket(
             uow,
             actor=actor,
@@ -271,7 +290,6 @@ def check_in_appointment(
         uow.appointments.save(
             replace(appointment, status=AppointmentStatus.CHECKED_IN, updated_at=now)
         )
-        facts = uow.tickets.clinic_facts(actor.facility_id, clinic.id)
         status = _status(uow, ticket, facts, now, queue)
         uow.commit()
     return status

@@ -17,7 +17,7 @@ from antrean.domain.queue import (
     queue_order,
 )
 from antrean.services.ports import AppointmentFilter, UniqueViolation, UnitOfWork
-from antrean.services.queue import issue_ticket, queue_event
+from antrean.services.queue import issue_ticket, queue_event, refresh_service_time
 
 UNDOABLE = frozenset({"call", "recall", "start", "finish", "skip", "requeue", "cancel"})
 
@@ -108,6 +108,8 @@ def act_on_ticket(
         if not moved:
             raise AntreanError("ticket_wrong_state", action=action, state="changed")
         ticket = _record(uow, actor, ticket, action, target, counter)
+        if action == "finish":
+            refresh_service_time(uow, ticket)
         uow.commit()
     return ticket
 

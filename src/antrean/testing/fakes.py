@@ -14,6 +14,7 @@ from typing import Any
 
 from antrean.domain.booking import ACTIVE_STATUSES, Appointment, SlotView
 from antrean.domain.common import Clock, Page
+from antrean.domain.eta import EwmaServiceTime
 from antrean.domain.events import QueueEvent
 from antrean.domain.identity import User
 from antrean.domain.patients import Patient
@@ -77,6 +78,7 @@ class Store:
     tickets: dict[int, Ticket] = field(default_factory=dict)
     service_points: dict[tuple[int, str], bool] = field(default_factory=dict)
     ticket_events: list[tuple[int, datetime, TicketEventRow]] = field(default_factory=list)
+    service_times: dict[int, EwmaServiceTime] = field(default_factory=dict)
 
     def next_id(self, kind: str) -> int:
         self.ids[kind] += 1
@@ -530,9 +532,17 @@ class FakeTickets(_Part):
         ticket = self.get_by_status_code(status_code)
         if ticket is None:
             return None
-        return replace(ticket), self.clinic_facts(ticket.facility_id, ticket.clinic_id)
+        return replace(ticket), self._facts(ticket.facility_id, ticket.clinic_id, ticket.day)
 
-    def clinic_facts(self, facility_id: int, clinic_id: int) -> ClinicQueueFacts:
+    def queue_clinic(
+        self, facility_id: int, clinic_id: int, day: date
+    ) -> tuple[Clinic, ClinicQueueFacts] | None:
+        clinic = self.s.clinics.get(clinic_id)
+        if clinic is None or clinic.facility_id != facility_id:
+            return None
+        return replace(clinic, hours=list(clinic.hours)), self._facts(facility_id, clinic_id, day)
+
+    def _facts(self, facility_id: int, clinic_id: int, day: date) -> ClinicQueueFacts:
         durations = [
             v.duration_minutes
             for v in self.s.services.values()
@@ -541,12 +551,26 @@ class FakeTickets(_Part):
         counters = sum(
             1 for (cid, _), on in self.s.service_points.items() if cid == clinic_id and on
         )
+        busy = {TicketState.CALLED, TicketState.SERVING}
+        serving = {
+            k.counter
+            for k in self.list_day(facility_id, clinic_id, day)
+            if k.state in busy and k.counter
+        }
+        stored = self.s.service_times.get(clinic_id)
         return ClinicQueueFacts(
             clinic_id,
             self.s.clinics[clinic_id].name,
             counters,
             min(durations) if durations else None,
+            len(serving),
+            replace(stored) if stored else None,
         )
+
+    def save_service_time(
+        self, facility_id: int, clinic_id: int, estimate: EwmaServiceTime, at: datetime
+    ) -> None:
+        self.s.service_times[clinic_id] = replace(estimate)
 
     def list_day(self, facility_id: int, clinic_id: int, day: date) -> list[Ticket]:
         found = [k for k in self.s.tickets.values() if (k.clinic_id, k.day) == (clinic_id, day)]
@@ -586,16 +610,6 @@ class FakeTickets(_Part):
     def last_event(self, ticket_id: int) -> TicketEventRow | None:
         rows = [e[2] for e in self.s.ticket_events if e[0] == ticket_id]
         return rows[-1] if rows else None
-
-    def busy_counters(self, facility_id: int, clinic_id: int, day: date) -> int:
-        busy = {TicketState.CALLED, TicketState.SERVING}
-        return len(
-            {
-                k.counter
-                for k in self.list_day(facility_id, clinic_id, day)
-                if k.state in busy and k.counter
-            }
-        )
 
     def recent_service_times(
         self, facility_id: int, clinic_id: int, since: datetime, limit: int = 50

@@ -21,6 +21,7 @@ from antrean.events import (
     PostgresNotifyBus,
     TableTailBus,
 )
+from antrean.persistence.batch import WriteBatcher
 from antrean.persistence.engine import Database, create_database
 from antrean.persistence.migrate import upgrade
 from antrean.persistence.unit_of_work import SqlUnitOfWorkFactory
@@ -42,6 +43,7 @@ class Container:
     broadcaster: Broadcaster
     bus: EventBus
     inline_db_calls: bool = True
+    batcher: WriteBatcher | None = None
 
     def uow(self) -> UnitOfWork:
         return self.uow_factory()
@@ -57,6 +59,14 @@ class Container:
         if self.inline_db_calls:
             return fn(*args, **kwargs)
         return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+
+    async def write(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """`call` for a use case that writes: with SQLite's group commit it joins the writes
+        arriving at the same time in one transaction (see `persistence.batch`)."""
+        if self.batcher is None or not self.inline_db_calls:
+            return await self.call(fn, *args, **kwargs)
+        result: T = await self.batcher.run(functools.partial(fn, *args, **kwargs))
+        return result
 
     def close(self) -> None:
         self.db.dispose()
@@ -89,6 +99,7 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Fal
         broadcaster=broadcaster,
         bus=bus,
         inline_db_calls=settings.inline_db_calls,
+        batcher=WriteBatcher(db, bus) if db.is_sqlite and settings.group_commit else None,
     )
     if migrate:
         ensure_facility(container)

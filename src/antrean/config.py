@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     sqlite_synchronous: Literal["FULL", "NORMAL", "EXTRA"] = "FULL"
     db_pool_size: int = Field(default=10, ge=1, le=200)
     db_calls: Literal["auto", "inline", "threads"] = "auto"
+    # SQLite: writes that arrive together share one transaction and one disk flush
+    # (persistence/batch.py). Off: one transaction per request.
+    group_commit: bool = True
     event_bus: Literal["auto", "in-process", "postgres", "tail"] = "auto"
 
     facility_id: int = 1

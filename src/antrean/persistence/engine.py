@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import fcntl
 import os
 import threading
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,9 @@ class WriterQueue:
     the database (other server processes), both of which wake the next waiter at once.
     Correctness never rests on this queue: BEGIN IMMEDIATE, conditional updates and constraints
     decide, and hold for any process that does not use the queue.
+
+    `with queue:` waits blocking the calling thread; `async with queue.turn():` waits without
+    blocking the event loop (used by the write batches of `persistence.batch`).
     """
 
     def __init__(self, lock_path: Path | None) -> None:
@@ -30,13 +36,17 @@ class WriterQueue:
         self._lock_path = lock_path
         self._fd: int | None = None
 
+    def _file(self) -> int | None:
+        if self._lock_path is not None and self._fd is None:
+            self._fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        return self._fd
+
     def __enter__(self) -> WriterQueue:
         self._thread_lock.acquire()
         try:
-            if self._lock_path is not None:
-                if self._fd is None:
-                    self._fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            fd = self._file()
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
         except BaseException:
             self._thread_lock.release()
             raise
@@ -48,6 +58,55 @@ class WriterQueue:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
         finally:
             self._thread_lock.release()
+
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        """The same turn, awaited: when another thread or process holds it, a helper thread
+        waits, and the event loop goes on serving other requests meanwhile."""
+        if not self._thread_lock.acquire(blocking=False):
+            await _in_thread(self._thread_lock.acquire, undo=self._thread_lock.release)
+        try:
+            fd = self._file()
+            if fd is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    await _in_thread(
+                        lambda: fcntl.flock(fd, fcntl.LOCK_EX),
+                        undo=lambda: fcntl.flock(fd, fcntl.LOCK_UN),
+                    )
+        except BaseException:
+            self._thread_lock.release()
+            raise
+        try:
+            yield
+        finally:
+            self.__exit__()
+
+
+async def _in_thread(take: Callable[[], Any], *, undo: Callable[[], Any]) -> None:
+    """Wait on a helper thread for a lock. If the waiter is cancelled, whichever side sees the
+    lock taken last gives it back, so an abandoned wait never leaves it held."""
+    guard = threading.Lock()
+    taken = abandoned = False
+
+    def wait() -> None:
+        nonlocal taken
+        take()
+        with guard:
+            if abandoned:
+                undo()
+            else:
+                taken = True
+
+    try:
+        await asyncio.to_thread(wait)
+    except asyncio.CancelledError:
+        with guard:
+            abandoned = True
+            if taken:
+                undo()
+        raise
 
 
 @dataclass
@@ -63,6 +122,9 @@ class Database:
 
     def writer_turn(self) -> AbstractContextManager[Any]:
         return self._writers if self._writers is not None else nullcontext()
+
+    def writer_turn_async(self) -> AbstractAsyncContextManager[Any]:
+        return self._writers.turn() if self._writers is not None else contextlib.nullcontext()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -22,6 +23,79 @@ from antrean.persistence.queue_store import SqlTickets
 from antrean.persistence.repositories import SqlCatalog, SqlSchedules
 
 
+def _driver_execute(conn: Connection, sql: str) -> None:
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql)
+    finally:
+        cursor.close()
+
+
+class SharedTransaction:
+    """One write transaction that several use cases run in, one after another (group commit).
+
+    Each use case's unit of work becomes a savepoint of it: a use case that fails is rolled
+    back to its savepoint and the others go on; one commit, and so one wait for the disk, makes
+    all of them durable, and their events are published after it. Use cases in one shared
+    transaction run strictly one after another on this thread, so the outcome is that of
+    running them in that order, each in a transaction of its own.
+    """
+
+    _local = threading.local()
+
+    def __init__(self, db: Database, bus: EventBus | None) -> None:
+        self._db = db
+        self._bus = bus
+        self.events: list[QueueEvent] = []
+        self._savepoints = 0
+        self.conn: Connection = db.engine.connect()
+        try:
+            if db.is_sqlite:
+                self.conn = self.conn.execution_options(sqlite_begin="IMMEDIATE")
+            self._tx = self.conn.begin()
+        except BaseException:
+            self.conn.close()
+            raise
+
+    @classmethod
+    def current(cls) -> SharedTransaction | None:
+        found: SharedTransaction | None = getattr(cls._local, "shared", None)
+        return found
+
+    def __enter__(self) -> SharedTransaction:
+        SharedTransaction._local.shared = self
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        SharedTransaction._local.shared = None
+        try:
+            if self._tx.is_active:
+                self._tx.rollback()
+        finally:
+            self.conn.close()
+
+    def savepoint(self) -> str:
+        self._savepoints += 1
+        name = f"use_case_{self._savepoints}"
+        _driver_execute(self.conn, f"SAVEPOINT {name}")
+        return name
+
+    def release(self, name: str) -> None:
+        _driver_execute(self.conn, f"RELEASE SAVEPOINT {name}")
+
+    def roll_back_to(self, name: str) -> None:
+        _driver_execute(self.conn, f"ROLLBACK TO SAVEPOINT {name}")
+        _driver_execute(self.conn, f"RELEASE SAVEPOINT {name}")
+
+    def commit(self) -> None:
+        events, self.events = self.events, []
+        if self._bus is not None and events:
+            self._bus.before_commit(self.conn, events)
+        self._tx.commit()
+        if self._bus is not None and events:
+            self._bus.after_commit(events)
+
+
 class SqlUnitOfWork:
     def __init__(self, db: Database, clock: Clock, bus: EventBus | None = None) -> None:
         self._db = db
@@ -32,23 +106,14 @@ class SqlUnitOfWork:
         self._conn: Connection | None = None
         self._tx: Any = None
         self._turn: AbstractContextManager[Any] | None = None
+        self._shared: SharedTransaction | None = None
+        self._savepoint: str | None = None
 
     def __call__(self, *, write: bool = False) -> SqlUnitOfWork:
         self._write = write
         return self
 
-    def __enter__(self) -> SqlUnitOfWork:
-        if self._write and self._db.is_sqlite:
-            self._turn = self._db.writer_turn()
-            self._turn.__enter__()
-        try:
-            conn = self._db.engine.connect()
-            if self._write and self._db.is_sqlite:
-                conn = conn.execution_options(sqlite_begin="IMMEDIATE")
-            self._tx = conn.begin()
-        except BaseException:
-            self._release_turn()
-            raise
+    def _bind(self, conn: Connection) -> None:
         self._conn = conn
         self.catalog = SqlCatalog(conn)
         self.schedules = SqlSchedules(conn)
@@ -60,6 +125,28 @@ class SqlUnitOfWork:
         self.counters = SqlCounters(conn)
         self.facilities = SqlFacilities(conn)
         self.tickets = SqlTickets(conn)
+
+    def __enter__(self) -> SqlUnitOfWork:
+        shared = SharedTransaction.current()
+        if shared is not None:
+            # Inside a group commit: a savepoint of the shared transaction for a write, the
+            # shared connection as it stands for a read.
+            self._shared = shared
+            self._savepoint = shared.savepoint() if self._write else None
+            self._bind(shared.conn)
+            return self
+        if self._write and self._db.is_sqlite:
+            self._turn = self._db.writer_turn()
+            self._turn.__enter__()
+        try:
+            conn = self._db.engine.connect()
+            if self._write and self._db.is_sqlite:
+                conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+            self._tx = conn.begin()
+        except BaseException:
+            self._release_turn()
+            raise
+        self._bind(conn)
         return self
 
     def publish(self, event: QueueEvent) -> None:
@@ -68,6 +155,13 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         events, self._events = self._events, []
+        if self._shared is not None:
+            # Durable when the shared transaction commits; the events go out after that.
+            if self._savepoint is not None:
+                self._shared.release(self._savepoint)
+                self._savepoint = None
+            self._shared.events.extend(events)
+            return
         if self._bus is not None and events and self._conn is not None:
             self._bus.before_commit(self._conn, events)
         self._tx.commit()
@@ -75,6 +169,15 @@ class SqlUnitOfWork:
             self._bus.after_commit(events)
 
     def __exit__(self, *args: object) -> None:
+        if self._shared is not None:
+            try:
+                if self._savepoint is not None:  # not committed: undo this use case's writes
+                    self._shared.roll_back_to(self._savepoint)
+            finally:
+                self._shared = self._savepoint = self._conn = None
+                self._events = []
+                self._write = False
+            return
         try:
             if self._tx is not None and self._tx.is_active:
                 self._tx.rollback()

@@ -208,13 +208,45 @@ def register_walk_in(
     priority_reason: str = "",
     queue: QueuePolicy = QUEUE_POLICY,
 ) -> TicketStatus:
-    """Give a walk-in patient the next number of the clinic's queue for today.
+    """Give a walk-in patient the next number of the clinic's queue for today, and say where
+    the new ticket stands: `issue_walk_in`, then `status_of` in a read of its own."""
+    issued = issue_walk_in(
+        uow,
+        actor=actor,
+        policy=policy,
+        clinic_id=clinic_id,
+        name=name,
+        birth_date=birth_date,
+        mrn=mrn,
+        sex=sex,
+        priority=priority,
+        priority_reason=priority_reason,
+    )
+    return status_of(uow, issued, queue=queue)
 
-    Two short transactions, so the write lock is held only while the ticket is made: read the
-    clinic with its queue facts, check it is open, take the number and store patient, ticket and
-    event; then count the people ahead outside the lock. The clinic facts read with the lock
-    (counters, service-time estimate) are at most one transaction old for the estimate.
-    """
+
+@dataclass(frozen=True, slots=True)
+class IssuedTicket:
+    ticket: Ticket
+    facts: ClinicQueueFacts  # as read when the ticket was issued
+
+
+def issue_walk_in(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    policy: BookingPolicy,
+    clinic_id: int,
+    name: str,
+    birth_date: date,
+    mrn: str | None = None,
+    sex: Sex = Sex.UNKNOWN,
+    priority: Priority = Priority.NORMAL,
+    priority_reason: str = "",
+) -> IssuedTicket:
+    """The write half of a walk-in, one short transaction: read the clinic with its queue
+    facts, check it is open, match or create the patient, take the number and store ticket and
+    event. Counting the people ahead is left to `status_of`, outside the write lock."""
     actor.require(Role.OPERATOR, Role.DOCTOR)
     with uow(write=True):
         now = uow.clock.now()
@@ -247,8 +279,15 @@ def register_walk_in(
             priority_reason=priority_reason,
         )
         uow.commit()
+    return IssuedTicket(ticket, facts)
+
+
+def status_of(
+    uow: UnitOfWork, issued: IssuedTicket, *, queue: QueuePolicy = QUEUE_POLICY
+) -> TicketStatus:
+    """Where a just-issued ticket stands (people ahead counted now)."""
     with uow():
-        return _status(uow, ticket, facts, uow.clock.now(), queue)
+        return _status(uow, issued.ticket, issued.facts, uow.clock.now(), queue)
 
 
 def check_in_appointment(

@@ -43,7 +43,7 @@ async def book(
     """A patient books for themselves; staff book for any patient (`patient_id`)."""
     canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()
     request_hash = hashlib.sha256(canonical).hexdigest()
-    appointment = await c.call(
+    appointment = await c.write(
         svc.book_appointment,
         c.uow(),
         actor=actor,
@@ -123,7 +123,7 @@ async def cancel(
 ) -> AppointmentOut:
     """Staff, or the patient it belongs to. The place is freed at once."""
     return _out(
-        await c.call(svc.cancel_appointment, c.uow(), actor=actor, code=code, reason=body.reason)
+        await c.write(svc.cancel_appointment, c.uow(), actor=actor, code=code, reason=body.reason)
     )
 
 
@@ -135,7 +135,7 @@ async def reschedule(
     c: Container = Depends(deps.container),
 ) -> AppointmentOut:
     """Staff, or the patient it belongs to. All or nothing: new place taken, old one freed."""
-    appointment = await c.call(
+    appointment = await c.write(
         svc.reschedule_appointment,
         c.uow(),
         actor=actor,

@@ -56,8 +56,8 @@ async def walk_in(
 ) -> TicketStatusOut:
     """Staff. The patient is matched by MRN (the date of birth must agree) or created.
     Refused with `clinic_closed` outside the clinic's hours or when it is switched off."""
-    status = await c.call(
-        svc.register_walk_in,
+    issued = await c.write(
+        svc.issue_walk_in,
         c.uow(),
         actor=actor,
         policy=c.policy,
@@ -69,6 +69,8 @@ async def walk_in(
         priority=PRIORITIES[body.priority],
         priority_reason=body.priority_reason,
     )
+    # The people ahead are counted after the write, outside SQLite's write turn.
+    status = await c.call(svc.status_of, c.uow(), issued, queue=c.queue_policy)
     return _status_out(status)
 
 
@@ -83,7 +85,7 @@ async def check_in(
 ) -> TicketStatusOut:
     """Staff, or the patient it belongs to. On time (or within the grace period) the ticket
     is placed by the appointment time; later, at the back of the line."""
-    status = await c.call(
+    status = await c.write(
         svc.check_in_appointment,
         c.uow(),
         actor=actor,
@@ -159,7 +161,7 @@ async def call_next(
 ) -> OperatorTicketOut:
     """Staff. Emergencies first, then priority patients, then by arrival; a long wait moves a
     ticket up. `queue_empty` (404) when nobody waits."""
-    ticket = await c.call(
+    ticket = await c.write(
         queue_ops.call_next,
         c.uow(),
         actor=actor,
@@ -184,7 +186,7 @@ async def transfer(
     c: Container = Depends(deps.container),
 ) -> OperatorTicketOut:
     """Staff. Answers with the new ticket in the other clinic."""
-    ticket = await c.call(
+    ticket = await c.write(
         queue_ops.transfer_ticket,
         c.uow(),
         actor=actor,
@@ -204,7 +206,7 @@ async def undo(
     ticket_id: int, actor: Actor = Depends(deps.staff), c: Container = Depends(deps.container)
 ) -> OperatorTicketOut:
     """Staff."""
-    ticket = await c.call(queue_ops.undo_last_action, c.uow(), actor=actor, ticket_id=ticket_id)
+    ticket = await c.write(queue_ops.undo_last_action, c.uow(), actor=actor, ticket_id=ticket_id)
     return _operator_out(ticket)
 
 
@@ -273,7 +275,7 @@ async def ticket_action(
 ) -> OperatorTicketOut:
     """Staff. A recall beyond the configured limit marks the patient a no-show (skipped);
     `requeue` puts a skipped patient at the back of the line."""
-    ticket = await c.call(
+    ticket = await c.write(
         queue_ops.act_on_ticket,
         c.uow(),
         actor=actor,

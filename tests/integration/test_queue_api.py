@@ -1,8 +1,9 @@
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import create_engine, select
 
 from antrean.persistence import tables as t
+from antrean.services.patients import new_patient
 from tests.integration.conftest import FROZEN_AT
 
 
@@ -285,3 +286,64 @@ def test_a_finished_visit_moves_the_estimate_through_the_stored_service_time(
         row = conn.execute(select(t.clinic_service_time)).one()
     engine.dispose()
     assert (row.clinic_id, row.observations, row.mean_minutes) == (cid, 1, 13.0)
+
+
+def test_people_ahead_agree_with_the_domain_order_for_random_lines(container):
+    """Random waiting lines (all priorities, ties on time, appointment times still to come,
+    tickets no longer waiting): for every waiting ticket the database's count of people ahead
+    is its place in `domain.queue.queue_order`."""
+    import random
+
+    from antrean.domain.queue import Priority, Ticket, TicketSource, TicketState, queue_order
+    from antrean.testing.seed import open_all_week_clinic
+
+    c = container
+    clinic_id, _ = open_all_week_clinic(
+        c, doctors=1, start=time(8), end=time(9), slot_minutes=30, capacity=1
+    )
+    now = c.clock.now()
+    aging = c.queue_policy.aging
+    rng = random.Random(20261122)
+    uow = c.uow()
+    with uow(write=True):
+        patient = new_patient(
+            uow, facility_id=1, policy=c.policy, name="Uji", birth_date=date(1980, 1, 1)
+        )
+        for line in range(3):
+            day = now.date() + timedelta(days=line)
+            for number in range(1, 41):
+                # Times on a 10-minute grid, so many tickets share one; some in the future.
+                sort_at = now - timedelta(minutes=10 * rng.randint(-3, 12))
+                uow.tickets.add(
+                    Ticket(
+                        id=0,
+                        facility_id=1,
+                        clinic_id=clinic_id,
+                        day=day,
+                        number=number,
+                        label=f"A-{number:03d}",
+                        status_code=f"code-{line}-{number}",
+                        patient_id=patient.id,
+                        source=TicketSource.WALK_IN,
+                        priority=rng.choice(
+                            [Priority.NORMAL] * 4 + [Priority.PRIORITY] * 2 + [Priority.EMERGENCY]
+                        ),
+                        priority_reason="",
+                        state=rng.choice([TicketState.WAITING] * 5 + [TicketState.DONE]),
+                        issued_at=now,
+                        sort_at=sort_at,
+                    ),
+                    None,
+                )
+        uow.commit()
+    checked = 0
+    with uow():
+        for line in range(3):
+            day = now.date() + timedelta(days=line)
+            waiting = uow.tickets.waiting(1, clinic_id, day)
+            expected = [k.id for k in queue_order(waiting, now, aging)]
+            for ticket in waiting:
+                ahead = uow.tickets.count_ahead(ticket, now=now, aging=aging)
+                assert ahead == expected.index(ticket.id), (ticket, ahead)
+                checked += 1
+    assert checked > 80

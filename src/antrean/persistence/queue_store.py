@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, or_, select, text, update
+from sqlalchemy import and_, bindparam, func, or_, select, text, tuple_, update
 
 from antrean.domain.eta import EwmaServiceTime
 from antrean.domain.events import QueueEvent
@@ -79,34 +79,44 @@ _EVENT_VALUES = (
 )
 _INSERT_TICKET = insert_returning_id(_T, _TICKET_VALUES)
 _INSERT_EVENT = insert_returning_id(_E, _EVENT_VALUES)
-_theirs = case(
-    (
-        and_(_T.c.priority == int(Priority.NORMAL), _T.c.sort_at <= bindparam("cutoff")),
-        int(Priority.PRIORITY),
-    ),
-    else_=_T.c.priority,
-)
-_COUNT_AHEAD = Prepared(
-    select(func.count())
-    .select_from(_T)
-    .where(
-        _T.c.facility_id == bindparam("facility_id"),
-        _T.c.clinic_id == bindparam("clinic_id"),
-        _T.c.day == bindparam("day"),
-        _T.c.state == TicketState.WAITING.value,
-        _T.c.id != bindparam("ticket_id"),
-        or_(
-            _theirs > bindparam("mine"),
-            and_(
-                _theirs == bindparam("mine"),
-                or_(
-                    _T.c.sort_at < bindparam("sort_at"),
-                    and_(_T.c.sort_at == bindparam("sort_at"), _T.c.number < bindparam("number")),
-                ),
-            ),
-        ),
+# People ahead of a ticket, counted in the order of `domain.queue.queue_order`: effective
+# priority first (a normal ticket waiting longer than the aging time counts as priority), then
+# place in line (sort_at, number). Written as a sum of counts over ranges of the queue-order
+# index, one per stored priority, so the database walks index entries without evaluating the
+# effective priority row by row. One statement per effective priority of the ticket itself;
+# the ticket never counts itself (it is not strictly before itself, nor of another priority).
+_sort_at = bindparam("sort_at", type_=_T.c.sort_at.type)
+_before_me = tuple_(_T.c.sort_at, _T.c.number) < tuple_(_sort_at, bindparam("number"))
+_aged = _T.c.sort_at <= bindparam("cutoff", type_=_T.c.sort_at.type)
+
+
+def _waiting(priority: Priority, *conditions: Any) -> Any:
+    return (
+        select(func.count())
+        .select_from(_T)
+        .where(
+            _T.c.facility_id == bindparam("facility_id"),
+            _T.c.clinic_id == bindparam("clinic_id"),
+            _T.c.day == bindparam("day"),
+            _T.c.state == TicketState.WAITING.value,
+            _T.c.priority == int(priority),
+            *conditions,
+        )
+        .scalar_subquery()
     )
-)
+
+
+_N, _P, _EM = Priority.NORMAL, Priority.PRIORITY, Priority.EMERGENCY
+_COUNT_AHEAD = {
+    # Normal, not aged: every priority and emergency ticket, and the normal ones before it
+    # (a normal ticket old enough to have aged is always before it).
+    _N: Prepared(select(_waiting(_EM) + _waiting(_P) + _waiting(_N, _before_me))),
+    # Priority (given, or by aging): emergencies, then priority and aged normal tickets in line.
+    _P: Prepared(
+        select(_waiting(_EM) + _waiting(_P, _before_me) + _waiting(_N, _aged, _before_me))
+    ),
+    _EM: Prepared(select(_waiting(_EM, _before_me))),
+}
 _sp, _sv, _cl, _st, _h = (
     t.service_point,
     t.service,
@@ -314,11 +324,11 @@ class SqlTickets(_Repo):
             "day": ticket.day,
             "ticket_id": ticket.id,
             "cutoff": now - aging,
-            "mine": effective_priority(ticket, now, aging),
             "sort_at": ticket.sort_at,
             "number": ticket.number,
         }
-        return int(_COUNT_AHEAD.scalar(self.conn, params))
+        mine = Priority(effective_priority(ticket, now, aging))
+        return int(_COUNT_AHEAD[mine].scalar(self.conn, params))
 
     def move(
         self,

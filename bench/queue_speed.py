@@ -191,7 +191,15 @@ def main() -> int:
         default=20,
         help="walk-ins go round these clinics (a hospital's poli); 1 sends all to one line",
     )
+    parser.add_argument(
+        "--no-group-commit", action="store_true", help="one transaction per write (SQLite)"
+    )
+    parser.add_argument("--sqlite-synchronous", choices=["FULL", "NORMAL"], default="FULL")
     args = parser.parse_args()
+    server_env = {
+        "ANTREAN_GROUP_COMMIT": "false" if args.no_group_commit else "true",
+        "ANTREAN_SQLITE_SYNCHRONOUS": args.sqlite_synchronous,
+    }
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
     workdir = Path(tempfile.mkdtemp(prefix="antrean-bench-"))
@@ -199,7 +207,9 @@ def main() -> int:
     try:
         walk_in_clinics, reads = seed(url, workdir, args.clinics)
         common = {"connections": args.connections, "threads": 2}
-        with running_server(url, workdir, secret=SECRET, workers=args.workers) as base:
+        with running_server(
+            url, workdir, secret=SECRET, workers=args.workers, extra_env=server_env
+        ) as base:
             token = httpx.post(
                 f"{base}/api/v1/auth/token",
                 data={"username": "bench", "password": "bench-password"},
@@ -223,7 +233,8 @@ def main() -> int:
         shutil.rmtree(workdir, ignore_errors=True)
     print(
         f"\n== queue benchmark: {args.db}, {args.workers} server process(es), "
-        f"walk-ins over {args.clinics} clinic(s) =="
+        f"walk-ins over {args.clinics} clinic(s), SQLite synchronous={args.sqlite_synchronous}, "
+        f"group commit {'off' if args.no_group_commit else 'on'} =="
     )
     print(f"healthz      {health['rps']:9.0f} req/s   p99 {health['p99_ms']:7.2f} ms")
     print(

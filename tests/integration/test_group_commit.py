@@ -128,6 +128,8 @@ def test_later_batches_go_on_from_earlier_ones_and_stay_within_the_limit(contain
     assert asyncio.run(run()) == list(range(1, 8))
     assert batcher.batches == 3, "at most `limit` use cases share a transaction"
     assert batcher.calls == 7
+    # The same batcher serves a later event loop (a server restarting its loop, a test client).
+    assert asyncio.run(run()) == list(range(8, 15))
 
 
 def _hold_turn_in_thread(queue_lock: WriterQueue):

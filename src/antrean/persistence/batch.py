@@ -36,37 +36,36 @@ class WriteBatcher:
         self._bus = bus
         self.limit = limit
         self._pending: deque[_Call] = deque()
-        self._flushing = False
+        self._flusher: asyncio.Task[None] | None = None
         self.batches = 0  # how many shared transactions were committed (for tests and stats)
         self.calls = 0
 
     async def run(self, call: Callable[[], Any]) -> Any:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
         self._pending.append((call, future))
-        if not self._flushing:
-            self._flushing = True
-            asyncio.get_running_loop().create_task(self._flush())
+        flusher = self._flusher
+        # One flusher per loop; a new one if the last has ended (or its loop is gone).
+        if flusher is None or flusher.done() or flusher.get_loop() is not loop:
+            self._flusher = loop.create_task(self._flush())
         return await future
 
     async def _flush(self) -> None:
-        try:
-            while self._pending:
-                async with self._db.writer_turn_async():
-                    # The calls that came in while waiting for the turn join this batch.
-                    batch = [
-                        self._pending.popleft() for _ in range(min(self.limit, len(self._pending)))
-                    ]
-                    self._run(batch)
-        finally:
-            self._flushing = False
+        while self._pending:
+            async with self._db.writer_turn_async():
+                # The calls that came in while waiting for the turn join this batch.
+                batch = [
+                    self._pending.popleft() for _ in range(min(self.limit, len(self._pending)))
+                ]
+                self._run(batch)
 
     def _run(self, batch: list[_Call]) -> None:
         outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
         try:
             with SharedTransaction(self._db, self._bus) as shared:
                 for call, future in batch:
-                    if future.cancelled():
-                        continue
+                    if future.cancelled() or future.get_loop().is_closed():
+                        continue  # nobody is waiting for this answer any more
                     try:
                         outcomes.append((future, call(), None))
                     except Exception as exc:  # the use case's own error, for its caller

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, select, text, tuple_, update
+from sqlalchemy import and_, bindparam, func, literal_column, select, text, tuple_, update
 
 from antrean.domain.eta import EwmaServiceTime
 from antrean.domain.events import QueueEvent
@@ -142,7 +142,8 @@ def _facts_columns(day: Any) -> tuple[Any, ...]:
             _busy.c.facility_id == _cl.c.facility_id,
             _busy.c.clinic_id == _cl.c.id,
             _busy.c.day == day,
-            or_(*(_busy.c.state == state for state in _BUSY)),
+            # Constants, not bind parameters: an index range per state on both databases.
+            _busy.c.state.in_([literal_column(f"'{state}'") for state in _BUSY]),
             _busy.c.counter.is_not(None),
         )
         .scalar_subquery(),

@@ -298,8 +298,23 @@ def check_in_appointment(
     code: str,
     queue: QueuePolicy = QUEUE_POLICY,
 ) -> TicketStatus:
-    """Turn today's booking into a queue ticket, placed by its appointment time; a patient
-    later than the grace period joins at the back. Staff, or the patient themselves."""
+    """Turn today's booking into a queue ticket and say where it stands: `check_in`, then
+    `status_of` in a read of its own."""
+    issued = check_in(uow, actor=actor, policy=policy, code=code, queue=queue)
+    return status_of(uow, issued, queue=queue)
+
+
+def check_in(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    policy: BookingPolicy,
+    code: str,
+    queue: QueuePolicy = QUEUE_POLICY,
+) -> IssuedTicket:
+    """The write half of a check-in: today's booking becomes a ticket placed by its
+    appointment time; a patient later than the grace period joins at the back. Staff, or the
+    patient themselves."""
     with uow(write=True):
         now = uow.clock.now()
         appointment = uow.appointments.get_by_code(actor.facility_id, code.strip().upper())
@@ -329,9 +344,8 @@ def check_in_appointment(
         uow.appointments.save(
             replace(appointment, status=AppointmentStatus.CHECKED_IN, updated_at=now)
         )
-        status = _status(uow, ticket, facts, now, queue)
         uow.commit()
-    return status
+    return IssuedTicket(ticket, facts)
 
 
 def ticket_status(

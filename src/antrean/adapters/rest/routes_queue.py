@@ -85,14 +85,15 @@ async def check_in(
 ) -> TicketStatusOut:
     """Staff, or the patient it belongs to. On time (or within the grace period) the ticket
     is placed by the appointment time; later, at the back of the line."""
-    status = await c.write(
-        svc.check_in_appointment,
+    issued = await c.write(
+        svc.check_in,
         c.uow(),
         actor=actor,
         policy=c.policy,
         code=code,
         queue=c.queue_policy,
     )
+    status = await c.call(svc.status_of, c.uow(), issued, queue=c.queue_policy)
     return _status_out(status)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import socket
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -35,7 +36,7 @@ def serve(
     """Run the web server (REST API, docs). The embedded SQLite database is upgraded first."""
     import uvicorn
 
-    from antrean.adapters.rest.server import NoDelayHttpToolsProtocol
+    from antrean.adapters.rest.server import NoDelayHttpToolsProtocol, serve_processes
     from antrean.bootstrap import build
     from antrean.persistence.migrate import current_revision, head_revision
 
@@ -55,21 +56,28 @@ def serve(
     _close_past_days(container)
     container.close()
     # Server processes read their settings from the environment: tell them how many there are.
-    os.environ["ANTREAN_WORKERS"] = str(workers or settings.workers)
-    uvicorn.run(
-        "antrean.adapters.rest.asgi:create",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers or settings.workers,
-        log_level=settings.log_level,
-        access_log=False,
+    count = workers or settings.workers
+    os.environ["ANTREAN_WORKERS"] = str(count)
+    options: dict[str, Any] = {
+        "app": "antrean.adapters.rest.asgi:create",
+        "factory": True,
+        "host": host or settings.host,
+        "port": port or settings.port,
+        "log_level": settings.log_level,
+        "access_log": False,
         # The standard asyncio loop, not uvloop: under full load uvloop starved some
         # connections (booking p99 above 1 s against about 120 ms with asyncio; see
         # docs/benchmarks.md). httptools still parses HTTP in C.
-        loop="asyncio",
-        http=NoDelayHttpToolsProtocol,
-    )
+        "loop": "asyncio",
+        "http": NoDelayHttpToolsProtocol,
+    }
+    if count > 1 and hasattr(socket, "SO_REUSEPORT"):
+        # A listening socket per process, so connections spread evenly (see serve_processes).
+        code = serve_processes(options, count)
+        if code:
+            raise typer.Exit(code)
+        return
+    uvicorn.run(**options, workers=count)
 
 
 def _at_start(container: Container, what: str, job: Callable[..., Any]) -> Any:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import httpx
 
@@ -58,3 +63,114 @@ def test_serve_refuses_a_weak_secret_in_production(tmp_path):
         timeout=60,
     )
     assert r.returncode == 2 and "weak" in r.stdout
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def _server_processes(pid: int, port: int) -> dict[int, int]:
+    """Server processes of `antrean serve` (the children holding a socket on the port), with
+    how many accepted connections each holds."""
+    listening, established = set(), {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) != port:
+                continue
+            if fields[3] == "0A":  # listening
+                listening.add(fields[9])
+            elif fields[3] == "01":  # established
+                established[fields[9]] = True
+    counts: dict[int, int] = {}
+    for child in _children(pid):
+        inodes = set()
+        for fd in Path(f"/proc/{child}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+        if inodes & listening:
+            counts[child] = len(inodes & set(established))
+    return counts
+
+
+def _serve(tmp_path, port: int, workers: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "ANTREAN_DATA_DIR": str(tmp_path / "data"),
+        "ANTREAN_PORT": str(port),
+        "ANTREAN_WORKERS": str(workers),
+        "ANTREAN_LOG_LEVEL": "warning",
+        "ANTREAN_ENVIRONMENT": "test",
+        "ANTREAN_SECRET_KEY": "e2e-secret-" + "x" * 40,
+    }
+    env.pop("ANTREAN_DATABASE_URL", None)
+    return subprocess.Popen([sys.executable, "-m", "antrean", "serve"], env=env)
+
+
+def _until(condition, timeout: float = 20.0):
+    """Wait for a state the server reaches by itself (polling what it shows, not sleeping it
+    off)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError("the server did not get there in time")
+
+
+def test_server_processes_share_connections_and_come_back(tmp_path):
+    port = free_port()
+    proc = _serve(tmp_path, port, workers=2)
+    base = f"http://127.0.0.1:{port}"
+    clients = []
+    try:
+        wait_ready(base, proc)
+        servers = _until(
+            lambda: (
+                len(_server_processes(proc.pid, port)) == 2 and _server_processes(proc.pid, port)
+            )
+        )
+        assert len(servers) == 2, "each server process listens with a socket of its own"
+        # A burst of 40 kept-alive connections, as a load balancer or load test opens them.
+        clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(40)]
+        spread = _until(
+            lambda: (c := _server_processes(proc.pid, port)) and sum(c.values()) >= 40 and c
+        )
+        assert min(spread.values()) >= 8, f"connections spread over both processes: {spread}"
+        for client in clients:
+            client.close()
+        # A server process that dies is replaced, and the server keeps answering.
+        victim = next(iter(servers))
+        os.kill(victim, signal.SIGKILL)
+        replaced = _until(
+            lambda: (
+                (now := set(_server_processes(proc.pid, port)))
+                and len(now) == 2
+                and victim not in now
+            )
+        )
+        assert replaced
+        assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
+    finally:
+        for client in clients:
+            client.close()
+        proc.terminate()
+        assert proc.wait(timeout=30) == 0
+
+
+def test_serve_stops_when_the_port_is_taken(tmp_path):
+    port = free_port()
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", port))
+    taken.listen()
+    try:
+        proc = _serve(tmp_path, port, workers=2)
+        assert proc.wait(timeout=60) != 0
+    finally:
+        taken.close()

@@ -286,6 +286,19 @@ def test_a_finished_visit_moves_the_estimate_through_the_stored_service_time(
         row = conn.execute(select(t.clinic_service_time)).one()
     engine.dispose()
     assert (row.clinic_id, row.observations, row.mean_minutes) == (cid, 1, 13.0)
+    # The finish was a mistake: undone, that visit is not measured any more (typical again).
+    r = api.client.post(f"/api/v1/queue/tickets/{first['id']}/undo", headers=operator)
+    assert r.json()["state"] == "serving"
+    assert minutes_to_call() == 15
+    # Finished for real 5 minutes later: one visit of 10 minutes, counted once.
+    api.container.clock.advance(timedelta(minutes=5))
+    api.client.post(f"/api/v1/queue/tickets/{first['id']}/finish", headers=operator)
+    assert minutes_to_call() == 14
+    engine = create_engine(str(api.container.db.engine.url.render_as_string(hide_password=False)))
+    with engine.connect() as conn:
+        row = conn.execute(select(t.clinic_service_time)).one()
+    engine.dispose()
+    assert (row.observations, row.mean_minutes) == (1, 14.0)
 
 
 def test_people_ahead_agree_with_the_domain_order_for_random_lines(container):

@@ -186,26 +186,32 @@ _SAVE_SERVICE_TIME = text(
 
 def _facts(v: Sequence[Any]) -> ClinicQueueFacts:
     clinic_id, name, counters, typical, busy, mean, variance, observations = v
+    # No row, or no visit measured (all undone): the typical duration applies.
     service = (
-        None
-        if mean is None
-        else EwmaServiceTime(mean=mean, variance=variance, observations=observations)
+        EwmaServiceTime(mean=mean, variance=variance, observations=observations)
+        if observations
+        else None
     )
     return ClinicQueueFacts(clinic_id, name, counters, typical, busy, service)
 
 
 _start, _finish = _E.alias("start_event"), _E.alias("finish_event")
+# Visits that ended as finished: from the latest start to the latest finish of each, so a
+# finish that was undone (and the ticket finished again later) counts once, at its real length.
+_started, _finished = func.max(_start.c.at), func.max(_finish.c.at)
 _RECENT_SERVICE = (
-    select(_start.c.at, _finish.c.at)
+    select(_started, _finished)
     .select_from(_T)
     .join(_start, and_(_start.c.ticket_id == _T.c.id, _start.c.action == "start"))
     .join(_finish, and_(_finish.c.ticket_id == _T.c.id, _finish.c.action == "finish"))
     .where(
         _T.c.facility_id == bindparam("facility_id"),
         _T.c.clinic_id == bindparam("clinic_id"),
-        _finish.c.at >= bindparam("since"),
+        _T.c.state == TicketState.DONE.value,
     )
-    .order_by(_finish.c.at.desc())
+    .group_by(_T.c.id)
+    .having(_finished >= bindparam("since", type_=_E.c.at.type))
+    .order_by(_finished.desc())
     .limit(bindparam("limit"))
 )
 

@@ -89,7 +89,8 @@ def _status(
 
 def refresh_service_time(uow: UnitOfWork, ticket: Ticket) -> None:
     """Fold the clinic's latest measured visits into its service-time estimate, in the
-    caller's transaction: run when a visit finishes, so status reads need not."""
+    caller's transaction: run when a visit finishes (or a finish is undone), so status reads
+    need not. With no measured visit left, the estimate is the typical duration again."""
     found = uow.tickets.queue_clinic(ticket.facility_id, ticket.clinic_id, ticket.day)
     if found is None:
         return
@@ -97,8 +98,6 @@ def refresh_service_time(uow: UnitOfWork, ticket: Ticket) -> None:
     history = uow.tickets.recent_service_times(
         ticket.facility_id, ticket.clinic_id, since=now - HISTORY_WINDOW
     )
-    if not history:
-        return
     start = replace(found[1], service_time=None)
     estimate = service_estimator(start).observe_all(history)
     uow.tickets.save_service_time(ticket.facility_id, ticket.clinic_id, estimate, now)

@@ -170,6 +170,8 @@ def undo_last_action(uow: UnitOfWork, *, actor: Actor, ticket_id: int) -> Ticket
         ):
             raise AntreanError("nothing_to_undo")
         ticket = _record(uow, actor, ticket, "undo", previous, counter)
+        if last.action == "finish":
+            refresh_service_time(uow, ticket)  # that visit is not over after all
         uow.commit()
     return ticket
 

@@ -564,7 +564,7 @@ class FakeTickets(_Part):
             counters,
             min(durations) if durations else None,
             len(serving),
-            replace(stored) if stored else None,
+            replace(stored) if stored and stored.observations else None,
         )
 
     def save_service_time(
@@ -615,17 +615,21 @@ class FakeTickets(_Part):
         self, facility_id: int, clinic_id: int, since: datetime, limit: int = 50
     ) -> list[timedelta]:
         starts: dict[int, datetime] = {}
-        found: list[tuple[datetime, timedelta]] = []
+        finishes: dict[int, datetime] = {}
         for ticket_id, at, event in self.s.ticket_events:
-            ticket = self.s.tickets.get(ticket_id)
-            if ticket is None or ticket.clinic_id != clinic_id:
-                continue
             if event.action == "start":
-                starts[ticket_id] = at
-            elif event.action == "finish" and ticket_id in starts and at >= since:
-                found.append((at, at - starts[ticket_id]))
-        found.sort(key=lambda pair: pair[0])
-        return [d for _, d in found[-limit:]]
+                starts[ticket_id] = max(at, starts.get(ticket_id, at))
+            elif event.action == "finish":
+                finishes[ticket_id] = max(at, finishes.get(ticket_id, at))
+        found = sorted(
+            (finished, finished - starts[ticket_id])
+            for ticket_id, finished in finishes.items()
+            if ticket_id in starts
+            and finished >= since
+            and self.s.tickets[ticket_id].clinic_id == clinic_id
+            and self.s.tickets[ticket_id].state is TicketState.DONE
+        )
+        return [d for _, d in found[-limit:] if d >= timedelta(0)]
 
     def events_since(
         self,

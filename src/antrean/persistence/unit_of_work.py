@@ -23,6 +23,30 @@ from antrean.persistence.queue_store import SqlTickets
 from antrean.persistence.repositories import SqlCatalog, SqlSchedules
 
 
+def _begin(db: Database, *, write: bool) -> tuple[Connection, Any]:
+    """A connection with its transaction begun; SQLite takes the write lock at BEGIN for a
+    write, so two writers never deadlock upgrading a read lock."""
+    conn = db.engine.connect()
+    try:
+        if write and db.is_sqlite:
+            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+        return conn, conn.begin()
+    except BaseException:
+        conn.close()
+        raise
+
+
+def _commit_and_publish(
+    bus: EventBus | None, conn: Connection, tx: Any, events: list[QueueEvent]
+) -> None:
+    """Commit; the events reach subscribers if, and only when, the commit succeeds."""
+    if bus is not None and events:
+        bus.before_commit(conn, events)
+    tx.commit()
+    if bus is not None and events:
+        bus.after_commit(events)
+
+
 def _driver_execute(conn: Connection, sql: str) -> None:
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
@@ -48,14 +72,7 @@ class SharedTransaction:
         self._bus = bus
         self.events: list[QueueEvent] = []
         self._savepoints = 0
-        self.conn: Connection = db.engine.connect()
-        try:
-            if db.is_sqlite:
-                self.conn = self.conn.execution_options(sqlite_begin="IMMEDIATE")
-            self._tx = self.conn.begin()
-        except BaseException:
-            self.conn.close()
-            raise
+        self.conn, self._tx = _begin(db, write=True)
 
     @classmethod
     def current(cls) -> SharedTransaction | None:
@@ -89,11 +106,7 @@ class SharedTransaction:
 
     def commit(self) -> None:
         events, self.events = self.events, []
-        if self._bus is not None and events:
-            self._bus.before_commit(self.conn, events)
-        self._tx.commit()
-        if self._bus is not None and events:
-            self._bus.after_commit(events)
+        _commit_and_publish(self._bus, self.conn, self._tx, events)
 
 
 class SqlUnitOfWork:
@@ -139,10 +152,7 @@ class SqlUnitOfWork:
             self._turn = self._db.writer_turn()
             self._turn.__enter__()
         try:
-            conn = self._db.engine.connect()
-            if self._write and self._db.is_sqlite:
-                conn = conn.execution_options(sqlite_begin="IMMEDIATE")
-            self._tx = conn.begin()
+            conn, self._tx = _begin(self._db, write=self._write)
         except BaseException:
             self._release_turn()
             raise
@@ -162,11 +172,8 @@ class SqlUnitOfWork:
                 self._savepoint = None
             self._shared.events.extend(events)
             return
-        if self._bus is not None and events and self._conn is not None:
-            self._bus.before_commit(self._conn, events)
-        self._tx.commit()
-        if self._bus is not None and events:
-            self._bus.after_commit(events)
+        assert self._conn is not None, "commit inside `with uow(...)`"
+        _commit_and_publish(self._bus, self._conn, self._tx, events)
 
     def __exit__(self, *args: object) -> None:
         if self._shared is not None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import getpass
 import os
-import socket
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -71,8 +70,9 @@ def serve(
         "loop": "asyncio",
         "http": NoDelayHttpToolsProtocol,
     }
-    if count > 1 and hasattr(socket, "SO_REUSEPORT"):
-        # A listening socket per process, so connections spread evenly (see serve_processes).
+    if count > 1 and sys.platform.startswith("linux"):
+        # A listening socket per process, so connections spread evenly (see serve_processes);
+        # elsewhere SO_REUSEPORT does not balance, and uvicorn's shared socket is used.
         code = serve_processes(options, count)
         if code:
             raise typer.Exit(code)

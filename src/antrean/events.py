@@ -15,7 +15,6 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.engine import Connection, make_url
 
 from antrean.domain.events import QueueEvent
@@ -73,14 +72,13 @@ class InProcessBus:
     def __init__(self, broadcaster: Broadcaster) -> None:
         self.broadcaster = broadcaster
 
-    def before_commit(self, conn: Connection, events: list[QueueEvent]) -> None:
-        pass
-
-    def after_commit(self, events: list[QueueEvent]) -> None:
+    def commit(self, conn: Connection, tx: Any, events: list[QueueEvent]) -> None:
+        """Commit, then hand the events to this process's subscribers."""
+        tx.commit()
         self.broadcaster.deliver(events)
 
     async def run(self) -> None:
-        """Nothing to listen to: events arrive through after_commit."""
+        """Nothing to listen to: events arrive through `commit`."""
 
 
 class PostgresNotifyBus:
@@ -89,12 +87,17 @@ class PostgresNotifyBus:
         url = make_url(database_url).set(drivername="postgresql")
         self._conninfo = url.render_as_string(hide_password=False)
 
-    def before_commit(self, conn: Connection, events: list[QueueEvent]) -> None:
-        for event in events:
-            conn.execute(text("SELECT pg_notify(:c, :p)"), {"c": CHANNEL, "p": event.to_json()})
-
-    def after_commit(self, events: list[QueueEvent]) -> None:
-        pass  # every process, this one included, hears it through LISTEN
+    def commit(self, conn: Connection, tx: Any, events: list[QueueEvent]) -> None:
+        """A notification per event inside the transaction, and the commit, sent together in
+        one round trip (a psycopg pipeline). PostgreSQL delivers the notifications only if the
+        commit succeeds, to every listening process, this one included."""
+        driver = conn.connection.dbapi_connection
+        assert driver is not None
+        with driver.pipeline():
+            with driver.cursor() as cursor:
+                for event in events:
+                    cursor.execute("SELECT pg_notify(%s, %s)", (CHANNEL, event.to_json()))
+            tx.commit()
 
     async def run(self) -> None:
         """LISTEN until cancelled, reconnecting after a lost connection."""
@@ -133,11 +136,9 @@ class TableTailBus:
         self._engine = engine
         self.interval = interval
 
-    def before_commit(self, conn: Connection, events: list[QueueEvent]) -> None:
-        pass
-
-    def after_commit(self, events: list[QueueEvent]) -> None:
-        pass  # delivered by the tail, in order with other processes' events
+    def commit(self, conn: Connection, tx: Any, events: list[QueueEvent]) -> None:
+        """Commit; the events are delivered by the tail, in order with other processes'."""
+        tx.commit()
 
     def _read(self, after_id: int) -> list[QueueEvent]:
         from antrean.persistence.queue_store import events_after

@@ -31,10 +31,8 @@ class RecordingBus:
         self.seen_at_publish: list[int] = []
         self.published: list[str] = []
 
-    def before_commit(self, conn, events) -> None:
-        pass
-
-    def after_commit(self, events) -> None:
+    def commit(self, conn, tx, events) -> None:
+        tx.commit()
         with self.engine.connect() as conn:
             self.seen_at_publish.append(
                 conn.execute(select(func.count()).select_from(t.ticket)).scalar_one()

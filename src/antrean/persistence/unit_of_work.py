@@ -40,11 +40,10 @@ def _commit_and_publish(
     bus: EventBus | None, conn: Connection, tx: Any, events: list[QueueEvent]
 ) -> None:
     """Commit; the events reach subscribers if, and only when, the commit succeeds."""
-    if bus is not None and events:
-        bus.before_commit(conn, events)
-    tx.commit()
-    if bus is not None and events:
-        bus.after_commit(events)
+    if bus is None or not events:
+        tx.commit()
+    else:
+        bus.commit(conn, tx, events)
 
 
 def _driver_execute(conn: Connection, sql: str) -> None:

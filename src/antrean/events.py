@@ -88,16 +88,16 @@ class PostgresNotifyBus:
         self._conninfo = url.render_as_string(hide_password=False)
 
     def commit(self, conn: Connection, tx: Any, events: list[QueueEvent]) -> None:
-        """A notification per event inside the transaction, and the commit, sent together in
-        one round trip (a psycopg pipeline). PostgreSQL delivers the notifications only if the
-        commit succeeds, to every listening process, this one included."""
+        """A notification per event inside the transaction, then the commit: PostgreSQL
+        delivers them only if the commit succeeds, to every listening process, this one
+        included. (Sending them in one pipeline with the commit saved no measurable time and
+        needs libpq 14, so they go one by one.)"""
         driver = conn.connection.dbapi_connection
         assert driver is not None
-        with driver.pipeline():
-            with driver.cursor() as cursor:
-                for event in events:
-                    cursor.execute("SELECT pg_notify(%s, %s)", (CHANNEL, event.to_json()))
-            tx.commit()
+        with driver.cursor() as cursor:
+            for event in events:
+                cursor.execute("SELECT pg_notify(%s, %s)", (CHANNEL, event.to_json()))
+        tx.commit()
 
     async def run(self) -> None:
         """LISTEN until cancelled, reconnecting after a lost connection."""

@@ -216,6 +216,20 @@ _RECENT_SERVICE = (
 )
 
 
+# A timeline event as subscribers see it (QueueEvent's fields, in order).
+_EVENT_COLUMNS = (
+    _E.c.id,
+    _T.c.facility_id,
+    _T.c.clinic_id,
+    _T.c.id,
+    _T.c.status_code,
+    _T.c.label,
+    _E.c.to_state,
+    _E.c.action,
+    _E.c.counter,
+)
+
+
 def _ticket(row: Sequence[Any]) -> Ticket:
     v = list(row)
     v[8], v[9], v[11] = TicketSource(v[8]), Priority(v[9]), TicketState(v[11])
@@ -397,17 +411,7 @@ class SqlTickets(_Repo):
         limit: int = 500,
     ) -> list[QueueEvent]:
         stmt = (
-            select(
-                _E.c.id,
-                _T.c.facility_id,
-                _T.c.clinic_id,
-                _T.c.id,
-                _T.c.status_code,
-                _T.c.label,
-                _E.c.to_state,
-                _E.c.action,
-                _E.c.counter,
-            )
+            select(*_EVENT_COLUMNS)
             .join(_T, _T.c.id == _E.c.ticket_id)
             .where(_E.c.facility_id == facility_id, _E.c.id > after_id)
             .order_by(_E.c.id)
@@ -418,19 +422,6 @@ class SqlTickets(_Repo):
         if status_code is not None:
             stmt = stmt.where(_T.c.status_code == status_code)
         return [QueueEvent(*row) for row in self.conn.execute(stmt)]
-
-
-_EVENT_COLUMNS = (
-    _E.c.id,
-    _T.c.facility_id,
-    _T.c.clinic_id,
-    _T.c.id,
-    _T.c.status_code,
-    _T.c.label,
-    _E.c.to_state,
-    _E.c.action,
-    _E.c.counter,
-)
 
 
 def events_after(conn: Any, after_id: int, limit: int = 1000) -> list[QueueEvent]:

@@ -49,24 +49,8 @@ _COLUMNS = [
 _BUSY = (TicketState.CALLED.value, TicketState.SERVING.value)
 
 # Statements on the walk-in and status paths, built once (see persistence/statements.py).
-_TICKET_VALUES = (
-    "facility_id",
-    "clinic_id",
-    "day",
-    "number",
-    "label",
-    "status_code",
-    "patient_id",
-    "appointment_id",
-    "source",
-    "priority",
-    "priority_reason",
-    "state",
-    "issued_at",
-    "sort_at",
-    "counter",
-    "recalls",
-)
+# Every column a ticket is read with, but its id; plus the appointment it may come from.
+_TICKET_VALUES = (*(c.name for c in _COLUMNS if c.name != "id"), "appointment_id")
 _EVENT_VALUES = (
     "facility_id",
     "ticket_id",

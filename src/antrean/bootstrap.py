@@ -1,10 +1,14 @@
-"""Composition root: builds the engine, unit-of-work factory, clock and token service."""
+"""Composition root: builds the engine, unit-of-work factory, clock, event bus and the
+implementations of what the services need from outside (passwords, tokens, phone numbers)."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -13,19 +17,17 @@ import anyio.to_thread
 from antrean.config import Settings, resolve_secret
 from antrean.domain.booking import BookingPolicy
 from antrean.domain.common import Clock, SystemClock
+from antrean.domain.identity import Actor
 from antrean.domain.queue import QueuePolicy
-from antrean.events import (
-    Broadcaster,
-    EventBus,
-    InProcessBus,
-    PostgresNotifyBus,
-    TableTailBus,
-)
+from antrean.integrations.passwords import Argon2Passwords
+from antrean.integrations.phones import PhonenumbersParser
+from antrean.integrations.tokens import JwtAccessTokens
+from antrean.live import Broadcaster
 from antrean.persistence.batch import WriteBatcher
 from antrean.persistence.engine import Database, create_database
+from antrean.persistence.event_bus import EventBus, InProcessBus, PostgresNotifyBus, TableTailBus
 from antrean.persistence.migrate import upgrade
 from antrean.persistence.unit_of_work import SqlUnitOfWorkFactory
-from antrean.services.identity import TokenService
 from antrean.services.ports import UnitOfWork
 
 T = TypeVar("T")
@@ -37,16 +39,39 @@ class Container:
     db: Database
     clock: Clock
     uow_factory: SqlUnitOfWorkFactory
-    tokens: TokenService
+    tokens: JwtAccessTokens
+    passwords: Argon2Passwords
+    phones: PhonenumbersParser
     policy: BookingPolicy
     queue_policy: QueuePolicy
     broadcaster: Broadcaster
     bus: EventBus
     inline_db_calls: bool = True
     batcher: WriteBatcher | None = None
+    # CPU-heavy use cases (password hashing) run here, never on an event loop: one thread
+    # per core, so they use every core and the loop keeps answering meanwhile.
+    cpu_pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(
+            max_workers=os.cpu_count() or 2, thread_name_prefix="antrean-cpu"
+        )
+    )
 
     def uow(self) -> UnitOfWork:
         return self.uow_factory()
+
+    def anonymous(self) -> Actor:
+        """Someone not signed in, in this server's facility."""
+        return Actor.anonymous(self.settings.facility_id)
+
+    def system(self) -> Actor:
+        """The product itself, in this server's facility (start-up and daily jobs)."""
+        return Actor.system(self.settings.facility_id)
+
+    async def offload(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run a use case that spends CPU (checking or making a password hash) on the CPU
+        pool, so the event loop goes on serving other requests meanwhile."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.cpu_pool, functools.partial(fn, *args, **kwargs))
 
     async def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run a (blocking) service call from async code, the way the database likes best.
@@ -69,6 +94,7 @@ class Container:
         return result
 
     def close(self) -> None:
+        self.cpu_pool.shutdown(wait=False, cancel_futures=True)
         self.db.dispose()
 
 
@@ -88,12 +114,14 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Fal
         db=db,
         clock=clock,
         uow_factory=SqlUnitOfWorkFactory(db, clock, bus),
-        tokens=TokenService(
+        tokens=JwtAccessTokens(
             secret=resolve_secret(settings),
             clock=clock,
             access_ttl=timedelta(minutes=settings.access_token_minutes),
             refresh_ttl=timedelta(days=settings.refresh_token_days),
         ),
+        passwords=Argon2Passwords(),
+        phones=PhonenumbersParser(),
         policy=settings.booking_policy(),
         queue_policy=settings.queue_policy(),
         broadcaster=broadcaster,

@@ -35,9 +35,9 @@ def serve(
     """Run the web server (REST API, docs). The embedded SQLite database is upgraded first."""
     import uvicorn
 
-    from antrean.adapters.rest.server import NoDelayHttpToolsProtocol, serve_processes
     from antrean.bootstrap import build
     from antrean.persistence.migrate import current_revision, head_revision
+    from antrean.server import NoDelayHttpToolsProtocol, serve_processes
 
     settings = _settings()
     try:
@@ -58,7 +58,7 @@ def serve(
     count = workers or settings.workers
     os.environ["ANTREAN_WORKERS"] = str(count)
     options: dict[str, Any] = {
-        "app": "antrean.adapters.rest.asgi:create",
+        "app": "antrean.http:create",
         "factory": True,
         "host": host or settings.host,
         "port": port or settings.port,
@@ -84,9 +84,7 @@ def _at_start(container: Container, what: str, job: Callable[..., Any]) -> Any:
     """Run a daily job once at start. Another process starting at the same moment may win the
     race; that is reported and the server starts all the same."""
     try:
-        return job(
-            container.uow(), facility_id=container.settings.facility_id, policy=container.policy
-        )
+        return job(container.uow(), actor=container.system(), policy=container.policy)
     except Exception as exc:
         console.print(f"[yellow]{what} not done at start: {exc.__class__.__name__}[/yellow]")
         return None
@@ -103,7 +101,7 @@ def _extend_slots(container: Container) -> None:
 
 def _close_past_days(container: Container) -> None:
     """End earlier queue days on start (also run `antrean close-day` nightly)."""
-    from antrean.services.queue_ops import close_past_days
+    from antrean.services.queue_actions import close_past_days
 
     _at_start(container, "Closing earlier days", close_past_days)
 
@@ -130,7 +128,8 @@ def create_admin(
     """Create an admin account."""
     from antrean.bootstrap import build
     from antrean.domain.errors import AntreanError
-    from antrean.services.identity import create_user
+    from antrean.domain.identity import Role, StaffAccountDraft
+    from antrean.services.accounts import create_user
 
     if password is None:
         password = (
@@ -138,14 +137,14 @@ def create_admin(
         )
     container = build(_settings(), migrate=True)
     try:
-        user = create_user(
-            container.uow(),
-            actor=None,
-            facility_id=container.settings.facility_id,
+        draft = StaffAccountDraft(
             username=username,
             password=password,
-            roles="admin",
+            roles=frozenset({Role.ADMIN}),
             full_name=full_name,
+        )
+        user = create_user(
+            container.uow(), actor=container.system(), hasher=container.passwords, draft=draft
         )
     except AntreanError as exc:
         console.print(f"[red]{exc.message('en')}[/red]")
@@ -164,7 +163,7 @@ def generate_slots() -> None:
     container = build(_settings(), migrate=True)
     with console.status("Generating slots..."):
         report = generate_facility_slots(
-            container.uow(), facility_id=container.settings.facility_id, policy=container.policy
+            container.uow(), actor=container.system(), policy=container.policy
         )
     container.close()
     console.print(
@@ -180,12 +179,10 @@ def close_day() -> None:
     Run it each night after the clinics close (cron or a systemd timer); `serve` runs it on start.
     """
     from antrean.bootstrap import build
-    from antrean.services.queue_ops import close_past_days
+    from antrean.services.queue_actions import close_past_days
 
     container = build(_settings(), migrate=True)
-    result = close_past_days(
-        container.uow(), facility_id=container.settings.facility_id, policy=container.policy
-    )
+    result = close_past_days(container.uow(), actor=container.system(), policy=container.policy)
     container.close()
     console.print(
         f"tickets: {result.no_shows} no-shows, {result.finished} finished; "

@@ -10,11 +10,13 @@ from rich.console import Console
 from rich.progress import Progress
 
 from antrean.bootstrap import Container
+from antrean.domain.booking import BookingDraft
+from antrean.domain.catalog import ClinicDraft, DoctorDraft, OpeningHours, ServiceDraft
 from antrean.domain.errors import AntreanError
-from antrean.domain.identity import Actor, Role
-from antrean.domain.patients import Sex
-from antrean.domain.scheduling import ExceptionKind, OpeningHours, Schedule, ScheduleException
-from antrean.services import booking, identity, patients, queue_ops, scheduling
+from antrean.domain.identity import Actor, Role, StaffAccountDraft, User
+from antrean.domain.patients import PatientDraft, Sex
+from antrean.domain.scheduling import ExceptionKind, Schedule, ScheduleException
+from antrean.services import accounts, booking, catalog, patients, scheduling
 
 WEEKDAYS = range(0, 5)  # Monday to Friday
 SATURDAY = 5
@@ -138,12 +140,11 @@ DEMO_USERS = [
 
 def load_demo(container: Container, *, patients: int, force: bool, console: Console) -> None:
     uow = container.uow
-    fid = container.settings.facility_id
-    if scheduling.list_clinics(uow(), facility_id=fid) and not force:
+    admin = container.system()
+    if catalog.list_clinics(uow(), actor=admin) and not force:
         console.print("The database already has clinics; demo data not loaded (use --force).")
         return
     rng = random.Random(20261122)
-    admin = Actor(user_id=0, facility_id=fid, roles=frozenset({Role.ADMIN}))
     policy = container.policy
     clinic_ids = _clinics(container, admin)
     doctor_ids = _doctors(container, admin, clinic_ids)
@@ -172,26 +173,23 @@ def _clinics(container: Container, admin: Actor) -> dict[str, int]:
         hours = [OpeningHours(d, *weekday_hours) for d in WEEKDAYS]
         if saturday_hours:
             hours.append(OpeningHours(SATURDAY, *saturday_hours))
-        clinic = scheduling.create_clinic(
+        clinic = catalog.create_clinic(
             container.uow(),
             actor=admin,
             policy=container.policy,
-            code=code,
-            name=name,
-            queue_prefix=prefix,
-            hours=hours,
+            draft=ClinicDraft(code=code, name=name, queue_prefix=prefix, hours=tuple(hours)),
         )
         ids[code] = clinic.id
         rooms = ["Loket 1", "Loket 2"] if code == "UMUM" else ["Ruang 1"]
         for room in rooms:
-            queue_ops.add_counter(container.uow(), actor=admin, clinic_id=clinic.id, name=room)
+            catalog.add_counter(container.uow(), actor=admin, clinic_id=clinic.id, name=room)
         for service_name, minutes in SERVICES[code]:
-            scheduling.create_service(
+            catalog.create_service(
                 container.uow(),
                 actor=admin,
-                clinic_id=clinic.id,
-                name=service_name,
-                duration_minutes=minutes,
+                draft=ServiceDraft(
+                    clinic_id=clinic.id, name=service_name, duration_minutes=minutes
+                ),
             )
     return ids
 
@@ -199,8 +197,8 @@ def _clinics(container: Container, admin: Actor) -> dict[str, int]:
 def _doctors(container: Container, admin: Actor, clinic_ids: dict[str, int]) -> list[int]:
     ids = []
     for name, specialty, clinic_code, sessions, slot_minutes, capacity in DOCTORS:
-        doctor = scheduling.create_doctor(
-            container.uow(), actor=admin, name=name, specialty=specialty
+        doctor = catalog.create_doctor(
+            container.uow(), actor=admin, draft=DoctorDraft(name=name, specialty=specialty)
         )
         ids.append(doctor.id)
         for days, start, end in sessions:
@@ -244,13 +242,17 @@ def _patient(container: Container, admin: Actor, rng: random.Random, n: int):  #
         container.uow(),
         actor=admin,
         policy=container.policy,
-        name=name,
-        birth_date=birth,
-        sex=sex,
-        phone=f"{rng.choice(MOBILE_PREFIXES)}{rng.randrange(10_000_000, 99_999_999)}",
-        address=f"Jl. {rng.choice(LAST_NAMES)} No. {rng.randrange(1, 200)}, {rng.choice(CITIES)}",
-        nik=f"3{rng.randrange(10**14, 10**15 - 1)}",
-        bpjs_number=f"000{rng.randrange(10**9, 10**10 - 1)}" if rng.random() < 0.7 else None,
+        phones=container.phones,
+        draft=PatientDraft(
+            name=name,
+            birth_date=birth,
+            sex=sex,
+            phone=f"{rng.choice(MOBILE_PREFIXES)}{rng.randrange(10_000_000, 99_999_999)}",
+            address=f"Jl. {rng.choice(LAST_NAMES)} No. {rng.randrange(1, 200)}, "
+            f"{rng.choice(CITIES)}",
+            nik=f"3{rng.randrange(10**14, 10**15 - 1)}",
+            bpjs_number=f"000{rng.randrange(10**9, 10**10 - 1)}" if rng.random() < 0.7 else None,
+        ),
     )
 
 
@@ -262,10 +264,9 @@ def _bookings(
     today: date,
     progress: Progress,
 ) -> None:
-    fid = container.settings.facility_id
     slots = scheduling.search_slots(
         container.uow(),
-        facility_id=fid,
+        actor=admin,
         policy=container.policy,
         date_from=today,
         date_to=today + timedelta(days=13),
@@ -279,49 +280,38 @@ def _bookings(
                 container.uow(),
                 actor=admin,
                 policy=container.policy,
-                slot_id=slot.id,
-                patient_id=rng.choice(patient_ids),
+                draft=BookingDraft(slot_id=slot.id, patient_id=rng.choice(patient_ids)),
             )
         progress.advance(task)
 
 
 def _users(container: Container, admin: Actor, patient_id: int, doctor_id: int) -> None:
-    fid = container.settings.facility_id
-    for username, password, roles, full_name in DEMO_USERS:
-        identity.create_user(
-            container.uow(),
-            actor=admin,
-            facility_id=fid,
-            username=username,
-            password=password,
-            roles=roles,
-            full_name=full_name,
+    accounts_to_make = [
+        StaffAccountDraft(username, password, frozenset({Role(roles)}), full_name)
+        for username, password, roles, full_name in DEMO_USERS
+    ]
+    accounts_to_make.append(
+        StaffAccountDraft(
+            "dokter", "dokter-demo-123", frozenset({Role.DOCTOR}), "dr. Andi Wijaya", doctor_id
         )
-    identity.create_user(
-        container.uow(),
-        actor=admin,
-        facility_id=fid,
-        username="dokter",
-        password="dokter-demo-123",
-        roles="doctor",
-        full_name="dr. Andi Wijaya",
-        doctor_id=doctor_id,
     )
+    for draft in accounts_to_make:
+        accounts.create_user(container.uow(), actor=admin, hasher=container.passwords, draft=draft)
+    # The demo patient's login is tied to an existing record, as the front desk would do.
+    password_hash = container.passwords.hash("pasien-demo-123")
     uow = container.uow()
     with uow(write=True):
-        from antrean.domain.identity import User
-
         uow.users.add(
             User(
                 0,
-                fid,
+                admin.facility_id,
                 "pasien",
                 "Pasien Demo",
                 frozenset({Role.PATIENT}),
                 patient_id,
                 None,
                 True,
-                identity.hash_password("pasien-demo-123"),
+                password_hash,
             ),
             uow.clock.now(),
         )

@@ -21,12 +21,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from antrean.adapters.rest.app import create_app
+from antrean.http import create_app
 from antrean.bootstrap import Container, build, ensure_facility
 from antrean.config import Settings
 from antrean.persistence.migrate import upgrade
 from antrean.persistence.tables import metadata
-from antrean.services.identity import create_user
+from antrean.domain.identity import Role, StaffAccountDraft
+from antrean.services.accounts import create_user
 from antrean.testing import FrozenClock
 
 PG_URL = os.environ.get("ANTREAN_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -151,12 +152,14 @@ class Api:
     def staff(self, username: str, roles: str) -> dict[str, str]:
         create_user(
             self.container.uow(),
-            actor=None,
-            facility_id=1,
-            username=username,
-            password="staff-password-1",
-            roles=roles,
-            full_name=username.title(),
+            actor=self.container.system(),
+            hasher=self.container.passwords,
+            draft=StaffAccountDraft(
+                username=username,
+                password="staff-password-1",
+                roles=frozenset(Role(r) for r in roles.split()),
+                full_name=username.title(),
+            ),
         )
         return self.login(username, "staff-password-1")
 

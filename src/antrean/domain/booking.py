@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from antrean.domain.errors import AntreanError
+from antrean.domain.events import DomainEvent, EventKind, Scalar
+from antrean.domain.fields import check_id, check_optional_id, clean_text
 from antrean.domain.scheduling import ExceptionKind, ScheduleException, blocking_exception
 
 
@@ -112,3 +116,88 @@ def check_slot_bookable(
 def check_can_change(appointment: Appointment) -> None:
     if not appointment.status.is_active:
         raise AntreanError("appointment_not_active", status=appointment.status.value)
+
+
+NOTE_LENGTH = 500
+REASON_LENGTH = 500
+IDEMPOTENCY_KEY_LENGTH = 200
+
+
+@dataclass(frozen=True, slots=True)
+class BookingDraft:
+    """A booking as asked for. A patient books for themselves (no `patient_id`); staff name
+    the patient."""
+
+    slot_id: int
+    patient_id: int | None = None
+    service_id: int | None = None
+    note: str = ""
+
+    def validated(self) -> BookingDraft:
+        return BookingDraft(
+            slot_id=check_id(self.slot_id, "slot_id"),
+            patient_id=check_optional_id(self.patient_id, "patient_id"),
+            service_id=check_optional_id(self.service_id, "service_id"),
+            note=clean_text(
+                self.note, "note", max_length=NOTE_LENGTH, required=False, multiline=True
+            ),
+        )
+
+    def fingerprint(self) -> str:
+        """What a retry with the same idempotency key must repeat exactly (SHA-256)."""
+        canonical = json.dumps(
+            {
+                "slot_id": self.slot_id,
+                "patient_id": self.patient_id,
+                "service_id": self.service_id,
+                "note": self.note,
+            },
+            sort_keys=True,
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def idempotency_key(key: str | None) -> str | None:
+    if key is None:
+        return None
+    return clean_text(key, "idempotency_key", max_length=IDEMPOTENCY_KEY_LENGTH)
+
+
+def cancel_reason(reason: str) -> str:
+    return clean_text(reason, "reason", max_length=REASON_LENGTH, multiline=True)
+
+
+def booking_code(code: str) -> str:
+    """A booking code as typed: case and surrounding spaces do not matter."""
+    if not isinstance(code, str) or len(code) > 32:
+        raise AntreanError("appointment_not_found")
+    return code.strip().upper()
+
+
+def appointment_event(
+    kind: EventKind,
+    appointment: Appointment,
+    *,
+    at: datetime,
+    actor_user_id: int | None,
+    **extra: Scalar,
+) -> DomainEvent:
+    """The event announcing an appointment's change: when and where it now is."""
+    return DomainEvent(
+        kind=kind,
+        facility_id=appointment.facility_id,
+        at=at,
+        clinic_id=appointment.clinic_id,
+        appointment_id=appointment.id,
+        patient_id=appointment.patient_id,
+        actor_user_id=actor_user_id,
+        data={
+            "code": appointment.code,
+            "status": appointment.status.value,
+            "doctor_id": appointment.doctor_id,
+            "slot_id": appointment.slot_id,
+            "day": appointment.day.isoformat(),
+            "start_at": appointment.start_at.isoformat(),
+            **extra,
+        },
+    )

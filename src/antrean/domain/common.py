@@ -8,6 +8,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from antrean.domain.fields import check_range
+
 UTC = UTC
 
 # No 0/O, 1/I/L: codes are read aloud at the front desk and typed on cheap phones.
@@ -60,3 +62,13 @@ class Page:
     @property
     def offset(self) -> int:
         return (self.number - 1) * self.size
+
+
+MAX_PAGE_NUMBER = 1_000_000
+
+
+def checked_page(page: Page, max_size: int) -> Page:
+    """A page of a listing within bounds: numbered from 1, at most `max_size` items."""
+    check_range(page.number, "page", 1, MAX_PAGE_NUMBER)
+    check_range(page.size, "size", 1, max_size)
+    return page

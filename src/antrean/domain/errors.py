@@ -219,6 +219,127 @@ MESSAGES: dict[str, tuple[ErrorKind, str, str]] = {
         "Idempotency-Key ini sudah dipakai untuk permintaan lain.",
         "This Idempotency-Key was already used for a different request.",
     ),
+    "invalid_id": (
+        ErrorKind.INVALID,
+        "{field_label} bukan nomor id yang valid.",
+        "{field_label} is not a valid id.",
+    ),
+    "field_required": (
+        ErrorKind.INVALID,
+        "{field_label} wajib diisi.",
+        "{field_label} is required.",
+    ),
+    "field_too_long": (
+        ErrorKind.INVALID,
+        "{field_label} paling banyak {max_length} karakter.",
+        "{field_label} may be at most {max_length} characters long.",
+    ),
+    "field_invalid_characters": (
+        ErrorKind.INVALID,
+        "{field_label} berisi karakter yang tidak diizinkan.",
+        "{field_label} contains characters that are not allowed.",
+    ),
+    "field_out_of_range": (
+        ErrorKind.INVALID,
+        "{field_label} harus antara {minimum} dan {maximum}.",
+        "{field_label} must be between {minimum} and {maximum}.",
+    ),
+    "field_invalid": (
+        ErrorKind.INVALID,
+        "{field_label} tidak valid.",
+        "{field_label} is not valid.",
+    ),
+    "local_time_required": (
+        ErrorKind.INVALID,
+        "{field_label} harus jam setempat, tanpa zona waktu.",
+        "{field_label} must be a local time of day, without a time zone.",
+    ),
+    "invalid_clinic_code": (
+        ErrorKind.INVALID,
+        "Kode poli hanya boleh huruf, angka, - dan _ (1 sampai 32 karakter).",
+        "A clinic code may hold only letters, digits, - and _ (1 to 32 characters).",
+    ),
+    "invalid_queue_prefix": (
+        ErrorKind.INVALID,
+        "Awalan nomor antrean harus 1 sampai 3 huruf.",
+        "The queue number prefix must be 1 to 3 letters.",
+    ),
+    "invalid_username": (
+        ErrorKind.INVALID,
+        "Nama pengguna 3 sampai 120 karakter: huruf, angka, titik, @, +, - atau _.",
+        "A username has 3 to 120 characters: letters, digits, dot, @, +, - or _.",
+    ),
+    "invalid_role": (
+        ErrorKind.INVALID,
+        "Peran '{role}' tidak dikenal.",
+        "Unknown role '{role}'.",
+    ),
+    "nothing_to_change": (
+        ErrorKind.INVALID,
+        "Tidak ada perubahan yang dikirim.",
+        "No change was sent.",
+    ),
+    "mrn_immutable": (
+        ErrorKind.INVALID,
+        "Nomor rekam medis tidak bisa diubah.",
+        "The medical record number cannot be changed.",
+    ),
+    "priority_reason_required": (
+        ErrorKind.INVALID,
+        "Pasien prioritas perlu alasan (lansia, disabilitas, hamil).",
+        "A priority patient needs a reason (elderly, disabled, pregnant).",
+    ),
+    "unknown_action": (
+        ErrorKind.INVALID,
+        "Tindakan '{action}' tidak dikenal.",
+        "Unknown action '{action}'.",
+    ),
+    "account_disabled": (
+        ErrorKind.CONFLICT,
+        "Akun ini dinonaktifkan.",
+        "This account is disabled.",
+    ),
+    "wrong_password": (
+        ErrorKind.INVALID,
+        "Kata sandi lama salah.",
+        "The current password is wrong.",
+    ),
+    "last_admin": (
+        ErrorKind.CONFLICT,
+        "Harus tetap ada paling sedikit satu admin aktif.",
+        "At least one active admin must remain.",
+    ),
+}
+
+# Field names as people read them, for messages placed next to a field.
+FIELD_LABELS: dict[str, tuple[str, str]] = {
+    "name": ("Nama", "Name"),
+    "code": ("Kode", "Code"),
+    "queue_prefix": ("Awalan antrean", "Queue prefix"),
+    "specialty": ("Spesialisasi", "Specialty"),
+    "duration_minutes": ("Durasi (menit)", "Duration (minutes)"),
+    "slot_minutes": ("Lama slot (menit)", "Slot length (minutes)"),
+    "capacity": ("Kapasitas", "Capacity"),
+    "weekday": ("Hari", "Weekday"),
+    "start": ("Jam mulai", "Start time"),
+    "end": ("Jam selesai", "End time"),
+    "opens": ("Jam buka", "Opening time"),
+    "closes": ("Jam tutup", "Closing time"),
+    "reason": ("Alasan", "Reason"),
+    "note": ("Catatan", "Note"),
+    "mrn": ("Nomor rekam medis", "Medical record number"),
+    "address": ("Alamat", "Address"),
+    "bpjs_number": ("Nomor BPJS", "BPJS number"),
+    "phone": ("Nomor telepon", "Phone number"),
+    "birth_date": ("Tanggal lahir", "Date of birth"),
+    "sex": ("Jenis kelamin", "Sex"),
+    "username": ("Nama pengguna", "Username"),
+    "full_name": ("Nama lengkap", "Full name"),
+    "password": ("Kata sandi", "Password"),
+    "counter": ("Loket", "Counter"),
+    "priority_reason": ("Alasan prioritas", "Priority reason"),
+    "idempotency_key": ("Idempotency-Key", "Idempotency-Key"),
+    "status_code": ("Kode status", "Status code"),
 }
 
 
@@ -236,10 +357,21 @@ class AntreanError(Exception):
     def kind(self) -> ErrorKind:
         return MESSAGES[self.code][0]
 
+    @property
+    def field(self) -> str | None:
+        """The input field the error is about, when there is one (to show it next to it)."""
+        value = self.params.get("field")
+        return str(value) if value is not None else None
+
     def message(self, lang: str = "id") -> str:
         _, text_id, text_en = MESSAGES[self.code]
-        template = text_en if lang.startswith("en") else text_id
+        english = lang.startswith("en")
+        params = dict(self.params)
+        if self.field is not None:
+            labels = FIELD_LABELS.get(self.field, (self.field, self.field))
+            params["field_label"] = labels[1] if english else labels[0]
+        template = text_en if english else text_id
         try:
-            return template.format(**self.params)
+            return template.format(**params)
         except (KeyError, IndexError):
             return template

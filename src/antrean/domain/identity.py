@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
 from antrean.domain.errors import AntreanError
+from antrean.domain.fields import check_optional_id, clean_text
 
 MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 200
+_USERNAME = re.compile(r"^[a-z0-9._@+-]{3,120}$")
 
 
 class Role(StrEnum):
@@ -15,27 +20,55 @@ class Role(StrEnum):
     OPERATOR = "operator"
     DOCTOR = "doctor"
     ADMIN = "admin"
+    # Not given to people: a kiosk or legacy device (walk-ins, public reads) and the
+    # product's own jobs (day close, slot horizon, the command line).
+    KIOSK = "kiosk"
+    SYSTEM = "system"
 
 
 STAFF_ROLES = frozenset({Role.OPERATOR, Role.DOCTOR, Role.ADMIN})
+ACCOUNT_ROLES = frozenset({Role.PATIENT, Role.OPERATOR, Role.DOCTOR, Role.ADMIN})
+# Admins and the system may do everything.
+SUPER_ROLES = frozenset({Role.ADMIN, Role.SYSTEM})
 
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """The person behind a request, as proven by their token."""
+    """Who a use case runs for: a signed-in person, a device, the system, or anyone."""
 
-    user_id: int
+    user_id: int  # 0 when no person is behind it
     facility_id: int
     roles: frozenset[Role]
     patient_id: int | None = None
     doctor_id: int | None = None
+    device: str | None = None  # the kiosk or legacy client acting
+
+    @classmethod
+    def system(cls, facility_id: int) -> Actor:
+        """The product itself: daily jobs, start-up, the command line."""
+        return cls(user_id=0, facility_id=facility_id, roles=frozenset({Role.SYSTEM}))
+
+    @classmethod
+    def kiosk(cls, facility_id: int, device: str) -> Actor:
+        """A ticket kiosk or legacy front-desk client of one facility, named by its device."""
+        return cls(user_id=0, facility_id=facility_id, roles=frozenset({Role.KIOSK}), device=device)
+
+    @classmethod
+    def anonymous(cls, facility_id: int) -> Actor:
+        """Someone not signed in, reading what is public in a facility."""
+        return cls(user_id=0, facility_id=facility_id, roles=frozenset())
 
     @property
     def is_staff(self) -> bool:
-        return bool(self.roles & STAFF_ROLES)
+        return bool(self.roles & (STAFF_ROLES | SUPER_ROLES))
+
+    @property
+    def account_id(self) -> int | None:
+        """The signed-in user's id, or None for a device, the system or anyone."""
+        return self.user_id or None
 
     def has_any(self, *roles: Role) -> bool:
-        return Role.ADMIN in self.roles or bool(self.roles & set(roles))
+        return bool(self.roles & SUPER_ROLES) or bool(self.roles & set(roles))
 
     def require(self, *roles: Role) -> None:
         if not self.has_any(*roles):
@@ -72,11 +105,62 @@ class User:
 
 
 def check_password_strength(password: str) -> None:
+    if not isinstance(password, str):
+        raise AntreanError("field_invalid", field="password")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AntreanError("weak_password", min_length=MIN_PASSWORD_LENGTH)
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise AntreanError("field_too_long", field="password", max_length=MAX_PASSWORD_LENGTH)
+    clean_text(password, "password", max_length=MAX_PASSWORD_LENGTH)
+
+
+def normalize_username(username: str) -> str:
+    """Usernames are compared without case: stored lower-case, 3 to 120 characters."""
+    if not isinstance(username, str):
+        raise AntreanError("invalid_username")
+    name = username.strip().lower()
+    if not _USERNAME.match(name):
+        raise AntreanError("invalid_username")
+    return name
+
+
+def account_roles(roles: Iterable[Role | str]) -> frozenset[Role]:
+    """The roles a person's account may hold: at least one, none of the device roles."""
+    parsed: set[Role] = set()
+    for role in roles:
+        try:
+            value = Role(role)
+        except ValueError:
+            raise AntreanError("invalid_role", role=str(role)[:40]) from None
+        if value not in ACCOUNT_ROLES:
+            raise AntreanError("invalid_role", role=value.value)
+        parsed.add(value)
+    if not parsed:
+        raise AntreanError("field_required", field="roles")
+    return frozenset(parsed)
+
+
+@dataclass(frozen=True, slots=True)
+class StaffAccountDraft:
+    username: str
+    password: str
+    roles: frozenset[Role]
+    full_name: str = ""
+    doctor_id: int | None = None
+
+    def validated(self) -> StaffAccountDraft:
+        check_password_strength(self.password)
+        return StaffAccountDraft(
+            username=normalize_username(self.username),
+            password=self.password,
+            roles=account_roles(self.roles),
+            full_name=clean_text(self.full_name, "full_name", max_length=200, required=False),
+            doctor_id=check_optional_id(self.doctor_id, "doctor_id"),
+        )
 
 
 def parse_roles(text: str) -> frozenset[Role]:
+    """Roles as stored (space-separated)."""
     return frozenset(Role(part) for part in text.split() if part)
 
 

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
 
 from antrean.domain.errors import AntreanError
+from antrean.domain.fields import UNSET, Maybe, clean_optional_text, clean_text, given
+
+NAME_LENGTH = 200
+MRN_LENGTH = 32
+ADDRESS_LENGTH = 500
+BPJS_LENGTH = 20
+PHONE_TEXT_LENGTH = 32
 
 
 class Sex(StrEnum):
@@ -37,6 +44,8 @@ def validate_nik(nik: str | None) -> str | None:
     """NIK (Nomor Induk Kependudukan): 16 digits."""
     if nik is None or nik == "":
         return None
+    if not isinstance(nik, str):
+        raise AntreanError("invalid_nik")
     cleaned = nik.replace(" ", "").replace(".", "")
     if len(cleaned) != 16 or not cleaned.isdigit():
         raise AntreanError("invalid_nik")
@@ -44,6 +53,8 @@ def validate_nik(nik: str | None) -> str | None:
 
 
 def validate_birth_date(birth_date: date, today: date) -> date:
+    if not isinstance(birth_date, date) or isinstance(birth_date, datetime):
+        raise AntreanError("invalid_birth_date")
     if birth_date > today or birth_date.year < today.year - 130:
         raise AntreanError("invalid_birth_date")
     return birth_date
@@ -55,3 +66,107 @@ def format_mrn(number: int) -> str:
     return "-".join(
         digits[max(i - 2, 0) : i] for i in range(len(digits) % 2 or 2, len(digits) + 1, 2)
     )
+
+
+def patient_name(name: str) -> str:
+    return clean_text(name, "name", max_length=NAME_LENGTH)
+
+
+def patient_mrn(mrn: str | None) -> str | None:
+    """A medical record number as given (matched or stored); None or blank: none given."""
+    return clean_optional_text(mrn, "mrn", max_length=MRN_LENGTH)
+
+
+def patient_sex(sex: Sex | str) -> Sex:
+    try:
+        return Sex(sex)
+    except ValueError:
+        raise AntreanError("field_invalid", field="sex") from None
+
+
+def bpjs_number(value: str | None) -> str | None:
+    cleaned = clean_optional_text(value, "bpjs_number", max_length=BPJS_LENGTH)
+    if cleaned is not None and not cleaned.replace(" ", "").isdigit():
+        raise AntreanError("field_invalid", field="bpjs_number")
+    return cleaned.replace(" ", "") if cleaned else None
+
+
+def phone_text(value: str | None) -> str | None:
+    """A phone number as typed, before it is parsed: short, no control characters."""
+    return clean_optional_text(value, "phone", max_length=PHONE_TEXT_LENGTH)
+
+
+@dataclass(frozen=True, slots=True)
+class PatientDraft:
+    """A new patient record as given. The phone is parsed to E.164 by the service."""
+
+    name: str
+    birth_date: date
+    sex: Sex = Sex.UNKNOWN
+    mrn: str | None = None
+    phone: str | None = None
+    address: str | None = None
+    nik: str | None = None
+    bpjs_number: str | None = None
+
+    def validated(self, today: date) -> PatientDraft:
+        return PatientDraft(
+            name=patient_name(self.name),
+            birth_date=validate_birth_date(self.birth_date, today),
+            sex=patient_sex(self.sex),
+            mrn=patient_mrn(self.mrn),
+            phone=phone_text(self.phone),
+            address=clean_optional_text(
+                self.address, "address", max_length=ADDRESS_LENGTH, multiline=True
+            ),
+            nik=validate_nik(self.nik),
+            bpjs_number=bpjs_number(self.bpjs_number),
+        )
+
+
+# What a patient may change in their own record; staff may change every field but the MRN.
+SELF_SERVICE_FIELDS = frozenset({"phone", "address"})
+
+
+@dataclass(frozen=True, slots=True)
+class PatientPatch:
+    """A partial change of a patient record: UNSET fields stay; None clears an optional one.
+    The medical record number never changes once issued (`mrn` given is refused)."""
+
+    name: Maybe[str] = UNSET
+    birth_date: Maybe[date] = UNSET
+    sex: Maybe[Sex] = UNSET
+    phone: Maybe[str | None] = UNSET
+    address: Maybe[str | None] = UNSET
+    nik: Maybe[str | None] = UNSET
+    bpjs_number: Maybe[str | None] = UNSET
+    mrn: Maybe[str] = UNSET
+
+    def fields_given(self) -> frozenset[str]:
+        names = ("name", "birth_date", "sex", "phone", "address", "nik", "bpjs_number", "mrn")
+        return frozenset(n for n in names if given(getattr(self, n)))
+
+    def apply(self, patient: Patient, today: date) -> Patient:
+        """The record with this change; the phone must already be in E.164."""
+        if given(self.mrn):
+            raise AntreanError("mrn_immutable", field="mrn")
+        if not self.fields_given():
+            raise AntreanError("nothing_to_change")
+        p = replace(patient)
+        if given(self.name):
+            p.name = patient_name(self.name)
+        if given(self.birth_date):
+            p.birth_date = validate_birth_date(self.birth_date, today)
+        if given(self.sex):
+            p.sex = patient_sex(self.sex)
+        if given(self.phone):
+            p.phone = self.phone
+        if given(self.address):
+            p.address = clean_optional_text(
+                self.address, "address", max_length=ADDRESS_LENGTH, multiline=True
+            )
+        if given(self.nik):
+            p.nik = validate_nik(self.nik)
+        if given(self.bpjs_number):
+            p.bpjs_number = bpjs_number(self.bpjs_number)
+        return p

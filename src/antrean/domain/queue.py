@@ -6,8 +6,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import IntEnum, StrEnum
 
+from antrean.domain.catalog import Clinic
 from antrean.domain.errors import AntreanError
-from antrean.domain.scheduling import Clinic
+from antrean.domain.events import QUEUE_KINDS, DomainEvent, EventKind
+from antrean.domain.fields import check_id, clean_text
+from antrean.domain.patients import Sex, patient_mrn, patient_name, patient_sex
 
 
 class TicketState(StrEnum):
@@ -127,3 +130,79 @@ class WaitEstimate:
     expected: timedelta
     low: timedelta
     high: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class WalkInDraft:
+    """A walk-in patient at the front desk or a kiosk: matched by MRN (the date of birth must
+    agree) or registered on the spot."""
+
+    clinic_id: int
+    name: str
+    birth_date: date
+    mrn: str | None = None
+    sex: Sex = Sex.UNKNOWN
+    priority: Priority = Priority.NORMAL
+    priority_reason: str = ""
+
+    def validated(self) -> WalkInDraft:
+        try:
+            priority = Priority(self.priority)
+        except ValueError:
+            raise AntreanError("field_invalid", field="priority") from None
+        reason = clean_text(self.priority_reason, "priority_reason", max_length=200, required=False)
+        if priority is Priority.PRIORITY and not reason:
+            raise AntreanError("priority_reason_required", field="priority_reason")
+        return WalkInDraft(
+            clinic_id=check_id(self.clinic_id, "clinic_id"),
+            name=patient_name(self.name),
+            birth_date=self.birth_date,
+            mrn=patient_mrn(self.mrn),
+            sex=patient_sex(self.sex),
+            priority=priority,
+            priority_reason=reason,
+        )
+
+
+OPERATOR_ACTIONS = frozenset({"recall", "start", "finish", "skip", "requeue", "cancel"})
+
+
+def operator_action(action: str) -> str:
+    if action not in OPERATOR_ACTIONS:
+        raise AntreanError("unknown_action", action=str(action)[:20])
+    return action
+
+
+def status_code(code: str) -> str:
+    """A ticket's public status code as given; anything that cannot be one is not found."""
+    if not isinstance(code, str) or not 1 <= len(code) <= 32:
+        raise AntreanError("ticket_not_found")
+    return code
+
+
+def ticket_event(
+    ticket: Ticket,
+    action: str,
+    *,
+    at: datetime,
+    actor_user_id: int | None,
+    kind: EventKind | None = None,
+) -> DomainEvent:
+    """The event announcing a ticket's change (its state and counter as they now are)."""
+    return DomainEvent(
+        kind=kind or QUEUE_KINDS[action],
+        facility_id=ticket.facility_id,
+        at=at,
+        clinic_id=ticket.clinic_id,
+        ticket_id=ticket.id,
+        patient_id=ticket.patient_id,
+        actor_user_id=actor_user_id,
+        data={
+            "label": ticket.label,
+            "status_code": ticket.status_code,
+            "state": ticket.state.value,
+            "action": action,
+            "counter": ticket.counter,
+            "day": ticket.day.isoformat(),
+        },
+    )

@@ -9,26 +9,16 @@ from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from antrean.domain.catalog import OpeningHours
 from antrean.domain.common import daterange, local_to_utc
 from antrean.domain.errors import AntreanError
-
-
-@dataclass(frozen=True, slots=True)
-class OpeningHours:
-    weekday: int  # 0 = Monday ... 6 = Sunday
-    opens: time
-    closes: time
-
-
-@dataclass(slots=True)
-class Clinic:
-    id: int
-    facility_id: int
-    code: str
-    name: str
-    queue_prefix: str
-    is_open: bool = True
-    hours: list[OpeningHours] = field(default_factory=list)
+from antrean.domain.fields import (
+    check_id,
+    check_optional_id,
+    check_range,
+    clean_text,
+    local_time,
+)
 
 
 @dataclass(slots=True)
@@ -89,12 +79,35 @@ class SlotSpec:
         return (self.doctor_id, self.start_at)
 
 
+MIN_SLOT_MINUTES, MAX_SLOT_MINUTES = 5, 480
+MAX_CAPACITY = 500
+
+
 def validate_time_range(start: time, end: time) -> None:
     if start >= end:
         raise AntreanError("invalid_time_range")
 
 
-def validate_exception(exc: ScheduleException) -> None:
+def validate_schedule(schedule: Schedule) -> Schedule:
+    """A weekly session as it may be stored: known kinds of values, local times in order."""
+    check_id(schedule.doctor_id, "doctor_id")
+    check_id(schedule.clinic_id, "clinic_id")
+    check_range(schedule.weekday, "weekday", 0, 6)
+    validate_time_range(local_time(schedule.start, "start"), local_time(schedule.end, "end"))
+    check_range(schedule.slot_minutes, "slot_minutes", MIN_SLOT_MINUTES, MAX_SLOT_MINUTES)
+    check_range(schedule.capacity, "capacity", 1, MAX_CAPACITY)
+    return schedule
+
+
+def validate_exception(exc: ScheduleException) -> ScheduleException:
+    """Leave, a holiday or changed hours, checked; the reason is cleaned."""
+    if not isinstance(exc.kind, ExceptionKind):
+        raise AntreanError("field_invalid", field="kind")
+    check_optional_id(exc.doctor_id, "doctor_id")
+    check_optional_id(exc.clinic_id, "clinic_id")
+    for value, name in ((exc.start, "start"), (exc.end, "end")):
+        if value is not None:
+            local_time(value, name)
     if exc.date_from > exc.date_to:
         raise AntreanError("invalid_date_range")
     if exc.kind is ExceptionKind.LEAVE and exc.doctor_id is None:
@@ -111,6 +124,18 @@ def validate_exception(exc: ScheduleException) -> None:
                 detail_en="Changed hours must name the doctor, a start time and an end time.",
             )
         validate_time_range(exc.start, exc.end)
+    reason = clean_text(exc.reason, "reason", max_length=200, required=False)
+    return ScheduleException(
+        id=exc.id,
+        kind=exc.kind,
+        date_from=exc.date_from,
+        date_to=exc.date_to,
+        doctor_id=exc.doctor_id,
+        clinic_id=exc.clinic_id,
+        start=exc.start,
+        end=exc.end,
+        reason=reason,
+    )
 
 
 def find_schedule_overlap(candidate: Schedule, existing: Iterable[Schedule]) -> Schedule | None:

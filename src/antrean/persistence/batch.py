@@ -18,8 +18,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from antrean.events import EventBus
 from antrean.persistence.engine import Database
+from antrean.persistence.event_bus import EventBus
 from antrean.persistence.unit_of_work import SharedTransaction
 
 log = logging.getLogger(__name__)

@@ -365,3 +365,24 @@ clinic_service_time = Table(
     Column("observations", Integer, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# Every change a patient, a display or another system cares about (`domain.events`), stored in
+# the transaction of the change. Append-only; its id orders all events and is the id that
+# live streams resume from. No foreign keys: it is history, and it is written on every change.
+domain_event = Table(
+    "domain_event",
+    metadata,
+    _id(),
+    Column("facility_id", Id, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("clinic_id", Id, nullable=True),
+    Column("ticket_id", Id, nullable=True),
+    Column("appointment_id", Id, nullable=True),
+    Column("patient_id", Id, nullable=True),
+    Column("actor_user_id", Id, nullable=True),
+    Column("data", Text, nullable=False),
+    Index(None, "facility_id", "clinic_id", "id"),
+    Index(None, "ticket_id", "id"),
+    Index(None, "appointment_id", "id"),
+)

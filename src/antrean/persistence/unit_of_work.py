@@ -9,18 +9,20 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from antrean.domain.common import Clock
-from antrean.domain.events import QueueEvent
-from antrean.events import EventBus
-from antrean.persistence.booking_store import SqlAppointments, SqlPatients, SqlSlots
+from antrean.domain.events import DomainEvent
+from antrean.persistence.appointment_store import SqlAppointments
+from antrean.persistence.catalog_store import SqlCatalog
 from antrean.persistence.engine import Database
-from antrean.persistence.identity_store import (
-    SqlCounters,
-    SqlFacilities,
-    SqlIdempotency,
-    SqlUsers,
-)
-from antrean.persistence.queue_store import SqlTickets
-from antrean.persistence.repositories import SqlCatalog, SqlSchedules
+from antrean.persistence.event_bus import EventBus, PostgresNotifyBus
+from antrean.persistence.event_store import SqlEvents
+from antrean.persistence.facility_store import SqlFacilities
+from antrean.persistence.idempotency_store import SqlIdempotency
+from antrean.persistence.patient_store import SqlPatients
+from antrean.persistence.schedule_store import SqlSchedules
+from antrean.persistence.sequence_store import SqlSequences
+from antrean.persistence.slot_store import SqlSlots
+from antrean.persistence.ticket_store import SqlTickets
+from antrean.persistence.user_store import SqlUsers
 
 
 def _begin(db: Database, *, write: bool) -> tuple[Connection, Any]:
@@ -37,7 +39,7 @@ def _begin(db: Database, *, write: bool) -> tuple[Connection, Any]:
 
 
 def _commit_and_publish(
-    bus: EventBus | None, conn: Connection, tx: Any, events: list[QueueEvent]
+    bus: EventBus | None, conn: Connection, tx: Any, events: list[DomainEvent]
 ) -> None:
     """Commit; the events reach subscribers if, and only when, the commit succeeds."""
     if bus is None or not events:
@@ -69,7 +71,7 @@ class SharedTransaction:
     def __init__(self, db: Database, bus: EventBus | None) -> None:
         self._db = db
         self._bus = bus
-        self.events: list[QueueEvent] = []
+        self.events: list[DomainEvent] = []
         self._savepoints = 0
         self.conn, self._tx = _begin(db, write=True)
 
@@ -113,7 +115,7 @@ class SqlUnitOfWork:
         self._db = db
         self.clock = clock
         self._bus = bus
-        self._events: list[QueueEvent] = []
+        self._events: list[DomainEvent] = []
         self._write = False
         self._conn: Connection | None = None
         self._tx: Any = None
@@ -134,9 +136,11 @@ class SqlUnitOfWork:
         self.appointments = SqlAppointments(conn)
         self.users = SqlUsers(conn)
         self.idempotency = SqlIdempotency(conn)
-        self.counters = SqlCounters(conn)
+        self.sequences = SqlSequences(conn)
         self.facilities = SqlFacilities(conn)
         self.tickets = SqlTickets(conn)
+        channel = self._bus.channel if isinstance(self._bus, PostgresNotifyBus) else None
+        self.events = SqlEvents(conn, notify_channel=channel)
 
     def __enter__(self) -> SqlUnitOfWork:
         shared = SharedTransaction.current()
@@ -158,9 +162,12 @@ class SqlUnitOfWork:
         self._bind(conn)
         return self
 
-    def publish(self, event: QueueEvent) -> None:
-        """Send the event to subscribers if, and only when, this transaction commits."""
-        self._events.append(event)
+    def publish(self, event: DomainEvent) -> DomainEvent:
+        """Store the event in this transaction; subscribers get it if, and only when, this
+        transaction commits."""
+        stored = self.events.add(event)
+        self._events.append(stored)
+        return stored
 
     def commit(self) -> None:
         events, self._events = self._events, []

@@ -8,40 +8,51 @@ from datetime import datetime
 from antrean.domain.booking import (
     Appointment,
     AppointmentStatus,
+    BookingDraft,
     BookingPolicy,
     SlotView,
+    appointment_event,
+    booking_code,
+    cancel_reason,
     check_can_change,
     check_slot_bookable,
 )
-from antrean.domain.common import Page, random_code
+from antrean.domain.booking import idempotency_key as idempotency_key_text
+from antrean.domain.common import Page, checked_page, random_code
 from antrean.domain.errors import AntreanError
+from antrean.domain.events import EventKind
+from antrean.domain.fields import check_id, check_optional_id
 from antrean.domain.identity import Actor, Role
+from antrean.services.access import SIGNED_IN, allow
 from antrean.services.ports import AppointmentFilter, UniqueViolation, UnitOfWork
 
+MAX_PAGE_SIZE = 500
 
+
+@allow(*SIGNED_IN)
 def book_appointment(
     uow: UnitOfWork,
     *,
     actor: Actor,
     policy: BookingPolicy,
-    slot_id: int,
-    patient_id: int | None = None,
-    service_id: int | None = None,
-    note: str = "",
+    draft: BookingDraft,
     idempotency_key: str | None = None,
-    request_hash: str = "",
 ) -> Appointment:
-    """Take one place in a slot for a patient. The database decides who gets the last place."""
+    """Take one place in a slot for a patient. The database decides who gets the last place.
+
+    With an idempotency key, a retry of the same booking answers with the first one; the same
+    key with another booking is `idempotency_key_reused`."""
+    draft = draft.validated()
+    key = idempotency_key_text(idempotency_key)
+    request_hash = draft.fingerprint()
     try:
-        return _book(
-            uow, actor, policy, slot_id, patient_id, service_id, note, idempotency_key, request_hash
-        )
+        return _book(uow, actor, policy, draft, key, request_hash)
     except UniqueViolation:
-        if idempotency_key is None:
+        if key is None:
             raise
     # Another request with the same key committed first: answer as it was answered.
     with uow():
-        replay = _replay(uow, actor, idempotency_key, request_hash)
+        replay = _replay(uow, actor, key, request_hash)
     if replay is None:
         raise AntreanError("idempotency_key_reused")
     return replay
@@ -61,14 +72,12 @@ def _book(
     uow: UnitOfWork,
     actor: Actor,
     policy: BookingPolicy,
-    slot_id: int,
-    patient_id: int | None,
-    service_id: int | None,
-    note: str,
+    draft: BookingDraft,
     key: str | None,
     request_hash: str,
 ) -> Appointment:
-    patient_id = _patient_for(actor, patient_id)
+    patient_id = _patient_for(actor, draft.patient_id)
+    slot_id, service_id = draft.slot_id, draft.service_id
     with uow(write=True):
         now = uow.clock.now()
         if key is not None:
@@ -95,14 +104,19 @@ def _book(
             start_at=slot.start_at,
             end_at=slot.end_at,
             status=AppointmentStatus.BOOKED,
-            note=note.strip(),
+            note=draft.note,
             cancel_reason=None,
             created_at=now,
             updated_at=now,
         )
-        appointment.code, appointment.id = _insert_with_new_code(uow, appointment, actor.user_id)
+        appointment.code, appointment.id = _insert_with_new_code(uow, appointment, actor.account_id)
         if key is not None:
             uow.idempotency.set_resource(actor.user_id, key, appointment.id)
+        uow.publish(
+            appointment_event(
+                EventKind.APPOINTMENT_BOOKED, appointment, at=now, actor_user_id=actor.account_id
+            )
+        )
         # Last, so the contended slot row stays locked only from here to the commit.
         _take_place(uow, actor, policy, slot, patient_id)
         uow.commit()
@@ -164,7 +178,7 @@ def _take_place(
 
 
 def _insert_with_new_code(
-    uow: UnitOfWork, appointment: Appointment, created_by: int
+    uow: UnitOfWork, appointment: Appointment, created_by: int | None
 ) -> tuple[str, int]:
     """Store the appointment under a fresh random booking code, drawing again on a clash."""
     while True:
@@ -175,7 +189,7 @@ def _insert_with_new_code(
 
 
 def _load(uow: UnitOfWork, actor: Actor, code: str) -> Appointment:
-    appointment = uow.appointments.get_by_code(actor.facility_id, code.strip().upper())
+    appointment = uow.appointments.get_by_code(actor.facility_id, booking_code(code))
     if appointment is None:
         raise AntreanError("appointment_not_found")
     if not actor.is_staff and appointment.patient_id != actor.patient_id:
@@ -184,13 +198,16 @@ def _load(uow: UnitOfWork, actor: Actor, code: str) -> Appointment:
     return appointment
 
 
+@allow(*SIGNED_IN)
 def get_appointment(uow: UnitOfWork, *, actor: Actor, code: str) -> Appointment:
     with uow():
         return _load(uow, actor, code)
 
 
+@allow(*SIGNED_IN)
 def cancel_appointment(uow: UnitOfWork, *, actor: Actor, code: str, reason: str) -> Appointment:
     """Cancel with a reason; the place goes back to the slot in the same transaction."""
+    reason = cancel_reason(reason)
     with uow(write=True):
         appointment = _load(uow, actor, code)
         check_can_change(appointment)
@@ -201,19 +218,30 @@ def cancel_appointment(uow: UnitOfWork, *, actor: Actor, code: str, reason: str)
         appointment = replace(
             appointment,
             status=AppointmentStatus.CANCELLED,
-            cancel_reason=reason.strip(),
+            cancel_reason=reason,
             updated_at=now,
         )
         uow.appointments.save(appointment)
         uow.appointments.resolve_conflicts(appointment.id, now)
+        uow.publish(
+            appointment_event(
+                EventKind.APPOINTMENT_CANCELLED,
+                appointment,
+                at=now,
+                actor_user_id=actor.account_id,
+                reason=reason,
+            )
+        )
         uow.commit()
     return appointment
 
 
+@allow(*SIGNED_IN)
 def reschedule_appointment(
     uow: UnitOfWork, *, actor: Actor, policy: BookingPolicy, code: str, new_slot_id: int
 ) -> Appointment:
     """Move to another slot of the same clinic in one transaction: both changes, or neither."""
+    check_id(new_slot_id, "slot_id")
     with uow(write=True):
         now = uow.clock.now()
         appointment = _load(uow, actor, code)
@@ -236,6 +264,7 @@ def reschedule_appointment(
             ):
                 raise AntreanError("duplicate_appointment")
         _swap_places(uow, appointment.slot_id, slot.id)
+        before = appointment
         appointment = replace(
             appointment,
             slot_id=slot.id,
@@ -247,6 +276,16 @@ def reschedule_appointment(
         )
         uow.appointments.save(appointment)
         uow.appointments.resolve_conflicts(appointment.id, now)
+        uow.publish(
+            appointment_event(
+                EventKind.APPOINTMENT_RESCHEDULED,
+                appointment,
+                at=now,
+                actor_user_id=actor.account_id,
+                from_slot_id=before.slot_id,
+                from_start_at=before.start_at.isoformat(),
+            )
+        )
         uow.commit()
     return appointment
 
@@ -265,9 +304,12 @@ def _swap_places(uow: UnitOfWork, old_slot_id: int | None, new_slot_id: int) -> 
         uow.slots.release(old_slot_id)
 
 
+@allow(*SIGNED_IN)
 def list_my_appointments(
     uow: UnitOfWork, *, actor: Actor, page: Page, status: AppointmentStatus | None = None
 ) -> tuple[list[Appointment], int]:
+    """A patient's own appointments, soonest first."""
+    page = checked_page(page, MAX_PAGE_SIZE)
     if actor.patient_id is None:
         raise AntreanError("forbidden")
     with uow():
@@ -276,10 +318,18 @@ def list_my_appointments(
         )
 
 
+@allow(Role.OPERATOR, Role.DOCTOR)
 def list_appointments(
     uow: UnitOfWork, *, actor: Actor, flt: AppointmentFilter, page: Page
 ) -> tuple[list[Appointment], int]:
-    actor.require(Role.OPERATOR, Role.DOCTOR)
+    """Staff: appointments by dates, clinic, doctor, patient and status."""
+    page = checked_page(page, MAX_PAGE_SIZE)
+    for value, name in (
+        (flt.clinic_id, "clinic_id"),
+        (flt.doctor_id, "doctor_id"),
+        (flt.patient_id, "patient_id"),
+    ):
+        check_optional_id(value, name)
     if flt.day_from and flt.day_to and flt.day_from > flt.day_to:
         raise AntreanError("invalid_date_range")
     with uow():

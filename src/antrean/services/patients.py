@@ -1,35 +1,45 @@
-"""Use cases for patient records."""
+"""Use cases for patient records: protected health information, read and changed only by staff
+and by the patient themselves."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date
-from typing import Any
-
-import phonenumbers
 
 from antrean.domain.booking import BookingPolicy
-from antrean.domain.common import Page
+from antrean.domain.common import Page, checked_page
 from antrean.domain.errors import AntreanError
+from antrean.domain.fields import check_id, clean_optional_text, given
 from antrean.domain.identity import Actor, Role
-from antrean.domain.patients import Patient, Sex, format_mrn, validate_birth_date, validate_nik
-from antrean.services.ports import UniqueViolation, UnitOfWork
+from antrean.domain.patients import (
+    SELF_SERVICE_FIELDS,
+    Patient,
+    PatientDraft,
+    PatientPatch,
+    format_mrn,
+    patient_mrn,
+    phone_text,
+)
+from antrean.services.access import SIGNED_IN, allow
+from antrean.services.ports import PhoneNumbers, UniqueViolation, UnitOfWork
+
+MAX_PAGE_SIZE = 500
 
 
-def normalize_phone(phone: str | None, region: str = "ID") -> str | None:
-    """Any common way of writing a phone number (0812..., +62 812-..., 62812...) to E.164."""
-    if phone is None or not phone.strip():
+def to_e164(phones: PhoneNumbers, phone: str | None) -> str | None:
+    """A phone number as typed, in E.164; `invalid_phone` when it is not one."""
+    text = phone_text(phone)
+    if text is None:
         return None
-    raw = phone.strip()
-    if raw.startswith("62") and not raw.startswith("+"):
-        raw = "+" + raw
-    try:
-        number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException:
-        raise AntreanError("invalid_phone") from None
-    if not phonenumbers.is_valid_number(number):
-        raise AntreanError("invalid_phone")
-    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+    e164 = phones.to_e164(text)
+    if e164 is None:
+        raise AntreanError("invalid_phone", field="phone")
+    return e164
+
+
+def today(uow: UnitOfWork, policy: BookingPolicy) -> date:
+    """The facility's local day now."""
+    return uow.clock.now().astimezone(policy.time_zone).date()
 
 
 def new_patient(
@@ -37,30 +47,23 @@ def new_patient(
     *,
     facility_id: int,
     policy: BookingPolicy,
-    name: str,
-    birth_date: date,
-    sex: Sex = Sex.UNKNOWN,
-    mrn: str | None = None,
-    phone: str | None = None,
-    address: str | None = None,
-    nik: str | None = None,
-    bpjs_number: str | None = None,
+    phones: PhoneNumbers,
+    draft: PatientDraft,
 ) -> Patient:
     """Add a patient in the caller's transaction; an MRN is issued when none is given."""
-    now = uow.clock.now()
-    today = now.astimezone(policy.time_zone).date()
+    draft = draft.validated(today(uow, policy))
     patient = Patient(
         id=0,
         facility_id=facility_id,
-        mrn=(mrn or "").strip() or format_mrn(uow.counters.next_mrn(facility_id)),
-        name=" ".join(name.split()),
-        birth_date=validate_birth_date(birth_date, today),
-        sex=sex,
-        phone=normalize_phone(phone),
-        address=(address or "").strip() or None,
-        nik=validate_nik(nik),
-        bpjs_number=(bpjs_number or "").strip() or None,
-        created_at=now,
+        mrn=draft.mrn or format_mrn(uow.sequences.next_mrn(facility_id)),
+        name=draft.name,
+        birth_date=draft.birth_date,
+        sex=draft.sex,
+        phone=to_e164(phones, draft.phone),
+        address=draft.address,
+        nik=draft.nik,
+        bpjs_number=draft.bpjs_number,
+        created_at=uow.clock.now(),
     )
     try:
         patient.id = uow.patients.add(patient)
@@ -69,71 +72,86 @@ def new_patient(
     return patient
 
 
+@allow(Role.OPERATOR, Role.DOCTOR)
 def register_patient(
-    uow: UnitOfWork, *, actor: Actor, policy: BookingPolicy, **fields: Any
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    policy: BookingPolicy,
+    phones: PhoneNumbers,
+    draft: PatientDraft,
 ) -> Patient:
-    actor.require(Role.OPERATOR, Role.DOCTOR)
     with uow(write=True):
-        patient = new_patient(uow, facility_id=actor.facility_id, policy=policy, **fields)
+        patient = new_patient(
+            uow, facility_id=actor.facility_id, policy=policy, phones=phones, draft=draft
+        )
         uow.commit()
     return patient
 
 
-def get_patient(uow: UnitOfWork, *, actor: Actor, patient_id: int) -> Patient:
+def _find(uow: UnitOfWork, actor: Actor, patient_id: int) -> Patient:
+    check_id(patient_id, "patient_id")
     actor.require_patient_access(patient_id)
-    with uow():
-        patient = uow.patients.get(actor.facility_id, patient_id)
+    patient = uow.patients.get(actor.facility_id, patient_id)
     if patient is None:
         raise AntreanError("not_found", entity="Patient")
     return patient
 
 
+@allow(*SIGNED_IN)
+def get_patient(uow: UnitOfWork, *, actor: Actor, patient_id: int) -> Patient:
+    """Staff, or the patient themselves."""
+    with uow():
+        return _find(uow, actor, patient_id)
+
+
+@allow(*SIGNED_IN)
+def get_my_patient_record(uow: UnitOfWork, *, actor: Actor) -> Patient:
+    """The signed-in patient's own record."""
+    if actor.patient_id is None:
+        raise AntreanError("not_found", entity="Patient")
+    return get_patient(uow, actor=actor, patient_id=actor.patient_id)
+
+
+@allow(*SIGNED_IN)
 def update_patient(
     uow: UnitOfWork,
     *,
     actor: Actor,
     policy: BookingPolicy,
+    phones: PhoneNumbers,
     patient_id: int,
-    changes: dict[str, Any],
+    patch: PatientPatch,
 ) -> Patient:
-    """Staff may change any field but the MRN; a patient may change their own contact details."""
-    actor.require_patient_access(patient_id)
-    if not actor.is_staff and set(changes) - {"phone", "address"}:
+    """Staff may change any field but the MRN; a patient may change their own phone and
+    address."""
+    if not actor.is_staff and patch.fields_given() - SELF_SERVICE_FIELDS:
         raise AntreanError("forbidden")
-    values = dict(changes)
-    if "phone" in values:
-        values["phone"] = normalize_phone(values["phone"])
-    if "nik" in values:
-        values["nik"] = validate_nik(values["nik"])
-    if "sex" in values:
-        values["sex"] = Sex(values["sex"]).value
+    if given(patch.phone):
+        patch = replace(patch, phone=to_e164(phones, patch.phone))
     with uow(write=True):
-        patient = uow.patients.get(actor.facility_id, patient_id)
-        if patient is None:
-            raise AntreanError("not_found", entity="Patient")
-        if "birth_date" in values:
-            today = uow.clock.now().astimezone(policy.time_zone).date()
-            validate_birth_date(values["birth_date"], today)
-        if "name" in values:
-            values["name"] = " ".join(values["name"].split())
-        uow.patients.update(actor.facility_id, patient_id, values)
-        updated = uow.patients.get(actor.facility_id, patient_id)
+        patient = patch.apply(_find(uow, actor, patient_id), today(uow, policy))
+        uow.patients.save(patient)
         uow.commit()
-    assert updated is not None
-    return replace(updated)
+    return patient
 
 
+@allow(Role.OPERATOR, Role.DOCTOR)
 def search_patients(
     uow: UnitOfWork,
     *,
     actor: Actor,
+    phones: PhoneNumbers,
+    page: Page,
     mrn: str | None = None,
     name: str | None = None,
     phone: str | None = None,
-    page: Page,
 ) -> tuple[list[Patient], int]:
-    actor.require(Role.OPERATOR, Role.DOCTOR)
-    phone_e164 = normalize_phone(phone) if phone else None
+    """By exact MRN, part of the name, or phone (any common format)."""
+    mrn = patient_mrn(mrn)
+    name = clean_optional_text(name, "name", max_length=200)
+    phone_e164 = to_e164(phones, phone) if phone else None
+    page = checked_page(page, MAX_PAGE_SIZE)
     with uow():
         return uow.patients.search(
             actor.facility_id, mrn=mrn, name=name, phone=phone_e164, page=page

@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from antrean.domain.booking import Appointment, AppointmentStatus, SlotView
+from antrean.domain.catalog import Clinic, Doctor, OpeningHours, Service
 from antrean.domain.common import Clock, Page
 from antrean.domain.eta import EwmaServiceTime
-from antrean.domain.events import QueueEvent
-from antrean.domain.identity import User
+from antrean.domain.events import DomainEvent
+from antrean.domain.identity import Actor, User
 from antrean.domain.patients import Patient
 from antrean.domain.queue import Ticket
-from antrean.domain.scheduling import (
-    Clinic,
-    ExistingSlot,
-    OpeningHours,
-    Schedule,
-    ScheduleException,
-    SlotSpec,
-)
+from antrean.domain.scheduling import ExistingSlot, Schedule, ScheduleException, SlotSpec
 
 
 class UniqueViolation(Exception):
@@ -31,23 +26,6 @@ class UniqueViolation(Exception):
 class Named:
     id: int
     name: str
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceRow:
-    id: int
-    clinic_id: int
-    name: str
-    duration_minutes: int
-    active: bool
-
-
-@dataclass(frozen=True, slots=True)
-class DoctorRow:
-    id: int
-    name: str
-    specialty: str
-    active: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +40,11 @@ class FreeSlot:
     end_at: datetime
     capacity: int
     booked: int
+
+    @property
+    def available(self) -> int:
+        """Places still free."""
+        return max(self.capacity - self.booked, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,15 +81,18 @@ class Catalog(Protocol):
     def list_clinics(self, facility_id: int) -> list[Clinic]: ...
     def get_clinic(self, facility_id: int, clinic_id: int) -> Clinic | None: ...
     def add_clinic(self, clinic: Clinic, created_at: datetime) -> int: ...
-    def update_clinic(self, facility_id: int, clinic_id: int, values: dict[str, Any]) -> None: ...
+    def save_clinic(self, clinic: Clinic) -> None:
+        """Store a clinic's name, queue prefix and open switch (hours: `replace_hours`)."""
+        ...
+
     def replace_hours(
         self, facility_id: int, clinic_id: int, hours: list[OpeningHours]
     ) -> None: ...
     def opening_hours(self, facility_id: int) -> dict[int, list[OpeningHours]]: ...
-    def list_services(self, facility_id: int, clinic_id: int | None) -> list[ServiceRow]: ...
-    def get_service(self, facility_id: int, service_id: int) -> ServiceRow | None: ...
-    def add_service(self, facility_id: int, row: ServiceRow) -> int: ...
-    def update_service(self, facility_id: int, service_id: int, values: dict[str, Any]) -> None: ...
+    def list_services(self, facility_id: int, clinic_id: int | None) -> list[Service]: ...
+    def get_service(self, facility_id: int, service_id: int) -> Service | None: ...
+    def add_service(self, facility_id: int, row: Service) -> int: ...
+    def save_service(self, facility_id: int, service: Service) -> None: ...
     def list_counters(self, facility_id: int, clinic_id: int) -> list[str]:
         """The clinic's active counters or rooms, by name."""
         ...
@@ -115,10 +101,10 @@ class Catalog(Protocol):
     def set_counter_active(
         self, facility_id: int, clinic_id: int, name: str, active: bool
     ) -> bool: ...
-    def list_doctors(self, facility_id: int) -> list[DoctorRow]: ...
-    def get_doctor(self, facility_id: int, doctor_id: int) -> DoctorRow | None: ...
-    def add_doctor(self, facility_id: int, row: DoctorRow) -> int: ...
-    def update_doctor(self, facility_id: int, doctor_id: int, values: dict[str, Any]) -> None: ...
+    def list_doctors(self, facility_id: int) -> list[Doctor]: ...
+    def get_doctor(self, facility_id: int, doctor_id: int) -> Doctor | None: ...
+    def add_doctor(self, facility_id: int, row: Doctor) -> int: ...
+    def save_doctor(self, facility_id: int, doctor: Doctor) -> None: ...
 
 
 class Schedules(Protocol):
@@ -172,7 +158,11 @@ class Patients(Protocol):
     def add(self, patient: Patient) -> int: ...
     def get(self, facility_id: int, patient_id: int) -> Patient | None: ...
     def get_by_mrn(self, facility_id: int, mrn: str) -> Patient | None: ...
-    def update(self, facility_id: int, patient_id: int, values: dict[str, Any]) -> None: ...
+    def get_many(self, facility_id: int, patient_ids: list[int]) -> dict[int, Patient]: ...
+    def save(self, patient: Patient) -> None:
+        """Store every field of the record but its MRN, which never changes."""
+        ...
+
     def search(
         self,
         facility_id: int,
@@ -205,7 +195,14 @@ class Appointments(Protocol):
     def uncount_day(self, patient_id: int, clinic_id: int, day: date) -> None: ...
     def add_conflict(
         self, facility_id: int, appointment_id: int, slot_id: int, reason: str, at: datetime
-    ) -> None: ...
+    ) -> bool:
+        """Record an open conflict unless the same one is open already: True when recorded."""
+        ...
+
+    def close_conflict(self, facility_id: int, conflict_id: int, at: datetime) -> Conflict | None:
+        """Mark one open conflict resolved; None when there is no such open conflict."""
+        ...
+
     def open_conflicts(self, facility_id: int) -> list[Conflict]: ...
     def resolve_conflicts(self, appointment_id: int, at: datetime) -> None: ...
 
@@ -214,6 +211,13 @@ class Users(Protocol):
     def add(self, user: User, created_at: datetime) -> int: ...
     def get(self, user_id: int) -> User | None: ...
     def get_by_username(self, username: str) -> User | None: ...
+    def list(self, facility_id: int, page: Page) -> tuple[list[User], int]: ...
+    def save(self, user: User) -> None:
+        """Store name, roles, doctor, active switch and password hash (not the username)."""
+        ...
+
+    def count_active_admins(self, facility_id: int) -> int: ...
+    def revoke_all_refresh_tokens(self, user_id: int, at: datetime) -> None: ...
     def add_refresh_token(
         self, facility_id: int, user_id: int, token_hash: str, expires_at: datetime, at: datetime
     ) -> None: ...
@@ -295,6 +299,10 @@ class Tickets(Protocol):
         ...
 
     def last_event(self, ticket_id: int) -> TicketEventRow | None: ...
+    def called_at(self, ticket_ids: list[int]) -> dict[int, datetime]:
+        """When each ticket was first called, for those called at all."""
+        ...
+
     def recent_service_times(
         self, facility_id: int, clinic_id: int, since: datetime, limit: int = 50
     ) -> list[timedelta]:
@@ -307,25 +315,12 @@ class Tickets(Protocol):
         """Keep the clinic's current service-time estimate (insert or replace)."""
         ...
 
-    def events_since(
-        self,
-        facility_id: int,
-        *,
-        after_id: int,
-        clinic_id: int | None = None,
-        status_code: str | None = None,
-        limit: int = 500,
-    ) -> list[QueueEvent]:
-        """Timeline events after an id, for one clinic or one ticket: a reconnecting
-        subscriber's missed events."""
-        ...
-
     def open_before(self, facility_id: int, day: date) -> list[Ticket]:
         """Tickets of earlier days still waiting, called or being served."""
         ...
 
 
-class Counters(Protocol):
+class Sequences(Protocol):
     def next(self, facility_id: int, name: str) -> int:
         """The next number of a gap-free counter (ticket numbers), atomically."""
         ...
@@ -341,6 +336,44 @@ class Facilities(Protocol):
     ) -> None: ...
 
 
+class EventSink(Protocol):
+    """Receives events once their transaction has committed (a process's live-update fan-out)."""
+
+    def deliver(self, events: Iterable[DomainEvent]) -> None: ...
+
+
+class Events(Protocol):
+    """Domain events, stored in the transaction of the change they announce."""
+
+    def add(self, event: DomainEvent) -> DomainEvent:
+        """Store the event; it comes back with its id."""
+        ...
+
+    def since(
+        self,
+        facility_id: int,
+        *,
+        after_id: int,
+        clinic_id: int | None = None,
+        status_code: str | None = None,
+        limit: int = 500,
+    ) -> list[DomainEvent]:
+        """Events after an id, oldest first: all of a facility, a clinic's queue events, or one
+        ticket's (by its status code)."""
+        ...
+
+    def latest_ids(
+        self,
+        facility_id: int,
+        *,
+        clinic_id: int | None = None,
+        status_code: str | None = None,
+        limit: int = 200,
+    ) -> list[int]:
+        """The ids of the newest events of the same streams, newest first."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Open with `with uow(write=True):`; only `commit()` makes it stick."""
 
@@ -352,12 +385,16 @@ class UnitOfWork(Protocol):
     appointments: Appointments
     users: Users
     idempotency: Idempotency
-    counters: Counters
+    sequences: Sequences
     facilities: Facilities
     tickets: Tickets
+    events: Events
 
     def __call__(self, *, write: bool = False) -> UnitOfWork: ...
-    def publish(self, event: QueueEvent) -> None: ...
+    def publish(self, event: DomainEvent) -> DomainEvent:
+        """Store the event in this transaction; subscribers get it if, and once, it commits."""
+        ...
+
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, *args: object) -> None: ...
     def commit(self) -> None: ...
@@ -365,3 +402,32 @@ class UnitOfWork(Protocol):
 
 class UnitOfWorkFactory(Protocol):
     def __call__(self) -> UnitOfWork: ...
+
+
+class PasswordHasher(Protocol):
+    """Slow, salted password hashes (argon2). Checking one costs tens of milliseconds of CPU:
+    adapters run the use cases that do so off their event loop."""
+
+    def hash(self, password: str) -> str: ...
+    def verify(self, password_hash: str | None, password: str) -> bool:
+        """False for a wrong password; with no hash, as long as a real check, and False."""
+        ...
+
+
+class AccessTokens(Protocol):
+    """Short-lived signed access tokens, checked without the database."""
+
+    access_ttl: timedelta
+    refresh_ttl: timedelta
+
+    def issue(self, user: User, now: datetime) -> str: ...
+    def actor(self, token: str) -> Actor:
+        """The caller a valid, unexpired token stands for; `invalid_token` otherwise."""
+        ...
+
+
+class PhoneNumbers(Protocol):
+    def to_e164(self, text: str) -> str | None:
+        """Any common way of writing a phone number (0812..., +62 812-..., 62812...) in E.164,
+        or None when it is not a valid number."""
+        ...

@@ -6,12 +6,13 @@ import secrets
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from antrean.domain.booking import AppointmentStatus, BookingPolicy
+from antrean.domain.booking import AppointmentStatus, BookingPolicy, appointment_event, booking_code
+from antrean.domain.catalog import Clinic
 from antrean.domain.errors import AntreanError
 from antrean.domain.eta import EwmaServiceTime, estimate_call
-from antrean.domain.events import QueueEvent
+from antrean.domain.events import EventKind
 from antrean.domain.identity import Actor, Role
-from antrean.domain.patients import Patient, Sex
+from antrean.domain.patients import Patient, PatientDraft
 from antrean.domain.queue import (
     Priority,
     QueuePolicy,
@@ -19,14 +20,17 @@ from antrean.domain.queue import (
     TicketSource,
     TicketState,
     WaitEstimate,
+    WalkInDraft,
     check_in_sort_at,
     clinic_open_at,
     queue_counter_name,
+    ticket_event,
     ticket_label,
 )
-from antrean.domain.scheduling import Clinic
+from antrean.domain.queue import status_code as status_code_text
+from antrean.services.access import FRONT_DESK, SIGNED_IN, allow
 from antrean.services.patients import new_patient
-from antrean.services.ports import ClinicQueueFacts, UnitOfWork
+from antrean.services.ports import ClinicQueueFacts, PhoneNumbers, UnitOfWork
 
 DEFAULT_SERVICE_TIME = timedelta(minutes=10)
 QUEUE_POLICY = QueuePolicy()
@@ -103,20 +107,6 @@ def refresh_service_time(uow: UnitOfWork, ticket: Ticket) -> None:
     uow.tickets.save_service_time(ticket.facility_id, ticket.clinic_id, estimate, now)
 
 
-def queue_event(event_id: int, ticket: Ticket, action: str) -> QueueEvent:
-    return QueueEvent(
-        id=event_id,
-        facility_id=ticket.facility_id,
-        clinic_id=ticket.clinic_id,
-        ticket_id=ticket.id,
-        status_code=ticket.status_code,
-        label=ticket.label,
-        state=ticket.state.value,
-        action=action,
-        counter=ticket.counter,
-    )
-
-
 def issue_ticket(
     uow: UnitOfWork,
     *,
@@ -134,7 +124,7 @@ def issue_ticket(
     """Take the clinic's next number for the day and put a waiting ticket in line, in the
     caller's transaction, with its first timeline event."""
     now = uow.clock.now()
-    number = uow.counters.next(actor.facility_id, queue_counter_name(clinic.id, day))
+    number = uow.sequences.next(actor.facility_id, queue_counter_name(clinic.id, day))
     ticket = Ticket(
         id=0,
         facility_id=actor.facility_id,
@@ -152,16 +142,16 @@ def issue_ticket(
         sort_at=sort_at,
     )
     ticket.id = uow.tickets.add(ticket, appointment_id)
-    event_id = uow.tickets.add_event(
+    uow.tickets.add_event(
         actor.facility_id,
         ticket.id,
         at=now,
-        actor_user_id=actor.user_id,
+        actor_user_id=actor.account_id,
         from_state=None,
         to_state=TicketState.WAITING.value,
         action=action,
     )
-    uow.publish(queue_event(event_id, ticket, action))
+    uow.publish(ticket_event(ticket, action, at=now, actor_user_id=actor.account_id))
     return ticket
 
 
@@ -170,58 +160,20 @@ def _match_patient(
     *,
     facility_id: int,
     policy: BookingPolicy,
-    mrn: str | None,
-    name: str,
-    birth_date: date,
-    sex: Sex,
+    phones: PhoneNumbers,
+    walk_in: WalkInDraft,
 ) -> Patient:
     """The patient with this MRN (the date of birth must agree), or a new record."""
-    if mrn:
-        existing = uow.patients.get_by_mrn(facility_id, mrn.strip())
+    if walk_in.mrn:
+        existing = uow.patients.get_by_mrn(facility_id, walk_in.mrn)
         if existing is not None:
-            if existing.birth_date != birth_date:
+            if existing.birth_date != walk_in.birth_date:
                 raise AntreanError("patient_mismatch")
             return existing
-    return new_patient(
-        uow,
-        facility_id=facility_id,
-        policy=policy,
-        name=name,
-        birth_date=birth_date,
-        sex=sex,
-        mrn=mrn,
+    draft = PatientDraft(
+        name=walk_in.name, birth_date=walk_in.birth_date, sex=walk_in.sex, mrn=walk_in.mrn
     )
-
-
-def register_walk_in(
-    uow: UnitOfWork,
-    *,
-    actor: Actor,
-    policy: BookingPolicy,
-    clinic_id: int,
-    name: str,
-    birth_date: date,
-    mrn: str | None = None,
-    sex: Sex = Sex.UNKNOWN,
-    priority: Priority = Priority.NORMAL,
-    priority_reason: str = "",
-    queue: QueuePolicy = QUEUE_POLICY,
-) -> TicketStatus:
-    """Give a walk-in patient the next number of the clinic's queue for today, and say where
-    the new ticket stands: `issue_walk_in`, then `status_of` in a read of its own."""
-    issued = issue_walk_in(
-        uow,
-        actor=actor,
-        policy=policy,
-        clinic_id=clinic_id,
-        name=name,
-        birth_date=birth_date,
-        mrn=mrn,
-        sex=sex,
-        priority=priority,
-        priority_reason=priority_reason,
-    )
-    return status_of(uow, issued, queue=queue)
+    return new_patient(uow, facility_id=facility_id, policy=policy, phones=phones, draft=draft)
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,40 +182,32 @@ class IssuedTicket:
     facts: ClinicQueueFacts  # as read when the ticket was issued
 
 
+@allow(*FRONT_DESK)
 def issue_walk_in(
     uow: UnitOfWork,
     *,
     actor: Actor,
     policy: BookingPolicy,
-    clinic_id: int,
-    name: str,
-    birth_date: date,
-    mrn: str | None = None,
-    sex: Sex = Sex.UNKNOWN,
-    priority: Priority = Priority.NORMAL,
-    priority_reason: str = "",
+    phones: PhoneNumbers,
+    walk_in: WalkInDraft,
 ) -> IssuedTicket:
-    """The write half of a walk-in, one short transaction: read the clinic with its queue
-    facts, check it is open, match or create the patient, take the number and store ticket and
-    event. Counting the people ahead is left to `status_of`, outside the write lock."""
-    actor.require(Role.OPERATOR, Role.DOCTOR)
+    """Give a walk-in patient the next number of the clinic's queue for today, in one short
+    transaction: read the clinic with its queue facts, check it is open, match or create the
+    patient, take the number and store ticket and event. Where the ticket stands (people
+    ahead) is `status_of`, run after it outside the write lock; every adapter answers a walk-in
+    with both."""
+    walk_in = walk_in.validated()
     with uow(write=True):
         now = uow.clock.now()
         local = now.astimezone(policy.time_zone)
-        found = uow.tickets.queue_clinic(actor.facility_id, clinic_id, local.date())
+        found = uow.tickets.queue_clinic(actor.facility_id, walk_in.clinic_id, local.date())
         if found is None:
             raise AntreanError("not_found", entity="Clinic")
         clinic, facts = found
         if not clinic_open_at(clinic, local):
             raise AntreanError("clinic_closed")
         patient = _match_patient(
-            uow,
-            facility_id=actor.facility_id,
-            policy=policy,
-            mrn=mrn,
-            name=name,
-            birth_date=birth_date,
-            sex=sex,
+            uow, facility_id=actor.facility_id, policy=policy, phones=phones, walk_in=walk_in
         )
         ticket = issue_ticket(
             uow,
@@ -274,35 +218,23 @@ def issue_walk_in(
             source=TicketSource.WALK_IN,
             sort_at=now,
             action="issue",
-            priority=priority,
-            priority_reason=priority_reason,
+            priority=walk_in.priority,
+            priority_reason=walk_in.priority_reason,
         )
         uow.commit()
     return IssuedTicket(ticket, facts)
 
 
+@allow(*FRONT_DESK, Role.PATIENT)
 def status_of(
-    uow: UnitOfWork, issued: IssuedTicket, *, queue: QueuePolicy = QUEUE_POLICY
+    uow: UnitOfWork, *, actor: Actor, issued: IssuedTicket, queue: QueuePolicy = QUEUE_POLICY
 ) -> TicketStatus:
     """Where a just-issued ticket stands (people ahead counted now)."""
     with uow():
         return _status(uow, issued.ticket, issued.facts, uow.clock.now(), queue)
 
 
-def check_in_appointment(
-    uow: UnitOfWork,
-    *,
-    actor: Actor,
-    policy: BookingPolicy,
-    code: str,
-    queue: QueuePolicy = QUEUE_POLICY,
-) -> TicketStatus:
-    """Turn today's booking into a queue ticket and say where it stands: `check_in`, then
-    `status_of` in a read of its own."""
-    issued = check_in(uow, actor=actor, policy=policy, code=code, queue=queue)
-    return status_of(uow, issued, queue=queue)
-
-
+@allow(*SIGNED_IN)
 def check_in(
     uow: UnitOfWork,
     *,
@@ -316,7 +248,7 @@ def check_in(
     patient themselves."""
     with uow(write=True):
         now = uow.clock.now()
-        appointment = uow.appointments.get_by_code(actor.facility_id, code.strip().upper())
+        appointment = uow.appointments.get_by_code(actor.facility_id, booking_code(code))
         if appointment is None or (
             not actor.is_staff and appointment.patient_id != actor.patient_id
         ):
@@ -340,41 +272,30 @@ def check_in(
             appointment_id=appointment.id,
             sort_at=check_in_sort_at(appointment.start_at, now, queue.late_grace),
         )
-        uow.appointments.save(
-            replace(appointment, status=AppointmentStatus.CHECKED_IN, updated_at=now)
+        checked_in = replace(appointment, status=AppointmentStatus.CHECKED_IN, updated_at=now)
+        uow.appointments.save(checked_in)
+        uow.publish(
+            appointment_event(
+                EventKind.APPOINTMENT_CHECKED_IN,
+                checked_in,
+                at=now,
+                actor_user_id=actor.account_id,
+                ticket=ticket.label,
+            )
         )
         uow.commit()
     return IssuedTicket(ticket, facts)
 
 
+@allow(public=True)
 def ticket_status(
-    uow: UnitOfWork, *, status_code: str, queue: QueuePolicy = QUEUE_POLICY
+    uow: UnitOfWork, *, actor: Actor, status_code: str, queue: QueuePolicy = QUEUE_POLICY
 ) -> TicketStatus:
     """Public: where a ticket stands, by its unguessable status code."""
+    code = status_code_text(status_code)
     with uow():
-        found = uow.tickets.with_clinic_facts(status_code)
+        found = uow.tickets.with_clinic_facts(code)
         if found is None:
             raise AntreanError("ticket_not_found")
         ticket, facts = found
         return _status(uow, ticket, facts, uow.clock.now(), queue)
-
-
-def list_queue(uow: UnitOfWork, *, actor: Actor, clinic_id: int, day: date) -> list[Ticket]:
-    actor.require(Role.OPERATOR, Role.DOCTOR)
-    with uow():
-        return uow.tickets.list_day(actor.facility_id, clinic_id, day)
-
-
-def missed_events(
-    uow: UnitOfWork,
-    *,
-    facility_id: int,
-    after_id: int,
-    clinic_id: int | None = None,
-    status_code: str | None = None,
-) -> list[QueueEvent]:
-    """Public: what a reconnecting display board or phone missed (no personal data)."""
-    with uow():
-        return uow.tickets.events_since(
-            facility_id, after_id=after_id, clinic_id=clinic_id, status_code=status_code
-        )

@@ -13,29 +13,21 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from antrean.domain.booking import ACTIVE_STATUSES, Appointment, SlotView
+from antrean.domain.catalog import Clinic, Doctor, OpeningHours, Service
 from antrean.domain.common import Clock, Page
 from antrean.domain.eta import EwmaServiceTime
-from antrean.domain.events import QueueEvent
-from antrean.domain.identity import User
+from antrean.domain.events import DomainEvent
+from antrean.domain.identity import Role, User
 from antrean.domain.patients import Patient
 from antrean.domain.queue import Ticket, TicketState, queue_order
-from antrean.domain.scheduling import (
-    Clinic,
-    ExistingSlot,
-    OpeningHours,
-    Schedule,
-    ScheduleException,
-    SlotSpec,
-)
+from antrean.domain.scheduling import ExistingSlot, Schedule, ScheduleException, SlotSpec
 from antrean.services.ports import (
     AppointmentFilter,
     ClinicQueueFacts,
     Conflict,
-    DoctorRow,
     FreeSlot,
     Named,
     RefreshTokenRow,
-    ServiceRow,
     TicketEventRow,
     UniqueViolation,
 )
@@ -60,8 +52,8 @@ class Store:
     ids: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     facilities: dict[int, Named] = field(default_factory=dict)
     clinics: dict[int, Clinic] = field(default_factory=dict)
-    services: dict[int, ServiceRow] = field(default_factory=dict)
-    doctors: dict[int, DoctorRow] = field(default_factory=dict)
+    services: dict[int, Service] = field(default_factory=dict)
+    doctors: dict[int, Doctor] = field(default_factory=dict)
     schedules: dict[int, Schedule] = field(default_factory=dict)
     exceptions: dict[int, ScheduleException] = field(default_factory=dict)
     slots: dict[int, _Slot] = field(default_factory=dict)
@@ -74,11 +66,12 @@ class Store:
     users: dict[int, User] = field(default_factory=dict)
     refresh: dict[str, RefreshTokenRow] = field(default_factory=dict)
     idempotency: dict[tuple[int, str], list[Any]] = field(default_factory=dict)
-    counters: dict[tuple[int, str], int] = field(default_factory=dict)
+    sequences: dict[tuple[int, str], int] = field(default_factory=dict)
     tickets: dict[int, Ticket] = field(default_factory=dict)
     service_points: dict[tuple[int, str], bool] = field(default_factory=dict)
     ticket_events: list[tuple[int, datetime, TicketEventRow]] = field(default_factory=list)
     service_times: dict[int, EwmaServiceTime] = field(default_factory=dict)
+    events: list[DomainEvent] = field(default_factory=list)
 
     def next_id(self, kind: str) -> int:
         self.ids[kind] += 1
@@ -108,8 +101,11 @@ class FakeCatalog(_Part):
         self.s.clinics[new.id] = new
         return new.id
 
-    def update_clinic(self, facility_id: int, clinic_id: int, values: dict[str, Any]) -> None:
-        self.s.clinics[clinic_id] = replace(self.s.clinics[clinic_id], **values)
+    def save_clinic(self, clinic: Clinic) -> None:
+        stored = self.s.clinics[clinic.id]
+        self.s.clinics[clinic.id] = replace(
+            stored, name=clinic.name, queue_prefix=clinic.queue_prefix, is_open=clinic.is_open
+        )
 
     def replace_hours(self, facility_id: int, clinic_id: int, hours: list[OpeningHours]) -> None:
         self.s.clinics[clinic_id].hours = list(hours)
@@ -117,19 +113,19 @@ class FakeCatalog(_Part):
     def opening_hours(self, facility_id: int) -> dict[int, list[OpeningHours]]:
         return {c.id: list(c.hours) for c in self.list_clinics(facility_id)}
 
-    def list_services(self, facility_id: int, clinic_id: int | None) -> list[ServiceRow]:
+    def list_services(self, facility_id: int, clinic_id: int | None) -> list[Service]:
         return [s for s in self.s.services.values() if clinic_id in (None, s.clinic_id)]
 
-    def get_service(self, facility_id: int, service_id: int) -> ServiceRow | None:
+    def get_service(self, facility_id: int, service_id: int) -> Service | None:
         return self.s.services.get(service_id)
 
-    def add_service(self, facility_id: int, row: ServiceRow) -> int:
+    def add_service(self, facility_id: int, row: Service) -> int:
         new = replace(row, id=self.s.next_id("service"))
         self.s.services[new.id] = new
         return new.id
 
-    def update_service(self, facility_id: int, service_id: int, values: dict[str, Any]) -> None:
-        self.s.services[service_id] = replace(self.s.services[service_id], **values)
+    def save_service(self, facility_id: int, service: Service) -> None:
+        self.s.services[service.id] = service
 
     def list_counters(self, facility_id: int, clinic_id: int) -> list[str]:
         return [
@@ -147,19 +143,19 @@ class FakeCatalog(_Part):
         self.s.service_points[(clinic_id, name)] = active
         return True
 
-    def list_doctors(self, facility_id: int) -> list[DoctorRow]:
+    def list_doctors(self, facility_id: int) -> list[Doctor]:
         return list(self.s.doctors.values())
 
-    def get_doctor(self, facility_id: int, doctor_id: int) -> DoctorRow | None:
+    def get_doctor(self, facility_id: int, doctor_id: int) -> Doctor | None:
         return self.s.doctors.get(doctor_id)
 
-    def add_doctor(self, facility_id: int, row: DoctorRow) -> int:
+    def add_doctor(self, facility_id: int, row: Doctor) -> int:
         new = replace(row, id=self.s.next_id("doctor"))
         self.s.doctors[new.id] = new
         return new.id
 
-    def update_doctor(self, facility_id: int, doctor_id: int, values: dict[str, Any]) -> None:
-        self.s.doctors[doctor_id] = replace(self.s.doctors[doctor_id], **values)
+    def save_doctor(self, facility_id: int, doctor: Doctor) -> None:
+        self.s.doctors[doctor.id] = doctor
 
 
 class FakeSchedules(_Part):
@@ -332,11 +328,19 @@ class FakePatients(_Part):
     def get(self, facility_id: int, patient_id: int) -> Patient | None:
         return self.s.patients.get(patient_id)
 
+    def get_many(self, facility_id: int, patient_ids: list[int]) -> dict[int, Patient]:
+        return {
+            i: p
+            for i, p in self.s.patients.items()
+            if i in patient_ids and p.facility_id == facility_id
+        }
+
     def get_by_mrn(self, facility_id: int, mrn: str) -> Patient | None:
         return next((p for p in self.s.patients.values() if p.mrn == mrn), None)
 
-    def update(self, facility_id: int, patient_id: int, values: dict[str, Any]) -> None:
-        self.s.patients[patient_id] = replace(self.s.patients[patient_id], **values)
+    def save(self, patient: Patient) -> None:
+        mrn = self.s.patients[patient.id].mrn
+        self.s.patients[patient.id] = replace(patient, mrn=mrn)
 
     def search(
         self, facility_id: int, *, mrn: str | None, name: str | None, phone: str | None, page: Page
@@ -409,18 +413,26 @@ class FakeAppointments(_Part):
 
     def add_conflict(
         self, facility_id: int, appointment_id: int, slot_id: int, reason: str, at: datetime
-    ) -> None:
-        if not any(
+    ) -> bool:
+        if any(
             c[0] == appointment_id and c[2] == reason and c[4] is None
             for c in self.s.conflicts.values()
         ):
-            self.s.conflicts[self.s.next_id("conflict")] = (
-                appointment_id,
-                slot_id,
-                reason,
-                at,
-                None,
-            )
+            return False
+        self.s.conflicts[self.s.next_id("conflict")] = (appointment_id, slot_id, reason, at, None)
+        return True
+
+    def close_conflict(self, facility_id: int, conflict_id: int, at: datetime) -> Conflict | None:
+        found = self.s.conflicts.get(conflict_id)
+        if found is None or found[4] is not None:
+            return None
+        a_id, slot_id, reason, detected, _ = found
+        if self.s.appointments[a_id].facility_id != facility_id:
+            return None
+        self.s.conflicts[conflict_id] = (a_id, slot_id, reason, detected, at)
+        return Conflict(
+            conflict_id, a_id, self.s.appointments[a_id].code, slot_id, reason, detected
+        )
 
     def open_conflicts(self, facility_id: int) -> list[Conflict]:
         return [
@@ -448,6 +460,29 @@ class FakeUsers(_Part):
 
     def get_by_username(self, username: str) -> User | None:
         return next((u for u in self.s.users.values() if u.username == username), None)
+
+    def list(self, facility_id: int, page: Page) -> tuple[list[User], int]:
+        found = sorted(
+            (u for u in self.s.users.values() if u.facility_id == facility_id),
+            key=lambda u: u.username,
+        )
+        return found[page.offset : page.offset + page.size], len(found)
+
+    def save(self, user: User) -> None:
+        stored = self.s.users[user.id]
+        self.s.users[user.id] = replace(user, username=stored.username)
+
+    def count_active_admins(self, facility_id: int) -> int:
+        return sum(
+            1
+            for u in self.s.users.values()
+            if u.facility_id == facility_id and u.active and Role.ADMIN in u.roles
+        )
+
+    def revoke_all_refresh_tokens(self, user_id: int, at: datetime) -> None:
+        for key, row in self.s.refresh.items():
+            if row.user_id == user_id and row.revoked_at is None:
+                self.s.refresh[key] = replace(row, revoked_at=at)
 
     def add_refresh_token(
         self, facility_id: int, user_id: int, token_hash: str, expires_at: datetime, at: datetime
@@ -483,14 +518,14 @@ class FakeIdempotency(_Part):
         self.s.idempotency[(user_id, key)][1] = resource_id
 
 
-class FakeCounters(_Part):
+class FakeSequences(_Part):
     def next_mrn(self, facility_id: int) -> int:
         return self.next(facility_id, "mrn")
 
     def next(self, facility_id: int, name: str) -> int:
         key = (facility_id, name)
-        self.s.counters[key] = self.s.counters.get(key, 0) + 1
-        return self.s.counters[key]
+        self.s.sequences[key] = self.s.sequences.get(key, 0) + 1
+        return self.s.sequences[key]
 
 
 class FakeTickets(_Part):
@@ -611,6 +646,13 @@ class FakeTickets(_Part):
         rows = [e[2] for e in self.s.ticket_events if e[0] == ticket_id]
         return rows[-1] if rows else None
 
+    def called_at(self, ticket_ids: list[int]) -> dict[int, datetime]:
+        found: dict[int, datetime] = {}
+        for ticket_id, at, event in self.s.ticket_events:
+            if ticket_id in ticket_ids and event.action == "call":
+                found[ticket_id] = min(at, found.get(ticket_id, at))
+        return found
+
     def recent_service_times(
         self, facility_id: int, clinic_id: int, since: datetime, limit: int = 50
     ) -> list[timedelta]:
@@ -631,7 +673,30 @@ class FakeTickets(_Part):
         )
         return [d for _, d in found[-limit:] if d >= timedelta(0)]
 
-    def events_since(
+    def open_before(self, facility_id: int, day: date) -> list[Ticket]:
+        active = {TicketState.WAITING, TicketState.CALLED, TicketState.SERVING}
+        return [replace(k) for k in self.s.tickets.values() if k.day < day and k.state in active]
+
+
+class FakeEvents(_Part):
+    def add(self, event: DomainEvent) -> DomainEvent:
+        stored = event.stored_as(len(self.s.events) + 1)
+        self.s.events.append(stored)
+        return stored
+
+    def _stream(
+        self, facility_id: int, clinic_id: int | None, status_code: str | None
+    ) -> list[DomainEvent]:
+        ticket_ids = {k.id for k in self.s.tickets.values() if k.status_code == status_code}
+        return [
+            e
+            for e in self.s.events
+            if e.facility_id == facility_id
+            and (clinic_id is None or (e.clinic_id == clinic_id and e.kind.is_queue))
+            and (status_code is None or e.ticket_id in ticket_ids)
+        ]
+
+    def since(
         self,
         facility_id: int,
         *,
@@ -639,33 +704,20 @@ class FakeTickets(_Part):
         clinic_id: int | None = None,
         status_code: str | None = None,
         limit: int = 500,
-    ) -> list[QueueEvent]:
-        found = []
-        for n, (ticket_id, _, event) in enumerate(self.s.ticket_events, start=1):
-            k = self.s.tickets[ticket_id]
-            if (
-                n > after_id
-                and clinic_id in (None, k.clinic_id)
-                and status_code in (None, k.status_code)
-            ):
-                found.append(
-                    QueueEvent(
-                        n,
-                        k.facility_id,
-                        k.clinic_id,
-                        k.id,
-                        k.status_code,
-                        k.label,
-                        event.to_state,
-                        event.action,
-                        event.counter,
-                    )
-                )
+    ) -> list[DomainEvent]:
+        found = [e for e in self._stream(facility_id, clinic_id, status_code) if e.id > after_id]
         return found[:limit]
 
-    def open_before(self, facility_id: int, day: date) -> list[Ticket]:
-        active = {TicketState.WAITING, TicketState.CALLED, TicketState.SERVING}
-        return [replace(k) for k in self.s.tickets.values() if k.day < day and k.state in active]
+    def latest_ids(
+        self,
+        facility_id: int,
+        *,
+        clinic_id: int | None = None,
+        status_code: str | None = None,
+        limit: int = 200,
+    ) -> list[int]:
+        found = self._stream(facility_id, clinic_id, status_code)
+        return [e.id for e in reversed(found)][:limit]
 
 
 class FakeFacilities(_Part):
@@ -683,8 +735,8 @@ class FakeUnitOfWork:
         self.store = store or Store()
         self.commits = 0
         self._work: Store | None = None
-        self.published: list[QueueEvent] = []  # events of committed transactions
-        self._pending: list[QueueEvent] = []
+        self.published: list[DomainEvent] = []  # events of committed transactions
+        self._pending: list[DomainEvent] = []
 
     def __call__(self, *, write: bool = False) -> FakeUnitOfWork:
         return self
@@ -699,13 +751,16 @@ class FakeUnitOfWork:
         self.appointments = FakeAppointments(w)
         self.users = FakeUsers(w)
         self.idempotency = FakeIdempotency(w)
-        self.counters = FakeCounters(w)
+        self.sequences = FakeSequences(w)
         self.facilities = FakeFacilities(w)
         self.tickets = FakeTickets(w)
+        self.events = FakeEvents(w)
         return self
 
-    def publish(self, event: QueueEvent) -> None:
-        self._pending.append(event)
+    def publish(self, event: DomainEvent) -> DomainEvent:
+        stored = self.events.add(event)
+        self._pending.append(stored)
+        return stored
 
     def commit(self) -> None:
         assert self._work is not None, "commit outside a transaction"

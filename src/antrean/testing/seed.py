@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import time
 
 from antrean.bootstrap import Container
-from antrean.domain.identity import Actor, Role
-from antrean.domain.scheduling import OpeningHours, Schedule
-from antrean.services import scheduling
+from antrean.domain.catalog import ClinicDraft, DoctorDraft, OpeningHours
+from antrean.domain.identity import Actor
+from antrean.domain.scheduling import Schedule
+from antrean.services import catalog, scheduling
 
-ADMIN = Actor(user_id=0, facility_id=1, roles=frozenset({Role.ADMIN}))
+ADMIN = Actor.system(facility_id=1)
 
 
 def open_all_week_clinic(
@@ -23,18 +24,20 @@ def open_all_week_clinic(
 ) -> tuple[int, list[int]]:
     """One clinic open around the clock every day, with doctors working every day from `start`
     to `end`. Returns the clinic id and the doctor ids; slots exist over the booking horizon."""
-    clinic = scheduling.create_clinic(
+    clinic = catalog.create_clinic(
         c.uow(),
         actor=ADMIN,
         policy=c.policy,
-        code="UMUM",
-        name="Poli Umum",
-        queue_prefix="A",
-        hours=[OpeningHours(d, time.min, time.max) for d in range(7)],
+        draft=ClinicDraft(
+            code="UMUM",
+            name="Poli Umum",
+            queue_prefix="A",
+            hours=tuple(OpeningHours(d, time.min, time.max) for d in range(7)),
+        ),
     )
     doctor_ids = []
     for n in range(doctors):
-        doctor = scheduling.create_doctor(c.uow(), actor=ADMIN, name=f"dr. Uji {n + 1}")
+        doctor = catalog.create_doctor(c.uow(), actor=ADMIN, draft=DoctorDraft(f"dr. Uji {n + 1}"))
         doctor_ids.append(doctor.id)
         for weekday in range(7):
             scheduling.save_schedule(

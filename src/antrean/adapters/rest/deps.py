@@ -1,4 +1,4 @@
-"""Request dependencies: the container, the caller, role checks.
+"""Request dependencies: the container, the caller, role checks, and id parameters.
 
 They are `async` because none of them blocks (a token is checked without the database), so
 FastAPI runs them on the event loop instead of handing each to the thread pool.
@@ -7,16 +7,23 @@ FastAPI runs them on the event loop instead of handing each to the thread pool.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from antrean.bootstrap import Container
 from antrean.domain.errors import AntreanError
+from antrean.domain.fields import MAX_ID
 from antrean.domain.identity import Actor, Role
 
 TOKEN_URL = "/api/v1/auth/token"
 _bearer = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
+
+# Ids are positive 64-bit integers: anything else is a 422 before any use case runs.
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
+QueryId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+PathCode = Annotated[str, Path(min_length=1, max_length=32)]
 
 
 async def container(request: Request) -> Container:
@@ -24,10 +31,11 @@ async def container(request: Request) -> Container:
     return c
 
 
-async def optional_actor(request: Request, token: str | None = Depends(_bearer)) -> Actor | None:
-    if token is None:
-        return None
+async def caller(request: Request, token: str | None = Depends(_bearer)) -> Actor:
+    """The signed-in caller, or anyone (anonymous) in this server's facility."""
     c: Container = request.app.state.container
+    if token is None:
+        return c.anonymous()
     return c.tokens.actor(token)
 
 
@@ -39,7 +47,7 @@ async def current_actor(request: Request, token: str | None = Depends(_bearer)) 
 
 
 def roles(*allowed: Role) -> Callable[..., Awaitable[Actor]]:
-    """Only these roles (admin always) may call the endpoint."""
+    """Only these roles (admin always) may call the endpoint; the use case checks again."""
 
     async def check(request: Request, token: str | None = Depends(_bearer)) -> Actor:
         actor = await current_actor(request, token)
@@ -54,11 +62,3 @@ STAFF = (Role.OPERATOR, Role.DOCTOR)
 any_user = current_actor
 staff = roles(*STAFF)
 admin = roles(Role.ADMIN)
-
-
-async def facility_id(request: Request, actor: Actor | None = Depends(optional_actor)) -> int:
-    """The facility a public read is about: the caller's, or this server's default."""
-    if actor is not None:
-        return actor.facility_id
-    c: Container = request.app.state.container
-    return c.settings.facility_id

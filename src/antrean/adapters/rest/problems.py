@@ -7,7 +7,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from antrean.services.errors import AntreanError, ErrorKind
@@ -15,6 +17,61 @@ from antrean.services.errors import AntreanError, ErrorKind
 log = logging.getLogger("antrean.api")
 
 PROBLEM_TYPE = "application/problem+json"
+
+
+class FieldError(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, with a stable machine `code`."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    instance: str
+    errors: list[FieldError] | None = None
+
+
+_REF = {"$ref": "#/components/schemas/Problem"}
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"description": description, "content": {PROBLEM_TYPE: {"schema": _REF}}}
+    for status, description in (
+        (401, "Not signed in, or the session has expired"),
+        (403, "Signed in, but not allowed"),
+        (404, "Not found"),
+        (409, "Conflicts with the current state"),
+        (413, "The request is too large"),
+        (422, "The input is not valid"),
+    )
+}
+
+
+def document(app: FastAPI) -> None:
+    """Declare the problem schema in the OpenAPI document the responses refer to."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for model in (FieldError, Problem):
+                found = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                found.pop("$defs", None)
+                components[model.__name__] = found
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
 
 STATUS_BY_KIND = {
     ErrorKind.INVALID: 422,
@@ -78,12 +135,20 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(AntreanError)
     async def _antrean(request: Request, exc: AntreanError) -> JSONResponse:
         lang = language(request)
-        return problem(request, STATUS_BY_KIND[exc.kind], exc.code, exc.message(lang))
+        message = exc.message(lang)
+        extra: dict[str, Any] = {}
+        if exc.field is not None:
+            extra["errors"] = [{"loc": [exc.field], "msg": message, "type": exc.code}]
+        return problem(request, STATUS_BY_KIND[exc.kind], exc.code, message, **extra)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
-            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            {
+                "loc": [p if isinstance(p, int) else str(p) for p in e.get("loc", ())],
+                "msg": str(e.get("msg", "")),
+                "type": str(e.get("type", "")),
+            }
             for e in exc.errors()
         ]
         return _generic(request, 422, errors=errors)

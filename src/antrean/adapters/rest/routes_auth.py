@@ -1,17 +1,34 @@
-"""Sign-up, the OAuth2 token endpoint, and staff accounts."""
+"""Sign-up, the OAuth2 token endpoint, and accounts.
+
+Every route that checks or makes a password hash runs its use case on the CPU pool
+(`Container.offload`): a hash costs tens of milliseconds, and on the event loop it would stall
+every other request of the process meanwhile."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form
+from fastapi import APIRouter, Depends, Form, Query
 
 from antrean.adapters.rest import deps
-from antrean.adapters.rest.schemas import RefreshIn, RegisterIn, TokenOut, UserIn, UserOut
+from antrean.adapters.rest.deps import PathId
+from antrean.adapters.rest.schemas import (
+    PageOut,
+    PasswordChangeIn,
+    PasswordResetIn,
+    RefreshIn,
+    RegisterIn,
+    TokenOut,
+    UserIn,
+    UserOut,
+    UserPatchIn,
+)
 from antrean.bootstrap import Container
+from antrean.domain.common import Page
 from antrean.domain.errors import AntreanError
-from antrean.domain.identity import Actor
-from antrean.services import identity
+from antrean.domain.identity import Actor, Role, StaffAccountDraft
+from antrean.domain.patients import PatientDraft
+from antrean.services import accounts, identity
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -24,6 +41,7 @@ async def token(
     username: Annotated[str, Form(max_length=120)] = "",
     password: Annotated[str, Form(max_length=200)] = "",
     refresh_token: Annotated[str, Form(max_length=200)] = "",
+    actor: Actor = Depends(deps.caller),
     c: Container = Depends(deps.container),
 ) -> TokenOut:
     """Anyone. `grant_type=password` with username and password, or `grant_type=refresh_token`."""
@@ -31,11 +49,21 @@ async def token(
         if not refresh_token:
             raise AntreanError("invalid_token")
         pair = await c.call(
-            identity.refresh_session, c.uow(), tokens=c.tokens, refresh_token=refresh_token
+            identity.refresh_session,
+            c.uow(),
+            actor=c.anonymous(),
+            tokens=c.tokens,
+            refresh_token=refresh_token,
         )
     else:
-        pair = await c.call(
-            identity.login, c.uow(), tokens=c.tokens, username=username, password=password
+        pair = await c.offload(
+            identity.login,
+            c.uow(),
+            actor=c.anonymous(),
+            hasher=c.passwords,
+            tokens=c.tokens,
+            username=username,
+            password=password,
         )
     return TokenOut(
         access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in
@@ -45,23 +73,24 @@ async def token(
 @router.post("/logout", status_code=204, summary="Revoke a refresh token")
 async def logout(body: RefreshIn, c: Container = Depends(deps.container)) -> None:
     """Anyone holding the refresh token."""
-    await c.call(identity.logout, c.uow(), refresh_token=body.refresh_token)
+    await c.call(identity.logout, c.uow(), actor=c.anonymous(), refresh_token=body.refresh_token)
 
 
 @router.post("/register", response_model=UserOut, status_code=201, summary="Patient self sign-up")
 async def register(body: RegisterIn, c: Container = Depends(deps.container)) -> UserOut:
     """Anyone. Creates a patient record and a patient login in one step."""
-    user = await c.call(
-        identity.register_account,
+    user = await c.offload(
+        accounts.register_account,
         c.uow(),
-        facility_id=c.settings.facility_id,
+        actor=c.anonymous(),
         policy=c.policy,
+        phones=c.phones,
+        hasher=c.passwords,
         username=body.username,
         password=body.password,
-        name=body.name,
-        birth_date=body.birth_date,
-        sex=body.sex,
-        phone=body.phone,
+        patient=PatientDraft(
+            name=body.name, birth_date=body.birth_date, sex=body.sex, phone=body.phone
+        ),
     )
     return UserOut.model_validate(user)
 
@@ -71,7 +100,38 @@ async def me(
     actor: Actor = Depends(deps.any_user), c: Container = Depends(deps.container)
 ) -> UserOut:
     """Any signed-in user."""
-    return UserOut.model_validate(await c.call(identity.get_user, c.uow(), actor=actor))
+    return UserOut.model_validate(await c.call(accounts.get_own_account, c.uow(), actor=actor))
+
+
+@router.post("/me/password", status_code=204, summary="Change my password")
+async def change_password(
+    body: PasswordChangeIn,
+    actor: Actor = Depends(deps.any_user),
+    c: Container = Depends(deps.container),
+) -> None:
+    """Any signed-in user, with their current password. Their other sessions end."""
+    await c.offload(
+        accounts.change_own_password,
+        c.uow(),
+        actor=actor,
+        hasher=c.passwords,
+        current_password=body.current_password,
+        new_password=body.new_password,
+    )
+
+
+@router.get("/users", response_model=PageOut[UserOut], summary="List accounts")
+async def list_users(
+    page: int = Query(1, ge=1, le=100_000),
+    size: int = Query(50, ge=1, le=200),
+    actor: Actor = Depends(deps.admin),
+    c: Container = Depends(deps.container),
+) -> PageOut[UserOut]:
+    """Admin only."""
+    items, total = await c.call(accounts.list_users, c.uow(), actor=actor, page=Page(page, size))
+    return PageOut[UserOut](
+        items=[UserOut.model_validate(u) for u in items], total=total, page=page, size=size
+    )
 
 
 @router.post("/users", response_model=UserOut, status_code=201, summary="Create a staff account")
@@ -79,15 +139,54 @@ async def create_user(
     body: UserIn, actor: Actor = Depends(deps.admin), c: Container = Depends(deps.container)
 ) -> UserOut:
     """Admin only."""
-    user = await c.call(
-        identity.create_user,
-        c.uow(),
-        actor=actor,
-        facility_id=actor.facility_id,
+    draft = StaffAccountDraft(
         username=body.username,
         password=body.password,
-        roles=" ".join(body.roles),
+        roles=frozenset(Role(r) for r in body.roles),
         full_name=body.full_name,
         doctor_id=body.doctor_id,
     )
+    user = await c.offload(
+        accounts.create_user, c.uow(), actor=actor, hasher=c.passwords, draft=draft
+    )
     return UserOut.model_validate(user)
+
+
+@router.patch("/users/{user_id}", response_model=UserOut, summary="Change an account")
+async def update_user(
+    user_id: PathId,
+    body: UserPatchIn,
+    actor: Actor = Depends(deps.admin),
+    c: Container = Depends(deps.container),
+) -> UserOut:
+    """Admin only. Roles, name, doctor; `active: false` disables the account and ends its
+    sessions. The last active admin cannot be taken away."""
+    fields = {name: getattr(body, name) for name in body.model_fields_set}
+    if "roles" in fields:
+        fields["roles"] = frozenset(Role(r) for r in body.roles)
+    user = await c.call(
+        accounts.update_user,
+        c.uow(),
+        actor=actor,
+        user_id=user_id,
+        patch=accounts.AccountPatch(**fields),
+    )
+    return UserOut.model_validate(user)
+
+
+@router.post("/users/{user_id}/password", status_code=204, summary="Reset a password")
+async def reset_password(
+    user_id: PathId,
+    body: PasswordResetIn,
+    actor: Actor = Depends(deps.admin),
+    c: Container = Depends(deps.container),
+) -> None:
+    """Admin only. The account's sessions end."""
+    await c.offload(
+        accounts.reset_password,
+        c.uow(),
+        actor=actor,
+        hasher=c.passwords,
+        user_id=user_id,
+        new_password=body.new_password,
+    )

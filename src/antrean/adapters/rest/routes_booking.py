@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import date
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 
 from antrean.adapters.rest import deps
+from antrean.adapters.rest.deps import PathCode, QueryId
 from antrean.adapters.rest.schemas import (
     AppointmentIn,
     AppointmentOut,
@@ -17,7 +16,7 @@ from antrean.adapters.rest.schemas import (
     RescheduleIn,
 )
 from antrean.bootstrap import Container
-from antrean.domain.booking import AppointmentStatus
+from antrean.domain.booking import AppointmentStatus, BookingDraft
 from antrean.domain.common import Page
 from antrean.domain.identity import Actor
 from antrean.services import booking as svc
@@ -41,19 +40,16 @@ async def book(
     c: Container = Depends(deps.container),
 ) -> AppointmentOut:
     """A patient books for themselves; staff book for any patient (`patient_id`)."""
-    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()
-    request_hash = hashlib.sha256(canonical).hexdigest()
+    draft = BookingDraft(
+        slot_id=body.slot_id, patient_id=body.patient_id, service_id=body.service_id, note=body.note
+    )
     appointment = await c.write(
         svc.book_appointment,
         c.uow(),
         actor=actor,
         policy=c.policy,
-        slot_id=body.slot_id,
-        patient_id=body.patient_id,
-        service_id=body.service_id,
-        note=body.note,
+        draft=draft,
         idempotency_key=idempotency_key,
-        request_hash=request_hash,
     )
     response.headers["Location"] = f"/api/v1/appointments/{appointment.code}"
     return _out(appointment)
@@ -80,9 +76,9 @@ async def mine(
 async def list_all(
     date_from: date | None = None,
     date_to: date | None = None,
-    clinic_id: int | None = None,
-    doctor_id: int | None = None,
-    patient_id: int | None = None,
+    clinic_id: QueryId = None,
+    doctor_id: QueryId = None,
+    patient_id: QueryId = None,
     status: AppointmentStatus | None = None,
     page: int = Query(1, ge=1, le=100_000),
     size: int = Query(50, ge=1, le=500),
@@ -108,7 +104,7 @@ async def list_all(
 
 @router.get("/{code}", response_model=AppointmentOut, summary="An appointment by booking code")
 async def get(
-    code: str, actor: Actor = Depends(deps.any_user), c: Container = Depends(deps.container)
+    code: PathCode, actor: Actor = Depends(deps.any_user), c: Container = Depends(deps.container)
 ) -> AppointmentOut:
     """Staff, or the patient it belongs to."""
     return _out(await c.call(svc.get_appointment, c.uow(), actor=actor, code=code))
@@ -116,7 +112,7 @@ async def get(
 
 @router.post("/{code}/cancel", response_model=AppointmentOut, summary="Cancel an appointment")
 async def cancel(
-    code: str,
+    code: PathCode,
     body: CancelIn,
     actor: Actor = Depends(deps.any_user),
     c: Container = Depends(deps.container),
@@ -129,7 +125,7 @@ async def cancel(
 
 @router.post("/{code}/reschedule", response_model=AppointmentOut, summary="Move to another slot")
 async def reschedule(
-    code: str,
+    code: PathCode,
     body: RescheduleIn,
     actor: Actor = Depends(deps.any_user),
     c: Container = Depends(deps.container),

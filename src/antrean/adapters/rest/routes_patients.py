@@ -5,11 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query
 
 from antrean.adapters.rest import deps
-from antrean.adapters.rest.schemas import PageOut, PatientIn, PatientOut, PatientPatch
+from antrean.adapters.rest.deps import PathId
+from antrean.adapters.rest.schemas import PageOut, PatientIn, PatientOut
+from antrean.adapters.rest.schemas import PatientPatch as PatientPatchIn
 from antrean.bootstrap import Container
 from antrean.domain.common import Page
-from antrean.domain.errors import AntreanError
 from antrean.domain.identity import Actor
+from antrean.domain.patients import PatientDraft, PatientPatch
 from antrean.services import patients as svc
 
 router = APIRouter(prefix="/patients", tags=["patients"])
@@ -21,7 +23,12 @@ async def register(
 ) -> PatientOut:
     """Staff (operator, doctor, admin). The MRN is issued when not given."""
     patient = await c.call(
-        svc.register_patient, c.uow(), actor=actor, policy=c.policy, **body.model_dump()
+        svc.register_patient,
+        c.uow(),
+        actor=actor,
+        policy=c.policy,
+        phones=c.phones,
+        draft=PatientDraft(**body.model_dump()),
     )
     return PatientOut.model_validate(patient)
 
@@ -41,6 +48,7 @@ async def search(
         svc.search_patients,
         c.uow(),
         actor=actor,
+        phones=c.phones,
         mrn=mrn,
         name=name,
         phone=phone,
@@ -56,16 +64,14 @@ async def me(
     actor: Actor = Depends(deps.any_user), c: Container = Depends(deps.container)
 ) -> PatientOut:
     """A patient."""
-    if actor.patient_id is None:
-        raise AntreanError("not_found", entity="Patient")
-    return PatientOut.model_validate(
-        await c.call(svc.get_patient, c.uow(), actor=actor, patient_id=actor.patient_id)
-    )
+    return PatientOut.model_validate(await c.call(svc.get_my_patient_record, c.uow(), actor=actor))
 
 
 @router.get("/{patient_id}", response_model=PatientOut, summary="One patient")
 async def get(
-    patient_id: int, actor: Actor = Depends(deps.any_user), c: Container = Depends(deps.container)
+    patient_id: PathId,
+    actor: Actor = Depends(deps.any_user),
+    c: Container = Depends(deps.container),
 ) -> PatientOut:
     """Staff, or the patient themselves."""
     return PatientOut.model_validate(
@@ -75,8 +81,8 @@ async def get(
 
 @router.patch("/{patient_id}", response_model=PatientOut, summary="Change a patient record")
 async def update(
-    patient_id: int,
-    body: PatientPatch,
+    patient_id: PathId,
+    body: PatientPatchIn,
     actor: Actor = Depends(deps.any_user),
     c: Container = Depends(deps.container),
 ) -> PatientOut:
@@ -86,7 +92,8 @@ async def update(
         c.uow(),
         actor=actor,
         policy=c.policy,
+        phones=c.phones,
         patient_id=patient_id,
-        changes=body.model_dump(exclude_unset=True),
+        patch=PatientPatch(**{name: getattr(body, name) for name in body.model_fields_set}),
     )
     return PatientOut.model_validate(patient)

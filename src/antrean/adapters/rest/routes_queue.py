@@ -7,20 +7,21 @@ from datetime import date
 from fastapi import APIRouter, Depends, Path
 
 from antrean.adapters.rest import deps
+from antrean.adapters.rest.deps import PathCode, PathId
 from antrean.adapters.rest.schemas import (
     CallNextIn,
-    CounterIn,
     OperatorTicketOut,
-    TicketOut,
+    StaffTicketOut,
     TicketStatusOut,
     TransferIn,
     WalkInIn,
 )
 from antrean.bootstrap import Container
 from antrean.domain.identity import Actor
-from antrean.domain.queue import Priority, Ticket
+from antrean.domain.queue import Priority, Ticket, WalkInDraft
 from antrean.services import queue as svc
-from antrean.services import queue_ops
+from antrean.services import queue_actions
+from antrean.services import queue_views as views
 
 router = APIRouter(tags=["queue"])
 
@@ -31,7 +32,7 @@ PRIORITIES = {
 }
 
 
-def _status_out(s: svc.TicketStatus) -> TicketStatusOut:
+def status_out(s: svc.TicketStatus) -> TicketStatusOut:
     return TicketStatusOut(
         ticket=s.label,
         clinic_id=s.clinic_id,
@@ -56,11 +57,7 @@ async def walk_in(
 ) -> TicketStatusOut:
     """Staff. The patient is matched by MRN (the date of birth must agree) or created.
     Refused with `clinic_closed` outside the clinic's hours or when it is switched off."""
-    issued = await c.write(
-        svc.issue_walk_in,
-        c.uow(),
-        actor=actor,
-        policy=c.policy,
+    walk_in = WalkInDraft(
         clinic_id=body.clinic_id,
         name=body.name,
         birth_date=body.birth_date,
@@ -69,9 +66,12 @@ async def walk_in(
         priority=PRIORITIES[body.priority],
         priority_reason=body.priority_reason,
     )
+    issued = await c.write(
+        svc.issue_walk_in, c.uow(), actor=actor, policy=c.policy, phones=c.phones, walk_in=walk_in
+    )
     # The people ahead are counted after the write, outside SQLite's write turn.
-    status = await c.call(svc.status_of, c.uow(), issued, queue=c.queue_policy)
-    return _status_out(status)
+    status = await c.call(svc.status_of, c.uow(), actor=actor, issued=issued, queue=c.queue_policy)
+    return status_out(status)
 
 
 @router.post(
@@ -81,7 +81,9 @@ async def walk_in(
     summary="Check in for today's appointment and get a queue number",
 )
 async def check_in(
-    code: str, actor: Actor = Depends(deps.any_user), c: Container = Depends(deps.container)
+    code: PathCode,
+    actor: Actor = Depends(deps.any_user),
+    c: Container = Depends(deps.container),
 ) -> TicketStatusOut:
     """Staff, or the patient it belongs to. On time (or within the grace period) the ticket
     is placed by the appointment time; later, at the back of the line."""
@@ -93,8 +95,8 @@ async def check_in(
         code=code,
         queue=c.queue_policy,
     )
-    status = await c.call(svc.status_of, c.uow(), issued, queue=c.queue_policy)
-    return _status_out(status)
+    status = await c.call(svc.status_of, c.uow(), actor=actor, issued=issued, queue=c.queue_policy)
+    return status_out(status)
 
 
 @router.get(
@@ -102,38 +104,58 @@ async def check_in(
     response_model=TicketStatusOut,
     summary="Where a ticket stands (public, no personal data)",
 )
-async def status(status_code: str, c: Container = Depends(deps.container)) -> TicketStatusOut:
+async def status(
+    status_code: PathCode,
+    actor: Actor = Depends(deps.caller),
+    c: Container = Depends(deps.container),
+) -> TicketStatusOut:
     """Anyone holding the ticket's status code."""
-    result = await c.call(svc.ticket_status, c.uow(), status_code=status_code, queue=c.queue_policy)
-    return _status_out(result)
+    result = await c.call(
+        svc.ticket_status, c.uow(), actor=actor, status_code=status_code, queue=c.queue_policy
+    )
+    return status_out(result)
 
 
 @router.get(
     "/clinics/{clinic_id}/queue",
-    response_model=list[TicketOut],
-    summary="A clinic's queue for a day",
+    response_model=list[StaffTicketOut],
+    summary="A clinic's queue for a day, for staff",
 )
 async def clinic_queue(
-    clinic_id: int,
+    clinic_id: PathId,
     day: date | None = None,
     actor: Actor = Depends(deps.staff),
     c: Container = Depends(deps.container),
-) -> list[TicketOut]:
-    """Staff. Today (the facility's local day) unless `day` is given."""
-    when = day or c.clock.now().astimezone(c.policy.time_zone).date()
-    tickets = await c.call(svc.list_queue, c.uow(), actor=actor, clinic_id=clinic_id, day=when)
+) -> list[StaffTicketOut]:
+    """Staff. Today (the facility's local day) unless `day` is given: in the order patients
+    will be (or were) called, with names, record numbers, waits and places in line."""
+    rows = await c.call(
+        views.staff_queue,
+        c.uow(),
+        actor=actor,
+        policy=c.policy,
+        queue=c.queue_policy,
+        clinic_id=clinic_id,
+        day=day,
+    )
     return [
-        TicketOut(
-            id=k.id,
-            label=k.label,
-            state=k.state.value,
-            priority=int(k.priority),
-            priority_reason=k.priority_reason,
-            source=k.source.value,
-            patient_id=k.patient_id,
-            issued_at=k.issued_at,
+        StaffTicketOut(
+            id=r.ticket.id,
+            label=r.ticket.label,
+            state=r.ticket.state.value,
+            priority=int(r.ticket.priority),
+            priority_reason=r.ticket.priority_reason,
+            source=r.ticket.source.value,
+            counter=r.ticket.counter,
+            recalls=r.ticket.recalls,
+            patient_id=r.ticket.patient_id,
+            patient_name=r.patient_name,
+            mrn=r.mrn,
+            issued_at=r.ticket.issued_at,
+            waited_minutes=int(r.waited.total_seconds() // 60),
+            position=r.position,
         )
-        for k in tickets
+        for r in rows
     ]
 
 
@@ -155,7 +177,7 @@ def _operator_out(k: Ticket) -> OperatorTicketOut:
     summary="Call the next patient to a counter",
 )
 async def call_next(
-    clinic_id: int,
+    clinic_id: PathId,
     body: CallNextIn,
     actor: Actor = Depends(deps.staff),
     c: Container = Depends(deps.container),
@@ -163,7 +185,7 @@ async def call_next(
     """Staff. Emergencies first, then priority patients, then by arrival; a long wait moves a
     ticket up. `queue_empty` (404) when nobody waits."""
     ticket = await c.write(
-        queue_ops.call_next,
+        queue_actions.call_next,
         c.uow(),
         actor=actor,
         policy=c.policy,
@@ -181,14 +203,14 @@ async def call_next(
     summary="Send the patient on to another clinic's queue",
 )
 async def transfer(
-    ticket_id: int,
+    ticket_id: PathId,
     body: TransferIn,
     actor: Actor = Depends(deps.staff),
     c: Container = Depends(deps.container),
 ) -> OperatorTicketOut:
     """Staff. Answers with the new ticket in the other clinic."""
     ticket = await c.write(
-        queue_ops.transfer_ticket,
+        queue_actions.transfer_ticket,
         c.uow(),
         actor=actor,
         policy=c.policy,
@@ -204,59 +226,13 @@ async def transfer(
     summary="Undo the ticket's last action",
 )
 async def undo(
-    ticket_id: int, actor: Actor = Depends(deps.staff), c: Container = Depends(deps.container)
+    ticket_id: PathId, actor: Actor = Depends(deps.staff), c: Container = Depends(deps.container)
 ) -> OperatorTicketOut:
     """Staff."""
-    ticket = await c.write(queue_ops.undo_last_action, c.uow(), actor=actor, ticket_id=ticket_id)
+    ticket = await c.write(
+        queue_actions.undo_last_action, c.uow(), actor=actor, ticket_id=ticket_id
+    )
     return _operator_out(ticket)
-
-
-@router.get(
-    "/clinics/{clinic_id}/counters",
-    response_model=list[str],
-    summary="A clinic's counters or rooms",
-)
-async def list_counters(
-    clinic_id: int, fid: int = Depends(deps.facility_id), c: Container = Depends(deps.container)
-) -> list[str]:
-    """Anyone."""
-    return await c.call(queue_ops.list_counters, c.uow(), facility_id=fid, clinic_id=clinic_id)
-
-
-@router.post(
-    "/clinics/{clinic_id}/counters",
-    response_model=list[str],
-    status_code=201,
-    summary="Set up a counter or room",
-)
-async def add_counter(
-    clinic_id: int,
-    body: CounterIn,
-    actor: Actor = Depends(deps.admin),
-    c: Container = Depends(deps.container),
-) -> list[str]:
-    """Admin. Once a clinic has counters, patients can only be called to those, and the
-    waiting-time estimate shares the queue among them."""
-    return await c.call(
-        queue_ops.add_counter, c.uow(), actor=actor, clinic_id=clinic_id, name=body.name
-    )
-
-
-@router.delete(
-    "/clinics/{clinic_id}/counters/{name}",
-    response_model=list[str],
-    summary="Take a counter out of use",
-)
-async def remove_counter(
-    clinic_id: int,
-    name: str,
-    actor: Actor = Depends(deps.admin),
-    c: Container = Depends(deps.container),
-) -> list[str]:
-    """Admin."""
-    return await c.call(
-        queue_ops.remove_counter, c.uow(), actor=actor, clinic_id=clinic_id, name=name
-    )
 
 
 # Last: the fixed paths above (transfer, undo) must match before this one.
@@ -269,7 +245,7 @@ ACTIONS = "recall|start|finish|skip|requeue|cancel"
     summary="recall, start, finish, skip, requeue or cancel a ticket",
 )
 async def ticket_action(
-    ticket_id: int,
+    ticket_id: PathId,
     action: str = Path(pattern=f"^({ACTIONS})$"),
     actor: Actor = Depends(deps.staff),
     c: Container = Depends(deps.container),
@@ -277,7 +253,7 @@ async def ticket_action(
     """Staff. A recall beyond the configured limit marks the patient a no-show (skipped);
     `requeue` puts a skipped patient at the back of the line."""
     ticket = await c.write(
-        queue_ops.act_on_ticket,
+        queue_actions.act_on_ticket,
         c.uow(),
         actor=actor,
         queue=c.queue_policy,

@@ -8,6 +8,7 @@ from typing import Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from antrean.domain.booking import AppointmentStatus
+from antrean.domain.fields import MAX_ID
 from antrean.domain.patients import Sex
 from antrean.domain.scheduling import ExceptionKind
 
@@ -60,12 +61,14 @@ class ClinicIn(Strict):
 
 
 class ClinicPatch(Strict):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    queue_prefix: str | None = Field(
+    """Only the fields sent change; at least one is needed."""
+
+    name: str = Field(default=None, min_length=1, max_length=200)  # type: ignore[assignment]
+    queue_prefix: str = Field(  # type: ignore[assignment]
         default=None, min_length=1, max_length=3, pattern=r"^[A-Za-z]+$"
     )
-    is_open: bool | None = None
-    hours: list[HoursIn] | None = Field(default=None, max_length=50)
+    is_open: bool = None  # type: ignore[assignment]
+    hours: list[HoursIn] = Field(default=None, max_length=50)  # type: ignore[assignment]
 
 
 class ClinicOut(Out):
@@ -78,21 +81,23 @@ class ClinicOut(Out):
 
 
 class ServiceIn(Strict):
-    clinic_id: int
+    clinic_id: int = Field(ge=1, le=MAX_ID)
     name: str = Field(min_length=1, max_length=200)
     duration_minutes: int = Field(ge=1, le=480)
 
 
 class ServicePatch(Strict):
-    clinic_id: int | None = None
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    duration_minutes: int | None = Field(default=None, ge=1, le=480)
-    active: bool | None = None
+    """Only the fields sent change; at least one is needed."""
+
+    clinic_id: int = Field(default=None, ge=1, le=MAX_ID)  # type: ignore[assignment]
+    name: str = Field(default=None, min_length=1, max_length=200)  # type: ignore[assignment]
+    duration_minutes: int = Field(default=None, ge=1, le=480)  # type: ignore[assignment]
+    active: bool = None  # type: ignore[assignment]
 
 
 class ServiceOut(Out):
     id: int
-    clinic_id: int
+    clinic_id: int = Field(ge=1, le=MAX_ID)
     name: str
     duration_minutes: int
     active: bool
@@ -104,9 +109,11 @@ class DoctorIn(Strict):
 
 
 class DoctorPatch(Strict):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    specialty: str | None = Field(default=None, max_length=200)
-    active: bool | None = None
+    """Only the fields sent change; at least one is needed."""
+
+    name: str = Field(default=None, min_length=1, max_length=200)  # type: ignore[assignment]
+    specialty: str = Field(default=None, max_length=200)  # type: ignore[assignment]
+    active: bool = None  # type: ignore[assignment]
 
 
 class DoctorOut(Out):
@@ -117,8 +124,8 @@ class DoctorOut(Out):
 
 
 class ScheduleIn(Strict):
-    doctor_id: int
-    clinic_id: int
+    doctor_id: int = Field(ge=1, le=MAX_ID)
+    clinic_id: int = Field(ge=1, le=MAX_ID)
     weekday: int = Weekday
     start: time
     end: time
@@ -128,8 +135,8 @@ class ScheduleIn(Strict):
 
 class ScheduleOut(Out):
     id: int
-    doctor_id: int
-    clinic_id: int
+    doctor_id: int = Field(ge=1, le=MAX_ID)
+    clinic_id: int = Field(ge=1, le=MAX_ID)
     weekday: int
     start: time
     end: time
@@ -155,8 +162,8 @@ class ExceptionIn(Strict):
     kind: ExceptionKind
     date_from: date
     date_to: date
-    doctor_id: int | None = None
-    clinic_id: int | None = None
+    doctor_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    clinic_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     start: time | None = None
     end: time | None = None
     reason: str = Field(default="", max_length=200)
@@ -181,9 +188,9 @@ class ExceptionSaved(BaseModel):
 
 class SlotOut(Out):
     id: int
-    doctor_id: int
+    doctor_id: int = Field(ge=1, le=MAX_ID)
     doctor_name: str
-    clinic_id: int
+    clinic_id: int = Field(ge=1, le=MAX_ID)
     clinic_name: str
     day: date
     start_at: datetime
@@ -197,7 +204,7 @@ class ConflictOut(Out):
     id: int
     appointment_id: int
     appointment_code: str
-    slot_id: int
+    slot_id: int = Field(ge=1, le=MAX_ID)
     reason: str
     detected_at: datetime
 
@@ -217,9 +224,11 @@ class PatientIn(Strict):
 
 
 class PatientPatch(Strict):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    birth_date: date | None = None
-    sex: Sex | None = None
+    """Only the fields sent change; at least one is needed. `null` clears an optional one."""
+
+    name: str = Field(default=None, min_length=1, max_length=200)  # type: ignore[assignment]
+    birth_date: date = None  # type: ignore[assignment]
+    sex: Sex = None  # type: ignore[assignment]
     phone: str | None = Field(default=None, max_length=32)
     address: str | None = Field(default=None, max_length=500)
     nik: str | None = Field(default=None, max_length=20)
@@ -242,11 +251,11 @@ class PatientOut(Out):
 
 
 class AppointmentIn(Strict):
-    slot_id: int
+    slot_id: int = Field(ge=1, le=MAX_ID)
     patient_id: int | None = Field(
-        default=None, description="Staff only; patients book for themselves"
+        default=None, ge=1, le=MAX_ID, description="Staff only; patients book for themselves"
     )
-    service_id: int | None = None
+    service_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     note: str = Field(default="", max_length=500)
 
 
@@ -255,7 +264,7 @@ class CancelIn(Strict):
 
 
 class RescheduleIn(Strict):
-    slot_id: int
+    slot_id: int = Field(ge=1, le=MAX_ID)
 
 
 class AppointmentOut(Out):
@@ -264,8 +273,8 @@ class AppointmentOut(Out):
     status: AppointmentStatus
     slot_id: int | None
     patient_id: int
-    clinic_id: int
-    doctor_id: int
+    clinic_id: int = Field(ge=1, le=MAX_ID)
+    doctor_id: int = Field(ge=1, le=MAX_ID)
     service_id: int | None
     day: date
     start_at: datetime
@@ -293,7 +302,27 @@ class UserIn(Strict):
     password: str = Field(min_length=1, max_length=200)
     roles: list[Literal["patient", "operator", "doctor", "admin"]] = Field(min_length=1)
     full_name: str = Field(default="", max_length=200)
-    doctor_id: int | None = None
+    doctor_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+
+
+class UserPatchIn(Strict):
+    """Only the fields sent change. `active: false` disables the account and signs it out."""
+
+    roles: list[Literal["patient", "operator", "doctor", "admin"]] = Field(  # type: ignore[assignment]
+        default=None, min_length=1
+    )
+    full_name: str = Field(default=None, max_length=200)  # type: ignore[assignment]
+    doctor_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    active: bool = None  # type: ignore[assignment]
+
+
+class PasswordResetIn(Strict):
+    new_password: str = Field(min_length=1, max_length=200)
+
+
+class PasswordChangeIn(Strict):
+    current_password: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(min_length=1, max_length=200)
 
 
 class UserOut(Out):
@@ -303,6 +332,7 @@ class UserOut(Out):
     roles: list[str]
     patient_id: int | None
     doctor_id: int | None
+    active: bool
 
     @field_validator("roles", mode="before")
     @classmethod
@@ -327,7 +357,7 @@ class RefreshIn(Strict):
 
 
 class WalkInIn(Strict):
-    clinic_id: int
+    clinic_id: int = Field(ge=1, le=MAX_ID)
     name: str = Field(min_length=1, max_length=200)
     birth_date: date
     mrn: str | None = Field(default=None, max_length=32, description="Matched when known")
@@ -335,16 +365,10 @@ class WalkInIn(Strict):
     priority: Literal["normal", "priority", "emergency"] = "normal"
     priority_reason: str = Field(default="", max_length=200)
 
-    @model_validator(mode="after")
-    def _reason(self) -> WalkInIn:
-        if self.priority == "priority" and not self.priority_reason:
-            raise ValueError("a priority patient needs a reason (elderly, disabled, pregnant)")
-        return self
-
 
 class TicketStatusOut(BaseModel):
     ticket: str = Field(description="The number called out and shown, e.g. A-007")
-    clinic_id: int
+    clinic_id: int = Field(ge=1, le=MAX_ID)
     clinic_name: str
     state: str
     people_ahead: int
@@ -370,13 +394,13 @@ class CallNextIn(Strict):
 
 
 class TransferIn(Strict):
-    clinic_id: int
+    clinic_id: int = Field(ge=1, le=MAX_ID)
 
 
 class OperatorTicketOut(Out):
     id: int
     label: str
-    clinic_id: int
+    clinic_id: int = Field(ge=1, le=MAX_ID)
     state: str
     counter: str | None
     recalls: int
@@ -385,3 +409,40 @@ class OperatorTicketOut(Out):
 
 class CounterIn(Strict):
     name: str = Field(min_length=1, max_length=32, description="e.g. Loket 1, Ruang 2")
+
+
+class CalledOut(BaseModel):
+    ticket: str
+    counter: str | None
+    state: str
+
+
+class BoardOut(BaseModel):
+    """What a waiting-room display shows: numbers and counters, no names."""
+
+    clinic_id: int
+    clinic_name: str
+    day: date
+    calling: list[CalledOut] = Field(description="Called or being served, latest first")
+    waiting: int
+    next_up: list[str] = Field(description="The next numbers, in the order they will be called")
+    last_event_id: int = Field(description="Go on from here with the clinic's event stream")
+
+
+class StaffTicketOut(BaseModel):
+    """A ticket as staff see it: with the patient, the wait and the place in line."""
+
+    id: int
+    label: str
+    state: str
+    priority: int
+    priority_reason: str
+    source: str
+    counter: str | None
+    recalls: int
+    patient_id: int
+    patient_name: str
+    mrn: str
+    issued_at: datetime
+    waited_minutes: int
+    position: int | None = Field(description="Place in line (1 = next) while waiting")

@@ -1,37 +1,41 @@
 """XML-RPC for legacy clients (kiosks, old front-desk programs), at /RPC2 on the web port.
 
 Requests are parsed with defusedxml's expat parser, so entity expansion and external entities
-are refused. Every error comes back as an XML-RPC fault with a readable message, never a crash.
+are refused. Clients act as a kiosk device of this server's facility: they may issue walk-in
+numbers and read public queue state, nothing else. Every error comes back as an XML-RPC fault
+with a readable message and a client code (400, 404) or 500 for a fault of the server; the same
+input rules as every other adapter hold, because the use cases check them.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import re
 import xmlrpc.client
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from typing import Any
-from xmlrpc.server import SimpleXMLRPCDispatcher
 
 from defusedxml.xmlrpc import DefusedExpatParser
 from starlette.requests import Request
 from starlette.responses import Response
 
 from antrean.bootstrap import Container
-from antrean.domain.errors import AntreanError
-from antrean.domain.identity import Actor, Role
-from antrean.domain.queue import clinic_open_at
-from antrean.services import queue, scheduling
+from antrean.domain.catalog import Clinic
+from antrean.domain.errors import AntreanError, ErrorKind
+from antrean.domain.identity import Actor
+from antrean.domain.queue import WalkInDraft, clinic_open_at
+from antrean.services import catalog, queue
 
 log = logging.getLogger("antrean.xmlrpc")
 MAX_BODY = 64 * 1024
+MAX_DEPTH = 4  # structs and arrays nested deeper than any method takes are refused
 FAULT_BAD_REQUEST = 400
 FAULT_NOT_FOUND = 404
 FAULT_SERVER = 500
-_CODE = re.compile(r"^([A-Za-z]{1,3}-\d+)-(.+)$")
-
-# XML-RPC clients are kiosks and front-desk programs without accounts: they act as a kiosk.
-KIOSK = Actor(user_id=0, facility_id=1, roles=frozenset({Role.OPERATOR}))
+DEVICE = "xmlrpc"
+_CODE = re.compile(r"^([A-Za-z]{1,3}-\d{1,6})-([A-Za-z0-9_-]{1,32})$")
 
 
 class InvalidInput(ValueError):
@@ -46,8 +50,32 @@ def _loads(data: bytes) -> tuple[tuple[Any, ...], str]:
     return unmarshaller.close(), unmarshaller.getmethodname()
 
 
-def _parse_dob(value: object) -> date:
+def _depth(value: object, limit: int) -> int:
+    """How deeply arrays and structs nest, counted without recursion; stops past `limit`."""
+    deepest, level = 0, [(value, 0)]
+    while level:
+        item, depth = level.pop()
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            return deepest
+        if isinstance(item, dict):
+            level.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list | tuple):
+            level.extend((v, depth + 1) for v in item)
+    return deepest
+
+
+def _text(value: object, what: str, limit: int = 200) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise InvalidInput(f"{what} harus teks atau angka")
     text = str(value).strip()
+    if len(text) > limit:
+        raise InvalidInput(f"{what} terlalu panjang")
+    return text
+
+
+def _parse_dob(value: object) -> date:
+    text = _text(value, "dob", 20) if value is not None else ""
     for fmt in ("%d-%m-%Y", "%Y-%m-%d", "%d/%m/%Y"):
         try:
             return datetime.strptime(text, fmt).date()
@@ -61,29 +89,30 @@ class QueueRpc:
 
     def __init__(self, container: Container) -> None:
         self.c = container
+        self.actor = Actor.kiosk(container.settings.facility_id, DEVICE)
 
-    def _clinics(self) -> list[Any]:
-        return scheduling.list_clinics(self.c.uow(), facility_id=self.c.settings.facility_id)
+    async def _clinics(self) -> list[Clinic]:
+        return await self.c.call(catalog.list_clinics, self.c.uow(), actor=self.actor)
 
-    def _open(self, clinic: Any) -> bool:
+    def _open(self, clinic: Clinic) -> bool:
         return clinic_open_at(clinic, self.c.clock.now().astimezone(self.c.policy.time_zone))
 
-    def list_clinics(self) -> list[dict[str, Any]]:
+    async def list_clinics(self) -> list[dict[str, Any]]:
         return [
             {"number": n, "id": k.id, "code": k.code, "name": k.name, "open": self._open(k)}
-            for n, k in enumerate(self._clinics(), start=1)
+            for n, k in enumerate(await self._clinics(), start=1)
         ]
 
-    def get_menu(self) -> str:
+    async def get_menu(self) -> str:
         lines = ["Silakan pilih poli:"]
-        for item in self.list_clinics():
+        for item in await self.list_clinics():
             state = "buka" if item["open"] else "tutup"
             lines.append(f"{item['number']}. {item['name']} ({state})")
         return "\n".join(lines)
 
-    def _clinic_for(self, choice: object) -> Any:
-        clinics = self._clinics()
-        text = str(choice).strip()
+    async def _clinic_for(self, choice: object) -> Clinic:
+        clinics = await self._clinics()
+        text = _text(choice, "poli", 32)
         if text.isdigit() and 1 <= int(text) <= len(clinics):
             return clinics[int(text) - 1]
         for clinic in clinics:
@@ -91,37 +120,48 @@ class QueueRpc:
                 return clinic
         raise InvalidInput(f"poli {text!r} tidak ada; lihat get_menu()")
 
-    def register_patient(self, clinic_id: object, patient_info: object) -> str:
+    async def register_patient(self, clinic_id: object, patient_info: object) -> str:
+        """A walk-in number: the same use case as the REST walk-in (`issue_walk_in`, then
+        `status_of`), as a kiosk of this facility."""
         if not isinstance(patient_info, dict):
             raise InvalidInput("patient_info harus struct dengan name, dob dan mrn (opsional)")
-        name = str(patient_info.get("name") or "").strip()
+        name = _text(patient_info.get("name") or "", "name", 1000)
         if not name:
             raise InvalidInput("name wajib diisi")
-        clinic = self._clinic_for(clinic_id)
-        mrn = str(patient_info.get("mrn") or "").strip() or None
+        mrn = _text(patient_info.get("mrn") or "", "mrn", 1000) or None
+        clinic = await self._clinic_for(clinic_id)
+        walk_in = WalkInDraft(
+            clinic_id=clinic.id, name=name, birth_date=_parse_dob(patient_info.get("dob")), mrn=mrn
+        )
+        c = self.c
         try:
-            status = queue.register_walk_in(
-                self.c.uow(),
-                actor=KIOSK,
-                policy=self.c.policy,
-                clinic_id=clinic.id,
-                name=name,
-                birth_date=_parse_dob(patient_info.get("dob")),
-                mrn=mrn,
-                queue=self.c.queue_policy,
+            issued = await c.write(
+                queue.issue_walk_in,
+                c.uow(),
+                actor=self.actor,
+                policy=c.policy,
+                phones=c.phones,
+                walk_in=walk_in,
             )
         except AntreanError as exc:
             if exc.code == "clinic_closed":
                 return "none"
             raise
+        status = await c.call(
+            queue.status_of, c.uow(), actor=self.actor, issued=issued, queue=c.queue_policy
+        )
         return f"{status.label}-{status.status_code}"
 
-    def ticket_status(self, queue_code: object) -> dict[str, Any]:
-        match = _CODE.match(str(queue_code).strip())
+    async def ticket_status(self, queue_code: object) -> dict[str, Any]:
+        match = _CODE.match(_text(queue_code, "kode antrean", 64))
         if match is None:
             raise InvalidInput("kode antrean tidak dikenal")
-        status = queue.ticket_status(
-            self.c.uow(), status_code=match.group(2), queue=self.c.queue_policy
+        status = await self.c.call(
+            queue.ticket_status,
+            self.c.uow(),
+            actor=self.actor,
+            status_code=match.group(2),
+            queue=self.c.queue_policy,
         )
         local = status.estimated_call_at.astimezone(self.c.policy.time_zone)
         return {
@@ -132,8 +172,8 @@ class QueueRpc:
             "estimated_call": local.strftime("%H:%M"),
         }
 
-    def get_queue_status(self, queue_code: object) -> str:
-        s = self.ticket_status(queue_code)
+    async def get_queue_status(self, queue_code: object) -> str:
+        s = await self.ticket_status(queue_code)
         if s["state"] != "waiting":
             return f"Antrean {s['ticket']} ({s['clinic']}): {s['state']}."
         return (
@@ -142,44 +182,68 @@ class QueueRpc:
         )
 
 
+METHODS = ("get_menu", "list_clinics", "register_patient", "ticket_status", "get_queue_status")
+SYSTEM_METHODS = ("system.listMethods", "system.methodHelp", "system.methodSignature")
+
+
 def _fault(code: int, message: str) -> bytes:
     return xmlrpc.client.dumps(xmlrpc.client.Fault(code, message), methodresponse=True).encode()
 
 
-def make_endpoint(container: Container):  # type: ignore[no-untyped-def]
-    dispatcher = SimpleXMLRPCDispatcher(allow_none=True, encoding="utf-8")
-    dispatcher.register_introspection_functions()
-    dispatcher.register_instance(QueueRpc(container))
+def _answer(result: object) -> bytes:
+    return xmlrpc.client.dumps((result,), methodresponse=True, allow_none=True).encode()
 
-    def handle(body: bytes) -> bytes:
+
+def _system(method: str, params: tuple[Any, ...], rpc: QueueRpc) -> object:
+    if method == "system.listMethods" and not params:
+        return [*METHODS, *SYSTEM_METHODS]
+    if len(params) == 1 and isinstance(params[0], str) and params[0] in METHODS:
+        if method == "system.methodHelp":
+            return inspect.getdoc(getattr(rpc, params[0])) or ""
+        return "signatures not supported"
+    raise TypeError("wrong parameters")
+
+
+async def _call(rpc: QueueRpc, method: str, params: tuple[Any, ...]) -> bytes:
+    try:
+        if method in SYSTEM_METHODS:
+            return _answer(_system(method, params, rpc))
+        if method not in METHODS:
+            return _fault(FAULT_NOT_FOUND, f"metode {method[:64]!r} tidak ada")
+        target: Callable[..., Awaitable[object]] = getattr(rpc, method)
         try:
-            params, method = _loads(body)
-        except Exception:
-            return _fault(FAULT_BAD_REQUEST, "permintaan XML-RPC tidak valid")
-        try:
-            result = dispatcher._dispatch(method, params)
-            return xmlrpc.client.dumps((result,), methodresponse=True, allow_none=True).encode()
-        except InvalidInput as exc:
-            return _fault(FAULT_BAD_REQUEST, str(exc))
-        except AntreanError as exc:
-            return _fault(
-                FAULT_NOT_FOUND if exc.kind.value == "not_found" else FAULT_BAD_REQUEST,
-                exc.message("id"),
-            )
+            inspect.signature(target).bind(*params)
         except TypeError:
             return _fault(FAULT_BAD_REQUEST, f"jumlah atau jenis parameter salah untuk {method}")
-        except Exception as exc:
-            if str(exc) == f'method "{method}" is not supported':
-                return _fault(FAULT_NOT_FOUND, f"metode {method!r} tidak ada")
-            log.exception("XML-RPC %s failed", method)
-            return _fault(FAULT_SERVER, "kesalahan pada server")
+        return _answer(await target(*params))
+    except InvalidInput as exc:
+        return _fault(FAULT_BAD_REQUEST, str(exc))
+    except AntreanError as exc:
+        code = FAULT_NOT_FOUND if exc.kind is ErrorKind.NOT_FOUND else FAULT_BAD_REQUEST
+        return _fault(code, exc.message("id"))
+    except TypeError:
+        return _fault(FAULT_BAD_REQUEST, f"jumlah atau jenis parameter salah untuk {method}")
+    except Exception:
+        log.exception("XML-RPC %s failed", method)
+        return _fault(FAULT_SERVER, "kesalahan pada server")
+
+
+def make_endpoint(container: Container) -> Callable[[Request], Awaitable[Response]]:
+    rpc = QueueRpc(container)
 
     async def endpoint(request: Request) -> Response:
         body = await request.body()
         if len(body) > MAX_BODY:
             payload = _fault(FAULT_BAD_REQUEST, "permintaan terlalu besar")
         else:
-            payload = await container.call(handle, body)
+            try:
+                params, method = _loads(body)
+                if not isinstance(method, str) or _depth(params, MAX_DEPTH) > MAX_DEPTH:
+                    raise ValueError("too deep")
+            except Exception:
+                payload = _fault(FAULT_BAD_REQUEST, "permintaan XML-RPC tidak valid")
+            else:
+                payload = await _call(rpc, method, params)
         return Response(payload, media_type="text/xml")
 
     return endpoint

@@ -5,48 +5,63 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from antrean.domain.booking import AppointmentStatus, BookingPolicy
+from antrean.domain.booking import AppointmentStatus, BookingPolicy, appointment_event
+from antrean.domain.catalog import counter_name
 from antrean.domain.common import Page
 from antrean.domain.errors import AntreanError
+from antrean.domain.events import EventKind
+from antrean.domain.fields import check_id
 from antrean.domain.identity import Actor, Role
 from antrean.domain.queue import (
     QueuePolicy,
     Ticket,
     TicketState,
     next_state,
+    operator_action,
     queue_order,
+    ticket_event,
 )
-from antrean.services.ports import AppointmentFilter, UniqueViolation, UnitOfWork
-from antrean.services.queue import issue_ticket, queue_event, refresh_service_time
+from antrean.services.access import allow
+from antrean.services.ports import AppointmentFilter, UnitOfWork
+from antrean.services.queue import issue_ticket, refresh_service_time
 
 UNDOABLE = frozenset({"call", "recall", "start", "finish", "skip", "requeue", "cancel"})
 
 
 def _load(uow: UnitOfWork, actor: Actor, ticket_id: int) -> Ticket:
-    ticket = uow.tickets.get(actor.facility_id, ticket_id)
+    ticket = uow.tickets.get(actor.facility_id, check_id(ticket_id, "ticket_id"))
     if ticket is None:
         raise AntreanError("ticket_not_found")
     return ticket
 
 
 def _record(
-    uow: UnitOfWork, actor: Actor, ticket: Ticket, action: str, to: TicketState, counter: str | None
+    uow: UnitOfWork,
+    actor: Actor,
+    ticket: Ticket,
+    action: str,
+    to: TicketState,
+    counter: str | None,
+    kind: EventKind | None = None,
 ) -> Ticket:
-    event_id = uow.tickets.add_event(
+    """The ticket's move, on its timeline and as a domain event."""
+    now = uow.clock.now()
+    uow.tickets.add_event(
         actor.facility_id,
         ticket.id,
-        at=uow.clock.now(),
-        actor_user_id=actor.user_id,
+        at=now,
+        actor_user_id=actor.account_id,
         from_state=ticket.state.value,
         to_state=to.value,
         action=action,
         counter=counter,
     )
     moved = replace(ticket, state=to, counter=counter)
-    uow.publish(queue_event(event_id, moved, action))
+    uow.publish(ticket_event(moved, action, at=now, actor_user_id=actor.account_id, kind=kind))
     return moved
 
 
+@allow(Role.OPERATOR, Role.DOCTOR)
 def call_next(
     uow: UnitOfWork,
     *,
@@ -59,7 +74,8 @@ def call_next(
     """Call the first waiting ticket to a counter. Two operators pressing at once get two
     different tickets: the move from waiting to called is conditional, and a ticket someone
     else just took is passed over for the next one."""
-    actor.require(Role.OPERATOR, Role.DOCTOR)
+    check_id(clinic_id, "clinic_id")
+    counter = counter_name(counter)
     with uow(write=True):
         configured = uow.catalog.list_counters(actor.facility_id, clinic_id)
         if configured and counter not in configured:
@@ -81,6 +97,7 @@ def call_next(
         raise AntreanError("queue_empty")
 
 
+@allow(Role.OPERATOR, Role.DOCTOR)
 def act_on_ticket(
     uow: UnitOfWork,
     *,
@@ -90,11 +107,13 @@ def act_on_ticket(
     action: str,
 ) -> Ticket:
     """recall, start, finish, skip, requeue or cancel one ticket."""
-    actor.require(Role.OPERATOR, Role.DOCTOR)
+    action = operator_action(action)
     with uow(write=True):
         ticket = _load(uow, actor, ticket_id)
+        kind = None
         if action == "recall" and ticket.recalls + 1 >= queue.max_recalls:
             action = "skip"  # called too often without answer: a no-show, who may re-queue
+            kind = EventKind.TICKET_NO_SHOW
         target = next_state(action, ticket.state)
         counter = None if target in (TicketState.WAITING, TicketState.SKIPPED) else ticket.counter
         moved = uow.tickets.move(
@@ -107,13 +126,14 @@ def act_on_ticket(
         )
         if not moved:
             raise AntreanError("ticket_wrong_state", action=action, state="changed")
-        ticket = _record(uow, actor, ticket, action, target, counter)
+        ticket = _record(uow, actor, ticket, action, target, counter, kind)
         if action == "finish":
             refresh_service_time(uow, ticket)
         uow.commit()
     return ticket
 
 
+@allow(Role.OPERATOR, Role.DOCTOR)
 def transfer_ticket(
     uow: UnitOfWork,
     *,
@@ -124,7 +144,7 @@ def transfer_ticket(
 ) -> Ticket:
     """Send the patient on to another clinic (registration, then poli, then pharmacy): the old
     ticket ends as transferred and a new one joins the other clinic's queue now."""
-    actor.require(Role.OPERATOR, Role.DOCTOR)
+    check_id(to_clinic_id, "clinic_id")
     with uow(write=True):
         ticket = _load(uow, actor, ticket_id)
         target = next_state("transfer", ticket.state)
@@ -154,10 +174,10 @@ def transfer_ticket(
     return new
 
 
+@allow(Role.OPERATOR, Role.DOCTOR)
 def undo_last_action(uow: UnitOfWork, *, actor: Actor, ticket_id: int) -> Ticket:
     """Put a ticket back as it was before its last action. History is kept: the undo is an
     event of its own."""
-    actor.require(Role.OPERATOR, Role.DOCTOR)
     with uow(write=True):
         ticket = _load(uow, actor, ticket_id)
         last = uow.tickets.last_event(ticket.id)
@@ -183,11 +203,12 @@ class DayClosed:
     appointments_no_show: int
 
 
-def close_past_days(uow: UnitOfWork, *, facility_id: int, policy: BookingPolicy) -> DayClosed:
+@allow(Role.ADMIN)
+def close_past_days(uow: UnitOfWork, *, actor: Actor, policy: BookingPolicy) -> DayClosed:
     """End every earlier day: tickets still waiting or called become no-shows (skipped),
     tickets being served are finished, and booked appointments never checked in are no-shows.
     Safe to run at any time and any number of times; each change is an event of its own."""
-    system = Actor(user_id=0, facility_id=facility_id, roles=frozenset({Role.ADMIN}))
+    facility_id = actor.facility_id
     no_shows = finished = 0
     with uow(write=True):
         now = uow.clock.now()
@@ -199,7 +220,12 @@ def close_past_days(uow: UnitOfWork, *, facility_id: int, policy: BookingPolicy)
             if uow.tickets.move(
                 ticket.id, from_state=ticket.state.value, to_state=target.value, counter=None
             ):
-                _record(uow, system, ticket, "close_day", target, None)
+                kind = (
+                    EventKind.TICKET_FINISHED
+                    if target is TicketState.DONE
+                    else EventKind.TICKET_NO_SHOW
+                )
+                _record(uow, actor, ticket, "close_day", target, None, kind)
                 finished += target is TicketState.DONE
                 no_shows += target is TicketState.SKIPPED
         stale = uow.appointments.find(
@@ -208,39 +234,12 @@ def close_past_days(uow: UnitOfWork, *, facility_id: int, policy: BookingPolicy)
             Page(1, 100_000),
         )[0]
         for appointment in stale:
-            uow.appointments.save(
-                replace(appointment, status=AppointmentStatus.NOSHOW, updated_at=now)
+            missed = replace(appointment, status=AppointmentStatus.NOSHOW, updated_at=now)
+            uow.appointments.save(missed)
+            uow.publish(
+                appointment_event(
+                    EventKind.APPOINTMENT_NO_SHOW, missed, at=now, actor_user_id=actor.account_id
+                )
             )
         uow.commit()
     return DayClosed(no_shows=no_shows, finished=finished, appointments_no_show=len(stale))
-
-
-def list_counters(uow: UnitOfWork, *, facility_id: int, clinic_id: int) -> list[str]:
-    with uow():
-        return uow.catalog.list_counters(facility_id, clinic_id)
-
-
-def add_counter(uow: UnitOfWork, *, actor: Actor, clinic_id: int, name: str) -> list[str]:
-    """Set up a counter (loket) or room for a clinic. Admin."""
-    actor.require(Role.ADMIN)
-    with uow(write=True):
-        if uow.catalog.get_clinic(actor.facility_id, clinic_id) is None:
-            raise AntreanError("not_found", entity="Clinic")
-        try:
-            uow.catalog.add_counter(actor.facility_id, clinic_id, name.strip())
-        except UniqueViolation:
-            raise AntreanError("already_exists", entity="counter", field="name") from None
-        names = uow.catalog.list_counters(actor.facility_id, clinic_id)
-        uow.commit()
-    return names
-
-
-def remove_counter(uow: UnitOfWork, *, actor: Actor, clinic_id: int, name: str) -> list[str]:
-    """Take a counter out of use; its history stays. Admin."""
-    actor.require(Role.ADMIN)
-    with uow(write=True):
-        if not uow.catalog.set_counter_active(actor.facility_id, clinic_id, name, False):
-            raise AntreanError("not_found", entity="Counter")
-        names = uow.catalog.list_counters(actor.facility_id, clinic_id)
-        uow.commit()
-    return names

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, func, literal_column, select, text, tuple_, update
 
+from antrean.domain.catalog import Clinic, OpeningHours
 from antrean.domain.eta import EwmaServiceTime
-from antrean.domain.events import QueueEvent
 from antrean.domain.queue import (
     Priority,
     Ticket,
@@ -17,10 +17,9 @@ from antrean.domain.queue import (
     TicketState,
     effective_priority,
 )
-from antrean.domain.scheduling import Clinic, OpeningHours
 from antrean.persistence import tables as t
 from antrean.persistence.prepared import Prepared, insert_returning_id
-from antrean.persistence.repositories import _Repo
+from antrean.persistence.rows import Repository
 from antrean.services.ports import ClinicQueueFacts, TicketEventRow
 
 _T = t.ticket
@@ -200,27 +199,13 @@ _RECENT_SERVICE = (
 )
 
 
-# A timeline event as subscribers see it (QueueEvent's fields, in order).
-_EVENT_COLUMNS = (
-    _E.c.id,
-    _T.c.facility_id,
-    _T.c.clinic_id,
-    _T.c.id,
-    _T.c.status_code,
-    _T.c.label,
-    _E.c.to_state,
-    _E.c.action,
-    _E.c.counter,
-)
-
-
 def _ticket(row: Sequence[Any]) -> Ticket:
     v = list(row)
     v[8], v[9], v[11] = TicketSource(v[8]), Priority(v[9]), TicketState(v[11])
     return Ticket(*v)
 
 
-class SqlTickets(_Repo):
+class SqlTickets(Repository):
     def add(self, ticket: Ticket, appointment_id: int | None) -> int:
         k = ticket
         values = {
@@ -364,6 +349,16 @@ class SqlTickets(_Repo):
         ).first()
         return TicketEventRow(*row) if row else None
 
+    def called_at(self, ticket_ids: list[int]) -> dict[int, datetime]:
+        if not ticket_ids:
+            return {}
+        rows = self.conn.execute(
+            select(_E.c.ticket_id, func.min(_E.c.at))
+            .where(_E.c.ticket_id.in_(ticket_ids), _E.c.action == "call")
+            .group_by(_E.c.ticket_id)
+        )
+        return {ticket_id: at for ticket_id, at in rows}
+
     def open_before(self, facility_id: int, day: date) -> list[Ticket]:
         active = [s.value for s in (TicketState.WAITING, TicketState.CALLED, TicketState.SERVING)]
         rows = self.conn.execute(
@@ -384,41 +379,3 @@ class SqlTickets(_Repo):
         }
         rows = self.conn.execute(_RECENT_SERVICE, params).all()
         return [f - s for s, f in reversed(rows) if f >= s]
-
-    def events_since(
-        self,
-        facility_id: int,
-        *,
-        after_id: int,
-        clinic_id: int | None = None,
-        status_code: str | None = None,
-        limit: int = 500,
-    ) -> list[QueueEvent]:
-        stmt = (
-            select(*_EVENT_COLUMNS)
-            .join(_T, _T.c.id == _E.c.ticket_id)
-            .where(_E.c.facility_id == facility_id, _E.c.id > after_id)
-            .order_by(_E.c.id)
-            .limit(limit)
-        )
-        if clinic_id is not None:
-            stmt = stmt.where(_T.c.clinic_id == clinic_id)
-        if status_code is not None:
-            stmt = stmt.where(_T.c.status_code == status_code)
-        return [QueueEvent(*row) for row in self.conn.execute(stmt)]
-
-
-def events_after(conn: Any, after_id: int, limit: int = 1000) -> list[QueueEvent]:
-    """Timeline rows after an id, all clinics: what an event tail has not seen yet."""
-    rows = conn.execute(
-        select(*_EVENT_COLUMNS)
-        .join(_T, _T.c.id == _E.c.ticket_id)
-        .where(_E.c.id > after_id)
-        .order_by(_E.c.id)
-        .limit(limit)
-    )
-    return [QueueEvent(*row) for row in rows]
-
-
-def last_event_id(conn: Any) -> int:
-    return int(conn.execute(select(func.coalesce(func.max(_E.c.id), 0))).scalar_one())

@@ -1,4 +1,5 @@
-"""The FastAPI application: REST API under /api/v1, OpenAPI docs at /docs, health checks."""
+"""The HTTP application: the REST API under /api/v1 (OpenAPI docs at /docs), XML-RPC at /RPC2
+and the health probes, mounted side by side on one ASGI app. `create` is uvicorn's factory."""
 
 from __future__ import annotations
 
@@ -12,17 +13,9 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from antrean import __version__
-from antrean.adapters.rest import (
-    problems,
-    routes_auth,
-    routes_booking,
-    routes_catalog,
-    routes_events,
-    routes_patients,
-    routes_queue,
-)
-from antrean.adapters.xmlrpc import make_endpoint as make_xmlrpc_endpoint
-from antrean.bootstrap import Container
+from antrean.adapters import rest, xmlrpc
+from antrean.bootstrap import Container, build
+from antrean.config import Settings
 
 DESCRIPTION = """
 Appointment booking and patient queue for clinics and hospitals.
@@ -67,33 +60,33 @@ def create_app(container: Container) -> FastAPI:
         redoc_url=None,
     )
     app.state.container = container
-    problems.install(app)
 
     @app.get("/healthz", tags=["health"], summary="The process is up")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"], summary="The database answers", response_model=None)
+    @app.get(
+        "/readyz",
+        tags=["health"],
+        summary="The database answers",
+        response_model=None,
+        responses={503: {"description": "The database does not answer"}},
+    )
     async def readyz() -> JSONResponse:
         ok = await container.call(_database_answers, container)
         return JSONResponse(
             {"status": "ok" if ok else "unavailable"}, status_code=200 if ok else 503
         )
 
-    # A request is matched against the routes in the order they were added, a few
-    # microseconds each: the probes and the busiest routes (queue, booking) come first.
-    for module in (
-        routes_queue,
-        routes_booking,
-        routes_events,
-        routes_catalog,
-        routes_patients,
-        routes_auth,
-    ):
-        app.include_router(module.router, prefix="/api/v1")
-
+    # Routes are matched in the order they were added, a few microseconds each: the probes,
+    # then the API (its busiest routes first), then XML-RPC.
+    rest.install(app, prefix="/api/v1")
     app.add_route(
-        "/RPC2", make_xmlrpc_endpoint(container), methods=["POST"], include_in_schema=False
+        "/RPC2", xmlrpc.make_endpoint(container), methods=["POST"], include_in_schema=False
     )
-
     return app
+
+
+def create() -> FastAPI:
+    """Each server process builds its own settings, engine and pools."""
+    return create_app(build(Settings()))

@@ -1,0 +1,24 @@
+"""Phone numbers with the phonenumbers library (Indonesian 08xx to E.164)."""
+
+from __future__ import annotations
+
+import phonenumbers
+
+
+class PhonenumbersParser:
+    def __init__(self, region: str = "ID") -> None:
+        self.region = region
+
+    def to_e164(self, text: str) -> str | None:
+        raw = text.strip()
+        if not raw:
+            return None
+        if raw.startswith("62") and not raw.startswith("+"):
+            raw = "+" + raw
+        try:
+            number = phonenumbers.parse(raw, self.region)
+        except phonenumbers.NumberParseException:
+            return None
+        if not phonenumbers.is_valid_number(number):
+            return None
+        return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))

@@ -1,0 +1,142 @@
+"""SQL storage of domain events: written in the transaction of the change they announce.
+
+On PostgreSQL with LISTEN/NOTIFY, the insert and the notification are one statement (one round
+trip): PostgreSQL delivers the notification only if the transaction commits, in commit order.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import bindparam, func, select, text
+from sqlalchemy.engine import Connection
+
+from antrean.domain.events import DomainEvent, EventKind
+from antrean.persistence import tables as t
+from antrean.persistence.prepared import Prepared, insert_returning_id
+from antrean.persistence.rows import Repository
+
+_E, _T = t.domain_event, t.ticket
+_VALUES = (
+    "facility_id",
+    "at",
+    "kind",
+    "clinic_id",
+    "ticket_id",
+    "appointment_id",
+    "patient_id",
+    "actor_user_id",
+    "data",
+)
+_INSERT = insert_returning_id(_E, _VALUES)
+_NOTIFY_PREFIX = '{"id":0,'
+_INSERT_AND_NOTIFY = Prepared(
+    text(
+        "WITH e AS (INSERT INTO domain_event "
+        f"({', '.join(_VALUES)}) VALUES ({', '.join(':' + v for v in _VALUES)}) RETURNING id) "
+        "SELECT id, pg_notify(:channel, '{\"id\":' || id || ',' || :tail) FROM e"
+    ).bindparams(bindparam("at", type_=_E.c.at.type))
+)
+_COLUMNS = (
+    _E.c.id,
+    _E.c.kind,
+    _E.c.facility_id,
+    _E.c.at,
+    _E.c.clinic_id,
+    _E.c.ticket_id,
+    _E.c.appointment_id,
+    _E.c.patient_id,
+    _E.c.actor_user_id,
+    _E.c.data,
+)
+_QUEUE_KINDS = [k.value for k in EventKind if k.is_queue]
+
+
+def _event(row: Sequence[Any]) -> DomainEvent:
+    event_id, kind, facility_id, at, clinic, ticket, appointment, patient, actor, data = row
+    return DomainEvent(
+        id=event_id,
+        kind=EventKind(kind),
+        facility_id=facility_id,
+        at=at,
+        clinic_id=clinic,
+        ticket_id=ticket,
+        appointment_id=appointment,
+        patient_id=patient,
+        actor_user_id=actor,
+        data=json.loads(data),
+    )
+
+
+class SqlEvents(Repository):
+    def __init__(self, conn: Connection, notify_channel: str | None = None) -> None:
+        super().__init__(conn)
+        self.notify_channel = notify_channel
+
+    def add(self, event: DomainEvent) -> DomainEvent:
+        values = {
+            "facility_id": event.facility_id,
+            "at": event.at,
+            "kind": event.kind.value,
+            "clinic_id": event.clinic_id,
+            "ticket_id": event.ticket_id,
+            "appointment_id": event.appointment_id,
+            "patient_id": event.patient_id,
+            "actor_user_id": event.actor_user_id,
+            "data": json.dumps(dict(event.data), separators=(",", ":")),
+        }
+        if self.notify_channel is None:
+            return event.stored_as(int(_INSERT.scalar(self.conn, values)))
+        values["channel"] = self.notify_channel
+        values["tail"] = event.to_json()[len(_NOTIFY_PREFIX) :]
+        return event.stored_as(int(_INSERT_AND_NOTIFY.scalar(self.conn, values)))
+
+    def _stream(self, facility_id: int, clinic_id: int | None, status_code: str | None) -> Any:
+        stmt = select(*_COLUMNS).where(_E.c.facility_id == facility_id)
+        if clinic_id is not None:
+            stmt = stmt.where(_E.c.clinic_id == clinic_id, _E.c.kind.in_(_QUEUE_KINDS))
+        if status_code is not None:
+            ticket = select(_T.c.id).where(_T.c.status_code == status_code).scalar_subquery()
+            stmt = stmt.where(_E.c.ticket_id == ticket)
+        return stmt
+
+    def since(
+        self,
+        facility_id: int,
+        *,
+        after_id: int,
+        clinic_id: int | None = None,
+        status_code: str | None = None,
+        limit: int = 500,
+    ) -> list[DomainEvent]:
+        stmt = (
+            self._stream(facility_id, clinic_id, status_code)
+            .where(_E.c.id > after_id)
+            .order_by(_E.c.id)
+            .limit(limit)
+        )
+        return [_event(row) for row in self.conn.execute(stmt)]
+
+    def latest_ids(
+        self,
+        facility_id: int,
+        *,
+        clinic_id: int | None = None,
+        status_code: str | None = None,
+        limit: int = 200,
+    ) -> list[int]:
+        stmt = self._stream(facility_id, clinic_id, status_code)
+        ids = stmt.with_only_columns(_E.c.id).order_by(_E.c.id.desc()).limit(limit)
+        return list(self.conn.execute(ids).scalars())
+
+
+def events_after(conn: Connection, after_id: int, limit: int = 1000) -> list[DomainEvent]:
+    """Events after an id, all facilities: what an event tail has not seen yet."""
+    rows = conn.execute(select(*_COLUMNS).where(_E.c.id > after_id).order_by(_E.c.id).limit(limit))
+    return [_event(row) for row in rows]
+
+
+def last_event_id(conn: Connection) -> int:
+    return int(conn.execute(select(func.coalesce(func.max(_E.c.id), 0))).scalar_one())

@@ -1,0 +1,122 @@
+"""SQL storage of user accounts and their refresh tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, func, insert, select, update
+
+from antrean.domain.common import Page
+from antrean.domain.identity import Role, User, format_roles, parse_roles
+from antrean.persistence import tables as t
+from antrean.persistence.rows import Repository
+from antrean.services.ports import RefreshTokenRow
+
+
+def _user(row: Row[Any]) -> User:
+    return User(
+        id=row.id,
+        facility_id=row.facility_id,
+        username=row.username,
+        full_name=row.full_name,
+        roles=parse_roles(row.roles),
+        patient_id=row.patient_id,
+        doctor_id=row.doctor_id,
+        active=row.active,
+        password_hash=row.password_hash,
+    )
+
+
+class SqlUsers(Repository):
+    def add(self, user: User, created_at: datetime) -> int:
+        return self.insert_id(
+            insert(t.user_account).values(
+                facility_id=user.facility_id,
+                username=user.username,
+                full_name=user.full_name,
+                password_hash=user.password_hash,
+                roles=format_roles(user.roles),
+                patient_id=user.patient_id,
+                doctor_id=user.doctor_id,
+                active=user.active,
+                created_at=created_at,
+            )
+        )
+
+    def get(self, user_id: int) -> User | None:
+        row = self.conn.execute(
+            select(t.user_account).where(t.user_account.c.id == user_id)
+        ).first()
+        return _user(row) if row else None
+
+    def get_by_username(self, username: str) -> User | None:
+        row = self.conn.execute(
+            select(t.user_account).where(t.user_account.c.username == username)
+        ).first()
+        return _user(row) if row else None
+
+    def list(self, facility_id: int, page: Page) -> tuple[list[User], int]:
+        u = t.user_account
+        where = u.c.facility_id == facility_id
+        total = self.conn.execute(select(func.count()).select_from(u).where(where)).scalar_one()
+        rows = self.conn.execute(
+            select(u).where(where).order_by(u.c.username).limit(page.size).offset(page.offset)
+        )
+        return [_user(r) for r in rows], int(total)
+
+    def save(self, user: User) -> None:
+        u = t.user_account
+        self.conn.execute(
+            update(u)
+            .where(u.c.id == user.id)
+            .values(
+                full_name=user.full_name,
+                roles=format_roles(user.roles),
+                doctor_id=user.doctor_id,
+                active=user.active,
+                password_hash=user.password_hash,
+            )
+        )
+
+    def count_active_admins(self, facility_id: int) -> int:
+        u = t.user_account
+        rows = self.conn.execute(
+            select(u.c.roles).where(u.c.facility_id == facility_id, u.c.active)
+        ).scalars()
+        return sum(1 for roles in rows if Role.ADMIN in parse_roles(roles))
+
+    def revoke_all_refresh_tokens(self, user_id: int, at: datetime) -> None:
+        r = t.refresh_token
+        self.conn.execute(
+            update(r).where(r.c.user_id == user_id, r.c.revoked_at.is_(None)).values(revoked_at=at)
+        )
+
+    def add_refresh_token(
+        self, facility_id: int, user_id: int, token_hash: str, expires_at: datetime, at: datetime
+    ) -> None:
+        self.conn.execute(
+            insert(t.refresh_token).values(
+                facility_id=facility_id,
+                user_id=user_id,
+                token_hash=token_hash,
+                expires_at=expires_at,
+                created_at=at,
+            )
+        )
+
+    def get_refresh_token(self, token_hash: str) -> RefreshTokenRow | None:
+        r = t.refresh_token
+        row = self.conn.execute(
+            select(r.c.id, r.c.user_id, r.c.expires_at, r.c.revoked_at).where(
+                r.c.token_hash == token_hash
+            )
+        ).first()
+        return RefreshTokenRow(*row) if row else None
+
+    def revoke_refresh_token(self, token_id: int, at: datetime) -> bool:
+        r = t.refresh_token
+        result = self.conn.execute(
+            update(r).where(r.c.id == token_id, r.c.revoked_at.is_(None)).values(revoked_at=at)
+        )
+        return result.rowcount == 1

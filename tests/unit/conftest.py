@@ -5,15 +5,19 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from antrean.domain.booking import BookingPolicy
+from antrean.domain.catalog import ClinicDraft, DoctorDraft, OpeningHours
 from antrean.domain.identity import Actor, Role
-from antrean.domain.patients import Sex
-from antrean.domain.scheduling import OpeningHours, Schedule
-from antrean.services import patients, scheduling
+from antrean.domain.patients import PatientDraft, Sex
+from antrean.domain.scheduling import Schedule
+from antrean.integrations.phones import PhonenumbersParser
+from antrean.services import catalog, patients, scheduling
 from antrean.testing import FakeUnitOfWork, FrozenClock
 
 JKT = ZoneInfo("Asia/Jakarta")
 # Sunday 22 November 2026, 08:00 in Jakarta.
 START = datetime(2026, 11, 22, 8, 0, tzinfo=JKT)
+PHONES = PhonenumbersParser()
+ANYONE = Actor.anonymous(1)
 
 
 @dataclass
@@ -28,7 +32,7 @@ class World:
 
     def slots(self, day: date, **kw):
         return scheduling.search_slots(
-            self.uow, facility_id=1, policy=self.policy, date_from=day, date_to=day, **kw
+            self.uow, actor=ANYONE, policy=self.policy, date_from=day, date_to=day, **kw
         )
 
     def patient_actor(self, index: int = 0) -> Actor:
@@ -46,16 +50,20 @@ def world() -> World:
     uow = FakeUnitOfWork(clock)
     policy = BookingPolicy(time_zone=JKT, horizon_days=30, cutoff_minutes=60)
     admin = Actor(user_id=1, facility_id=1, roles=frozenset({Role.ADMIN}))
-    clinic = scheduling.create_clinic(
+    clinic = catalog.create_clinic(
         uow,
         actor=admin,
         policy=policy,
-        code="umum",
-        name="Poli Umum",
-        queue_prefix="a",
-        hours=[OpeningHours(d, time(7), time(16)) for d in range(6)],
+        draft=ClinicDraft(
+            code="umum",
+            name="Poli Umum",
+            queue_prefix="a",
+            hours=tuple(OpeningHours(d, time(7), time(16)) for d in range(6)),
+        ),
     )
-    doctor = scheduling.create_doctor(uow, actor=admin, name="dr. Andi", specialty="Umum")
+    doctor = catalog.create_doctor(
+        uow, actor=admin, draft=DoctorDraft(name="dr. Andi", specialty="Umum")
+    )
     for weekday in range(5):
         scheduling.save_schedule(
             uow,
@@ -68,9 +76,12 @@ def world() -> World:
             uow,
             actor=admin,
             policy=policy,
-            name=f"Pasien {n}",
-            birth_date=date(1990, 1, n + 1),
-            sex=Sex.FEMALE,
+            phones=PHONES,
+            draft=PatientDraft(
+                name=f"Pasien {n}",
+                birth_date=date(1990, 1, n + 1),
+                sex=Sex.FEMALE,
+            ),
         ).id
         for n in range(4)
     ]

@@ -98,6 +98,7 @@ def test_public_use_cases_are_the_reads_anyone_may_make():
     public = sorted(n.rsplit(".", 1)[1] for n, f in USE_CASES if access_rule(f)[1])
     assert public == sorted(
         [
+            "board_snapshot",
             "get_clinic",
             "get_doctor",
             "list_clinics",
@@ -112,6 +113,7 @@ def test_public_use_cases_are_the_reads_anyone_may_make():
             "refresh_session",
             "register_account",
             "search_slots",
+            "ticket_snapshot",
             "ticket_status",
         ]
     )

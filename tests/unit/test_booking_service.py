@@ -2,23 +2,23 @@ from datetime import date, timedelta
 
 import pytest
 
-from antrean.domain.booking import AppointmentStatus
+from antrean.domain.booking import AppointmentStatus, BookingDraft
+from antrean.domain.catalog import ClinicPatch, DoctorDraft
 from antrean.domain.errors import AntreanError
 from antrean.domain.identity import Actor, Role
 from antrean.domain.scheduling import ExceptionKind, Schedule, ScheduleException
-from antrean.services import booking, scheduling
+from antrean.services import booking, catalog, scheduling
 
 MONDAY = date(2026, 11, 23)
 
 
-def _book(world, slot_id, patient_index=0, **kw):
+def _book(world, slot_id, patient_index=0, note="", idempotency_key=None):
     return booking.book_appointment(
         world.uow,
         actor=world.admin,
         policy=world.policy,
-        slot_id=slot_id,
-        patient_id=world.patient_ids[patient_index],
-        **kw,
+        draft=BookingDraft(slot_id=slot_id, patient_id=world.patient_ids[patient_index], note=note),
+        idempotency_key=idempotency_key,
     )
 
 
@@ -95,13 +95,19 @@ def test_reschedule_into_a_full_slot_changes_nothing(world):
 
 
 def test_reschedule_to_another_day_moves_the_day_limit(world):
-    monday = world.slots(MONDAY)[0]
+    monday, other_monday = world.slots(MONDAY)[:2]
     tuesday = world.slots(MONDAY + timedelta(days=1))[0]
     appt = _book(world, monday.id)
-    booking.reschedule_appointment(
+    with pytest.raises(AntreanError) as err:
+        _book(world, other_monday.id)
+    assert _code(err) == "duplicate_appointment"
+    moved = booking.reschedule_appointment(
         world.uow, actor=world.admin, policy=world.policy, code=appt.code, new_slot_id=tuesday.id
     )
-    _book(world, world.slots(MONDAY)[1].id)  # Monday is free for this patient again
+    assert moved.day == MONDAY + timedelta(days=1)
+    again = _book(world, other_monday.id)  # Monday is free for this patient again
+    assert again.day == MONDAY and again.status is AppointmentStatus.BOOKED
+    assert again.patient_id == appt.patient_id
 
 
 def test_no_booking_in_the_past_or_after_the_cutoff(world):
@@ -128,12 +134,12 @@ def test_no_booking_beyond_the_horizon(world):
 
 def test_no_booking_when_the_clinic_is_switched_off(world):
     slot = world.slots(MONDAY)[0]
-    scheduling.update_clinic(
+    catalog.update_clinic(
         world.uow,
         actor=world.admin,
         policy=world.policy,
         clinic_id=world.clinic_id,
-        changes={"is_open": False},
+        patch=ClinicPatch(is_open=False),
     )
     with pytest.raises(AntreanError) as err:
         _book(world, slot.id)
@@ -183,27 +189,28 @@ def test_overlapping_schedule_is_refused(world):
 
 def test_idempotent_retry_returns_the_first_booking(world):
     slot = world.slots(MONDAY)[0]
-    first = _book(world, slot.id, idempotency_key="k1", request_hash="h")
-    again = _book(world, slot.id, idempotency_key="k1", request_hash="h")
+    first = _book(world, slot.id, note="Kontrol", idempotency_key="k1")
+    again = _book(world, slot.id, note="Kontrol", idempotency_key="k1")
     assert again.id == first.id
     assert world.slots(MONDAY, only_free=False)[0].booked == 1
     with pytest.raises(AntreanError) as err:
-        _book(world, slot.id, idempotency_key="k1", request_hash="other")
+        _book(world, slot.id, note="Another request", idempotency_key="k1")
     assert _code(err) == "idempotency_key_reused"
 
 
 def test_patients_book_only_for_themselves_and_see_only_their_own(world):
     slot = world.slots(MONDAY)[0]
     me = world.patient_actor(0)
-    appt = booking.book_appointment(world.uow, actor=me, policy=world.policy, slot_id=slot.id)
+    appt = booking.book_appointment(
+        world.uow, actor=me, policy=world.policy, draft=BookingDraft(slot_id=slot.id)
+    )
     assert appt.patient_id == world.patient_ids[0]
     with pytest.raises(AntreanError) as err:
         booking.book_appointment(
             world.uow,
             actor=me,
             policy=world.policy,
-            slot_id=slot.id,
-            patient_id=world.patient_ids[1],
+            draft=BookingDraft(slot_id=slot.id, patient_id=world.patient_ids[1]),
         )
     assert _code(err) == "forbidden"
     with pytest.raises(AntreanError) as err:
@@ -219,5 +226,5 @@ def test_patients_book_only_for_themselves_and_see_only_their_own(world):
 def test_only_admins_change_the_catalog(world):
     operator = Actor(user_id=9, facility_id=1, roles=frozenset({Role.OPERATOR}))
     with pytest.raises(AntreanError) as err:
-        scheduling.create_doctor(world.uow, actor=operator, name="dr. X")
+        catalog.create_doctor(world.uow, actor=operator, draft=DoctorDraft(name="dr. X"))
     assert _code(err) == "forbidden"

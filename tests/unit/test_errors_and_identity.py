@@ -1,12 +1,23 @@
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from antrean.domain.errors import MESSAGES, AntreanError
-from antrean.domain.identity import Actor, Role
-from antrean.domain.patients import format_mrn, validate_nik
-from antrean.services import identity
-from antrean.services.patients import normalize_phone
+from antrean.domain.identity import Actor, Role, StaffAccountDraft
+from antrean.domain.patients import PatientDraft, format_mrn, validate_nik
+from antrean.integrations.passwords import Argon2Passwords
+from antrean.integrations.phones import PhonenumbersParser
+from antrean.integrations.tokens import JwtAccessTokens
+from antrean.services import accounts, identity
+from antrean.services.patients import to_e164
+
+PHONES = PhonenumbersParser()
+ANYONE = Actor.anonymous(1)
+
+
+@pytest.fixture(scope="module")
+def hasher() -> Argon2Passwords:
+    return Argon2Passwords()
 
 
 @pytest.mark.parametrize("code", sorted(MESSAGES))
@@ -32,13 +43,15 @@ def test_unknown_codes_are_a_programming_error():
     "raw", ["081234567890", "+62 812-3456-7890", "62812 3456 7890", "0812.3456.7890"]
 )
 def test_indonesian_phone_numbers_become_e164(raw):
-    assert normalize_phone(raw) == "+6281234567890"
+    assert PHONES.to_e164(raw) == "+6281234567890"
+    assert to_e164(PHONES, raw) == "+6281234567890"
 
 
 @pytest.mark.parametrize("raw", ["12", "not a number", "0800"])
 def test_bad_phone_numbers_are_refused(raw):
+    assert PHONES.to_e164(raw) is None
     with pytest.raises(AntreanError) as err:
-        normalize_phone(raw)
+        to_e164(PHONES, raw)
     assert err.value.code == "invalid_phone"
 
 
@@ -73,22 +86,20 @@ def _user(**kw):
 
 
 def test_access_token_round_trip_carries_the_actor():
-    tokens = identity.TokenService(secret="s" * 40)
-    token = tokens.access_token(_user(), now_ts=int(__import__("time").time()))
+    tokens = JwtAccessTokens(secret="s" * 40)
+    token = tokens.issue(_user(), datetime.now(UTC))
     actor = tokens.actor(token)
     assert actor == Actor(user_id=7, facility_id=1, roles=frozenset({Role.PATIENT}), patient_id=3)
 
 
 def test_tampered_expired_or_foreign_tokens_are_refused():
-    import time
-
-    tokens = identity.TokenService(secret="s" * 40, access_ttl=timedelta(minutes=1))
-    now = int(time.time())
-    good = tokens.access_token(_user(), now_ts=now)
+    tokens = JwtAccessTokens(secret="s" * 40, access_ttl=timedelta(minutes=1))
+    now = datetime.now(UTC)
+    good = tokens.issue(_user(), now)
     for bad in (
         good[:-2] + ("A" if good[-2] != "A" else "B") + good[-1],
-        tokens.access_token(_user(), now_ts=now - 3600),
-        identity.TokenService(secret="x" * 40).access_token(_user(), now_ts=now),
+        tokens.issue(_user(), now - timedelta(hours=1)),
+        JwtAccessTokens(secret="x" * 40).issue(_user(), now),
         "garbage",
     ):
         with pytest.raises(AntreanError) as err:
@@ -97,8 +108,8 @@ def test_tampered_expired_or_foreign_tokens_are_refused():
 
 
 def test_tokens_expire_by_the_injected_clock(world):
-    tokens = identity.TokenService(secret="k" * 40, clock=world.clock)
-    token = tokens.access_token(_user(), now_ts=int(world.clock.now().timestamp()))
+    tokens = JwtAccessTokens(secret="k" * 40, clock=world.clock)
+    token = tokens.issue(_user(), world.clock.now())
     assert tokens.actor(token).user_id == 7
     world.clock.advance(tokens.access_ttl)
     with pytest.raises(AntreanError):
@@ -106,9 +117,9 @@ def test_tokens_expire_by_the_injected_clock(world):
 
 
 def test_checked_tokens_are_remembered_within_a_bound_and_still_expire(world):
-    tokens = identity.TokenService(secret="k" * 40, clock=world.clock, verified_limit=2)
-    now = int(world.clock.now().timestamp())
-    issued = [tokens.access_token(_user(id=n), now_ts=now + n) for n in (1, 2, 3)]
+    tokens = JwtAccessTokens(secret="k" * 40, clock=world.clock, verified_limit=2)
+    now = world.clock.now()
+    issued = [tokens.issue(_user(id=n), now + timedelta(seconds=n)) for n in (1, 2, 3)]
     assert [tokens.actor(token).user_id for token in issued] == [1, 2, 3]
     assert len(tokens.verified) <= 2, "the memory of checked tokens is bounded"
     assert tokens.actor(issued[0]).user_id == 1, "a forgotten token is simply checked again"
@@ -120,60 +131,72 @@ def test_checked_tokens_are_remembered_within_a_bound_and_still_expire(world):
         tokens.actor(issued[2])
 
 
-def test_login_refresh_rotation_and_logout(world):
-    tokens = identity.TokenService(secret="k" * 40, clock=world.clock)
-    identity.create_user(
+def test_login_refresh_rotation_and_logout(world, hasher):
+    tokens = JwtAccessTokens(secret="k" * 40, clock=world.clock)
+    accounts.create_user(
         world.uow,
         actor=world.admin,
-        facility_id=1,
-        username="Ops",
-        password="long-enough-pw",
-        roles="operator",
+        hasher=hasher,
+        draft=StaffAccountDraft(
+            username="Ops", password="long-enough-pw", roles=frozenset({Role.OPERATOR})
+        ),
     )
+
+    def login(username, password):
+        return identity.login(
+            world.uow,
+            actor=ANYONE,
+            hasher=hasher,
+            tokens=tokens,
+            username=username,
+            password=password,
+        )
+
     with pytest.raises(AntreanError) as err:
-        identity.login(world.uow, tokens=tokens, username="ops", password="wrong-password")
+        login("ops", "wrong-password")
     assert err.value.code == "invalid_credentials"
-    pair = identity.login(world.uow, tokens=tokens, username="OPS", password="long-enough-pw")
+    pair = login("OPS", "long-enough-pw")
     assert tokens.actor(pair.access_token).roles == frozenset({Role.OPERATOR})
-    second = identity.refresh_session(world.uow, tokens=tokens, refresh_token=pair.refresh_token)
+    second = identity.refresh_session(
+        world.uow, actor=ANYONE, tokens=tokens, refresh_token=pair.refresh_token
+    )
     with pytest.raises(AntreanError):
-        identity.refresh_session(world.uow, tokens=tokens, refresh_token=pair.refresh_token)
-    identity.logout(world.uow, refresh_token=second.refresh_token)
+        identity.refresh_session(
+            world.uow, actor=ANYONE, tokens=tokens, refresh_token=pair.refresh_token
+        )
+    identity.logout(world.uow, actor=ANYONE, refresh_token=second.refresh_token)
     with pytest.raises(AntreanError):
-        identity.refresh_session(world.uow, tokens=tokens, refresh_token=second.refresh_token)
+        identity.refresh_session(
+            world.uow, actor=ANYONE, tokens=tokens, refresh_token=second.refresh_token
+        )
 
 
-def test_patient_self_registration_makes_a_record_and_a_login(world):
-    user = identity.register_account(
-        world.uow,
-        facility_id=1,
-        policy=world.policy,
-        username="siti@example.id",
-        password="rahasia-123",
-        name="  Siti   Aminah ",
-        birth_date=date(1985, 5, 17),
-        phone="0812 1111 2222",
+def test_patient_self_registration_makes_a_record_and_a_login(world, hasher):
+    def register(username, password, patient):
+        return accounts.register_account(
+            world.uow,
+            actor=ANYONE,
+            policy=world.policy,
+            phones=PHONES,
+            hasher=hasher,
+            username=username,
+            password=password,
+            patient=patient,
+        )
+
+    user = register(
+        "siti@example.id",
+        "rahasia-123",
+        PatientDraft(name="  Siti   Aminah ", birth_date=date(1985, 5, 17), phone="0812 1111 2222"),
     )
     assert user.roles == frozenset({Role.PATIENT}) and user.patient_id is not None
     with pytest.raises(AntreanError) as err:
-        identity.register_account(
-            world.uow,
-            facility_id=1,
-            policy=world.policy,
-            username="siti@example.id",
-            password="rahasia-123",
-            name="Other",
-            birth_date=date(1985, 5, 17),
+        register(
+            "siti@example.id",
+            "rahasia-123",
+            PatientDraft(name="Other", birth_date=date(1985, 5, 17)),
         )
     assert err.value.code == "username_taken"
     with pytest.raises(AntreanError) as err:
-        identity.register_account(
-            world.uow,
-            facility_id=1,
-            policy=world.policy,
-            username="short",
-            password="123",
-            name="X",
-            birth_date=date(1985, 5, 17),
-        )
+        register("short", "123", PatientDraft(name="X", birth_date=date(1985, 5, 17)))
     assert err.value.code == "weak_password"

@@ -2,20 +2,27 @@ from datetime import date, datetime, time, timedelta
 
 import pytest
 
+from antrean.domain.booking import BookingDraft
+from antrean.domain.catalog import Clinic, ClinicDraft, ClinicPatch, OpeningHours
 from antrean.domain.errors import AntreanError
 from antrean.domain.eta import EwmaServiceTime, estimate_call
 from antrean.domain.identity import Actor, Role
 from antrean.domain.queue import (
     Priority,
+    QueuePolicy,
+    TicketState,
+    WalkInDraft,
     clinic_open_at,
     queue_counter_name,
     ticket_label,
 )
-from antrean.domain.scheduling import Clinic, OpeningHours
-from antrean.services import queue, scheduling
-from tests.unit.conftest import JKT
+from antrean.services import booking, catalog, queue, queue_actions
+from tests.unit.conftest import ANYONE, JKT, PHONES
 
 MONDAY_9 = datetime(2026, 11, 23, 9, 0, tzinfo=JKT)
+OPERATOR = Actor(user_id=5, facility_id=1, roles=frozenset({Role.OPERATOR}))
+SYSTEM = Actor.system(1)
+QP = QueuePolicy(aging=timedelta(minutes=60), max_recalls=3)
 
 
 def test_ticket_labels_and_daily_counters():
@@ -71,7 +78,7 @@ def test_status_uses_measured_service_times(open_world):
     open_world.clock.advance(timedelta(minutes=30))
     _act(open_world, first.id, "finish")
     waiting = next(k for k in open_world.uow.store.tickets.values() if k.label == "A-003")
-    status = queue.ticket_status(open_world.uow, status_code=waiting.status_code)
+    status = queue.ticket_status(open_world.uow, actor=ANYONE, status_code=waiting.status_code)
     # typical 10 min moved towards the measured 30 min: alpha 0.2 gives 14 min per patient
     assert status.people_ahead == 1
     assert status.estimate.expected == timedelta(minutes=14)
@@ -84,10 +91,22 @@ def open_world(world):
 
 
 def _walk_in(world, **kw):
-    operator = Actor(user_id=5, facility_id=1, roles=frozenset({Role.OPERATOR}))
+    """Issue a walk-in ticket at the front desk and answer where it stands, as adapters do."""
     base = dict(clinic_id=world.clinic_id, name="Budi", birth_date=date(1970, 1, 1))
     base.update(kw)
-    return queue.register_walk_in(world.uow, actor=operator, policy=world.policy, **base)
+    issued = queue.issue_walk_in(
+        world.uow,
+        actor=OPERATOR,
+        policy=world.policy,
+        phones=PHONES,
+        walk_in=WalkInDraft(**base),
+    )
+    return queue.status_of(world.uow, actor=OPERATOR, issued=issued)
+
+
+def _check_in(world, code):
+    issued = queue.check_in(world.uow, actor=OPERATOR, policy=world.policy, code=code, queue=QP)
+    return queue.status_of(world.uow, actor=OPERATOR, issued=issued, queue=QP)
 
 
 def test_walk_ins_get_consecutive_numbers_and_see_who_is_ahead(open_world):
@@ -96,7 +115,7 @@ def test_walk_ins_get_consecutive_numbers_and_see_who_is_ahead(open_world):
     assert (first.label, second.label) == ("A-001", "A-002")
     assert (first.people_ahead, second.people_ahead) == (0, 1)
     assert second.estimated_call_at > open_world.clock.now()
-    status = queue.ticket_status(open_world.uow, status_code=second.status_code)
+    status = queue.ticket_status(open_world.uow, actor=ANYONE, status_code=second.status_code)
     assert status.label == "A-002" and status.people_ahead == 1
 
 
@@ -109,7 +128,8 @@ def test_priority_patients_go_before_normal_ones(open_world):
     assert elderly.people_ahead == 0
     emergency = _walk_in(open_world, name="Gawat", priority=Priority.EMERGENCY)
     assert emergency.people_ahead == 0
-    assert queue.ticket_status(open_world.uow, status_code=elderly.status_code).people_ahead == 1
+    status = queue.ticket_status(open_world.uow, actor=ANYONE, status_code=elderly.status_code)
+    assert status.people_ahead == 1
 
 
 def test_numbers_restart_each_day(open_world):
@@ -124,12 +144,12 @@ def test_closed_clinic_refuses_walk_ins(open_world):
         _walk_in(open_world)
     assert err.value.code == "clinic_closed"
     open_world.clock.set(MONDAY_9)
-    scheduling.update_clinic(
+    catalog.update_clinic(
         open_world.uow,
         actor=open_world.admin,
         policy=open_world.policy,
         clinic_id=open_world.clinic_id,
-        changes={"is_open": False},
+        patch=ClinicPatch(is_open=False),
     )
     with pytest.raises(AntreanError) as err:
         _walk_in(open_world)
@@ -149,21 +169,15 @@ def test_existing_patient_is_matched_by_mrn_and_date_of_birth(open_world):
 
 def test_unknown_status_code(open_world):
     with pytest.raises(AntreanError) as err:
-        queue.ticket_status(open_world.uow, status_code="nope")
+        queue.ticket_status(open_world.uow, actor=ANYONE, status_code="nope")
     assert err.value.code == "ticket_not_found"
 
 
 # --- operator actions -------------------------------------------------------------------------
 
-from antrean.domain.queue import QueuePolicy, TicketState  # noqa: E402
-from antrean.services import queue_ops  # noqa: E402
-
-OPERATOR = Actor(user_id=5, facility_id=1, roles=frozenset({Role.OPERATOR}))
-QP = QueuePolicy(aging=timedelta(minutes=60), max_recalls=3)
-
 
 def _call(world, counter="Loket 1"):
-    return queue_ops.call_next(
+    return queue_actions.call_next(
         world.uow,
         actor=OPERATOR,
         policy=world.policy,
@@ -174,8 +188,17 @@ def _call(world, counter="Loket 1"):
 
 
 def _act(world, ticket_id, action):
-    return queue_ops.act_on_ticket(
+    return queue_actions.act_on_ticket(
         world.uow, actor=OPERATOR, queue=QP, ticket_id=ticket_id, action=action
+    )
+
+
+def _book(world, slot_id, patient_index):
+    return booking.book_appointment(
+        world.uow,
+        actor=world.admin,
+        policy=world.policy,
+        draft=BookingDraft(slot_id=slot_id, patient_id=world.patient_ids[patient_index]),
     )
 
 
@@ -231,29 +254,31 @@ def test_undo_puts_the_last_action_back(open_world):
     _walk_in(open_world)
     ticket = _call(open_world)
     _act(open_world, ticket.id, "cancel")
-    restored = queue_ops.undo_last_action(open_world.uow, actor=OPERATOR, ticket_id=ticket.id)
+    restored = queue_actions.undo_last_action(open_world.uow, actor=OPERATOR, ticket_id=ticket.id)
     assert restored.state is TicketState.CALLED
     actions = [e[2].action for e in open_world.uow.store.ticket_events if e[0] == ticket.id]
     assert actions[-2:] == ["cancel", "undo"], "history is never overwritten"
     with pytest.raises(AntreanError) as err:
-        queue_ops.undo_last_action(open_world.uow, actor=OPERATOR, ticket_id=ticket.id)
+        queue_actions.undo_last_action(open_world.uow, actor=OPERATOR, ticket_id=ticket.id)
     assert err.value.code == "nothing_to_undo"
 
 
 def test_transfer_continues_the_visit_in_another_clinic(open_world):
-    pharmacy = scheduling.create_clinic(
+    pharmacy = catalog.create_clinic(
         open_world.uow,
         actor=open_world.admin,
         policy=open_world.policy,
-        code="FARMASI",
-        name="Farmasi",
-        queue_prefix="F",
-        hours=[OpeningHours(d, time(7), time(20)) for d in range(7)],
+        draft=ClinicDraft(
+            code="FARMASI",
+            name="Farmasi",
+            queue_prefix="F",
+            hours=tuple(OpeningHours(d, time(7), time(20)) for d in range(7)),
+        ),
     )
     _walk_in(open_world)
     ticket = _call(open_world)
     _act(open_world, ticket.id, "start")
-    new = queue_ops.transfer_ticket(
+    new = queue_actions.transfer_ticket(
         open_world.uow,
         actor=OPERATOR,
         policy=open_world.policy,
@@ -266,88 +291,50 @@ def test_transfer_continues_the_visit_in_another_clinic(open_world):
 
 
 def test_check_in_places_an_on_time_patient_by_appointment_time(open_world):
-    from antrean.services import booking
-
     open_world.clock.set(MONDAY_9 - timedelta(days=1))  # book on Sunday
     slots = open_world.slots(MONDAY_9.date())
     ten = next(s for s in slots if s.start_at.astimezone(JKT).hour == 10)
     eleven = next(s for s in slots if s.start_at.astimezone(JKT).hour == 11)
-    on_time = booking.book_appointment(
-        open_world.uow,
-        actor=open_world.admin,
-        policy=open_world.policy,
-        slot_id=ten.id,
-        patient_id=open_world.patient_ids[0],
-    )
-    late = booking.book_appointment(
-        open_world.uow,
-        actor=open_world.admin,
-        policy=open_world.policy,
-        slot_id=eleven.id,
-        patient_id=open_world.patient_ids[1],
-    )
+    on_time = _book(open_world, ten.id, 0)
+    late = _book(open_world, eleven.id, 1)
     open_world.clock.set(MONDAY_9.replace(hour=9, minute=50))
     walk = _walk_in(open_world, name="Walk")  # 09:50, before the 10:00 appointment
-    status = queue.check_in_appointment(
-        open_world.uow, actor=OPERATOR, policy=open_world.policy, code=on_time.code, queue=QP
-    )
+    status = _check_in(open_world, on_time.code)
     assert status.people_ahead == 1, "the 09:50 walk-in is ahead of the 10:00 appointment"
     open_world.clock.set(MONDAY_9.replace(hour=11, minute=30))  # 30 minutes late
     _walk_in(open_world, name="Walk 2")
-    late_status = queue.check_in_appointment(
-        open_world.uow, actor=OPERATOR, policy=open_world.policy, code=late.code, queue=QP
-    )
+    late_status = _check_in(open_world, late.code)
     assert late_status.people_ahead == 3, "a late patient joins at the back"
     assert walk.label == "A-001" and late_status.label == "A-004"
     again = pytest.raises(AntreanError)
     with again as err:
-        queue.check_in_appointment(
-            open_world.uow, actor=OPERATOR, policy=open_world.policy, code=on_time.code, queue=QP
-        )
+        _check_in(open_world, on_time.code)
     assert err.value.code == "appointment_not_active"
     appt = booking.get_appointment(open_world.uow, actor=open_world.admin, code=on_time.code)
     assert appt.status.value == "checked-in"
 
 
 def test_check_in_only_on_the_day(open_world):
-    from antrean.services import booking
-
     open_world.clock.set(MONDAY_9 - timedelta(days=1))
     slot = open_world.slots(MONDAY_9.date() + timedelta(days=1))[0]  # Tuesday
-    appt = booking.book_appointment(
-        open_world.uow,
-        actor=open_world.admin,
-        policy=open_world.policy,
-        slot_id=slot.id,
-        patient_id=open_world.patient_ids[0],
-    )
+    appt = _book(open_world, slot.id, 0)
     open_world.clock.set(MONDAY_9)
     with pytest.raises(AntreanError) as err:
-        queue.check_in_appointment(
-            open_world.uow, actor=OPERATOR, policy=open_world.policy, code=appt.code, queue=QP
-        )
+        _check_in(open_world, appt.code)
     assert err.value.code == "check_in_wrong_day"
 
 
 def test_closing_the_day_ends_open_tickets_and_restarts_numbers(open_world):
-    from antrean.services import booking
-
     open_world.clock.set(MONDAY_9 - timedelta(days=1))
     slot = open_world.slots(MONDAY_9.date())[0]
-    missed = booking.book_appointment(
-        open_world.uow,
-        actor=open_world.admin,
-        policy=open_world.policy,
-        slot_id=slot.id,
-        patient_id=open_world.patient_ids[0],
-    )
+    missed = _book(open_world, slot.id, 0)
     open_world.clock.set(MONDAY_9)
     _walk_in(open_world, name="Waiting")
     _walk_in(open_world, name="Served")
     served = _call(open_world)
     served = _act(open_world, _call(open_world).id, "start")
     open_world.clock.advance(timedelta(days=1))
-    result = queue_ops.close_past_days(open_world.uow, facility_id=1, policy=open_world.policy)
+    result = queue_actions.close_past_days(open_world.uow, actor=SYSTEM, policy=open_world.policy)
     assert (result.no_shows, result.finished, result.appointments_no_show) == (1, 1, 1)
     states = sorted(k.state.value for k in open_world.uow.store.tickets.values())
     assert states == ["done", "skipped"]
@@ -357,7 +344,7 @@ def test_closing_the_day_ends_open_tickets_and_restarts_numbers(open_world):
         ).status.value
         == "noshow"
     )
-    again = queue_ops.close_past_days(open_world.uow, facility_id=1, policy=open_world.policy)
+    again = queue_actions.close_past_days(open_world.uow, actor=SYSTEM, policy=open_world.policy)
     assert (again.no_shows, again.finished, again.appointments_no_show) == (0, 0, 0)
     assert _walk_in(open_world).label == "A-001"
     assert served.state is TicketState.SERVING

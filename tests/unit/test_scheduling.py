@@ -5,11 +5,11 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from antrean.domain.catalog import OpeningHours
 from antrean.domain.common import UTC
 from antrean.domain.scheduling import (
     ExceptionKind,
     ExistingSlot,
-    OpeningHours,
     Schedule,
     ScheduleException,
     SlotSpec,

@@ -64,6 +64,8 @@ class Doctor:
 
 def check_hours(hours: tuple[OpeningHours, ...] | list[OpeningHours]) -> tuple[OpeningHours, ...]:
     """Opening windows: a weekday 0-6, local times, opening before closing."""
+    if not isinstance(hours, tuple | list):
+        raise AntreanError("field_invalid", field="hours")
     if len(hours) > MAX_HOURS:
         raise AntreanError("field_out_of_range", field="hours", minimum=0, maximum=MAX_HOURS)
     checked = []
@@ -81,14 +83,14 @@ def check_hours(hours: tuple[OpeningHours, ...] | list[OpeningHours]) -> tuple[O
 def clinic_code(code: str) -> str:
     text = code.strip().upper() if isinstance(code, str) else ""
     if not _CODE.match(text):
-        raise AntreanError("invalid_clinic_code")
+        raise AntreanError("invalid_clinic_code", field="code")
     return text
 
 
 def queue_prefix(prefix: str) -> str:
     text = prefix.strip().upper() if isinstance(prefix, str) else ""
     if not _PREFIX.match(text):
-        raise AntreanError("invalid_queue_prefix")
+        raise AntreanError("invalid_queue_prefix", field="queue_prefix")
     return text
 
 

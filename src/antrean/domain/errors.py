@@ -100,8 +100,8 @@ MESSAGES: dict[str, tuple[ErrorKind, str, str]] = {
     ),
     "already_exists": (
         ErrorKind.CONFLICT,
-        "{entity} dengan {field} ini sudah ada.",
-        "A {entity} with this {field} already exists.",
+        "{entity} dengan {field_label} ini sudah ada.",
+        "A {entity} with this {field_label} already exists.",
     ),
     "in_use": (
         ErrorKind.CONFLICT,
@@ -328,6 +328,12 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "reason": ("Alasan", "Reason"),
     "note": ("Catatan", "Note"),
     "mrn": ("Nomor rekam medis", "Medical record number"),
+    "nik": ("NIK", "NIK (national ID)"),
+    "roles": ("Peran", "Roles"),
+    "hours": ("Jam buka", "Opening hours"),
+    "date_from": ("Tanggal awal", "Start date"),
+    "date_to": ("Tanggal akhir", "End date"),
+    "current_password": ("Kata sandi lama", "Current password"),
     "address": ("Alamat", "Address"),
     "bpjs_number": ("Nomor BPJS", "BPJS number"),
     "phone": ("Nomor telepon", "Phone number"),

@@ -4,7 +4,7 @@ and the "not given" marker of partial updates."""
 from __future__ import annotations
 
 import unicodedata
-from datetime import time
+from datetime import date, datetime, time
 from enum import Enum
 from typing import Literal, TypeAlias, TypeGuard, TypeVar
 
@@ -97,6 +97,13 @@ def clean_optional_text(
 
 def check_flag(value: bool, field: str) -> bool:
     if not isinstance(value, bool):
+        raise AntreanError("field_invalid", field=field)
+    return value
+
+
+def check_date(value: date, field: str) -> date:
+    """A calendar day (not a date and time)."""
+    if not isinstance(value, date) or isinstance(value, datetime):
         raise AntreanError("field_invalid", field=field)
     return value
 

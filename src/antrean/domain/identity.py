@@ -117,23 +117,25 @@ def check_password_strength(password: str) -> None:
 def normalize_username(username: str) -> str:
     """Usernames are compared without case: stored lower-case, 3 to 120 characters."""
     if not isinstance(username, str):
-        raise AntreanError("invalid_username")
+        raise AntreanError("invalid_username", field="username")
     name = username.strip().lower()
     if not _USERNAME.match(name):
-        raise AntreanError("invalid_username")
+        raise AntreanError("invalid_username", field="username")
     return name
 
 
 def account_roles(roles: Iterable[Role | str]) -> frozenset[Role]:
     """The roles a person's account may hold: at least one, none of the device roles."""
+    if isinstance(roles, str) or not isinstance(roles, frozenset | set | list | tuple):
+        raise AntreanError("field_invalid", field="roles")
     parsed: set[Role] = set()
     for role in roles:
         try:
             value = Role(role)
         except ValueError:
-            raise AntreanError("invalid_role", role=str(role)[:40]) from None
+            raise AntreanError("invalid_role", role=str(role)[:40], field="roles") from None
         if value not in ACCOUNT_ROLES:
-            raise AntreanError("invalid_role", role=value.value)
+            raise AntreanError("invalid_role", role=value.value, field="roles")
         parsed.add(value)
     if not parsed:
         raise AntreanError("field_required", field="roles")

@@ -45,18 +45,18 @@ def validate_nik(nik: str | None) -> str | None:
     if nik is None or nik == "":
         return None
     if not isinstance(nik, str):
-        raise AntreanError("invalid_nik")
+        raise AntreanError("invalid_nik", field="nik")
     cleaned = nik.replace(" ", "").replace(".", "")
     if len(cleaned) != 16 or not cleaned.isdigit():
-        raise AntreanError("invalid_nik")
+        raise AntreanError("invalid_nik", field="nik")
     return cleaned
 
 
 def validate_birth_date(birth_date: date, today: date) -> date:
     if not isinstance(birth_date, date) or isinstance(birth_date, datetime):
-        raise AntreanError("invalid_birth_date")
+        raise AntreanError("invalid_birth_date", field="birth_date")
     if birth_date > today or birth_date.year < today.year - 130:
-        raise AntreanError("invalid_birth_date")
+        raise AntreanError("invalid_birth_date", field="birth_date")
     return birth_date
 
 

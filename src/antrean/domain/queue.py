@@ -10,7 +10,13 @@ from antrean.domain.catalog import Clinic
 from antrean.domain.errors import AntreanError
 from antrean.domain.events import QUEUE_KINDS, DomainEvent, EventKind
 from antrean.domain.fields import check_id, clean_text
-from antrean.domain.patients import Sex, patient_mrn, patient_name, patient_sex
+from antrean.domain.patients import (
+    Sex,
+    patient_mrn,
+    patient_name,
+    patient_sex,
+    validate_birth_date,
+)
 
 
 class TicketState(StrEnum):
@@ -145,7 +151,7 @@ class WalkInDraft:
     priority: Priority = Priority.NORMAL
     priority_reason: str = ""
 
-    def validated(self) -> WalkInDraft:
+    def validated(self, today: date) -> WalkInDraft:
         try:
             priority = Priority(self.priority)
         except ValueError:
@@ -156,7 +162,7 @@ class WalkInDraft:
         return WalkInDraft(
             clinic_id=check_id(self.clinic_id, "clinic_id"),
             name=patient_name(self.name),
-            birth_date=self.birth_date,
+            birth_date=validate_birth_date(self.birth_date, today),
             mrn=patient_mrn(self.mrn),
             sex=patient_sex(self.sex),
             priority=priority,
@@ -168,7 +174,7 @@ OPERATOR_ACTIONS = frozenset({"recall", "start", "finish", "skip", "requeue", "c
 
 
 def operator_action(action: str) -> str:
-    if action not in OPERATOR_ACTIONS:
+    if not isinstance(action, str) or action not in OPERATOR_ACTIONS:
         raise AntreanError("unknown_action", action=str(action)[:20])
     return action
 

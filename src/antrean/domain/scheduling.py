@@ -13,6 +13,7 @@ from antrean.domain.catalog import OpeningHours
 from antrean.domain.common import daterange, local_to_utc
 from antrean.domain.errors import AntreanError
 from antrean.domain.fields import (
+    check_date,
     check_id,
     check_optional_id,
     check_range,
@@ -81,6 +82,7 @@ class SlotSpec:
 
 MIN_SLOT_MINUTES, MAX_SLOT_MINUTES = 5, 480
 MAX_CAPACITY = 500
+MAX_EXCEPTION_DAYS = 366  # leave, a holiday or changed hours span at most a year
 
 
 def validate_time_range(start: time, end: time) -> None:
@@ -108,8 +110,12 @@ def validate_exception(exc: ScheduleException) -> ScheduleException:
     for value, name in ((exc.start, "start"), (exc.end, "end")):
         if value is not None:
             local_time(value, name)
+    check_date(exc.date_from, "date_from")
+    check_date(exc.date_to, "date_to")
     if exc.date_from > exc.date_to:
         raise AntreanError("invalid_date_range")
+    if (exc.date_to - exc.date_from).days >= MAX_EXCEPTION_DAYS:
+        raise AntreanError("date_range_too_long", max_days=MAX_EXCEPTION_DAYS)
     if exc.kind is ExceptionKind.LEAVE and exc.doctor_id is None:
         raise AntreanError(
             "exception_incomplete",

@@ -68,7 +68,7 @@ def new_patient(
     try:
         patient.id = uow.patients.add(patient)
     except UniqueViolation:
-        raise AntreanError("already_exists", entity="patient", field="MRN") from None
+        raise AntreanError("already_exists", entity="patient", field="mrn") from None
     return patient
 
 

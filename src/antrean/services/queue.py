@@ -196,7 +196,7 @@ def issue_walk_in(
     patient, take the number and store ticket and event. Where the ticket stands (people
     ahead) is `status_of`, run after it outside the write lock; every adapter answers a walk-in
     with both."""
-    walk_in = walk_in.validated()
+    walk_in = walk_in.validated(uow.clock.now().astimezone(policy.time_zone).date())
     with uow(write=True):
         now = uow.clock.now()
         local = now.astimezone(policy.time_zone)

@@ -22,6 +22,7 @@ from antrean.domain.queue import (
     ticket_event,
 )
 from antrean.services.access import allow
+from antrean.services.catalog import find_clinic
 from antrean.services.ports import AppointmentFilter, UnitOfWork
 from antrean.services.queue import issue_ticket, refresh_service_time
 
@@ -77,6 +78,7 @@ def call_next(
     check_id(clinic_id, "clinic_id")
     counter = counter_name(counter)
     with uow(write=True):
+        find_clinic(uow, actor.facility_id, clinic_id)
         configured = uow.catalog.list_counters(actor.facility_id, clinic_id)
         if configured and counter not in configured:
             raise AntreanError("unknown_counter", counter=counter)

@@ -9,9 +9,10 @@ from datetime import date, timedelta
 from antrean.domain.booking import BookingPolicy, appointment_event
 from antrean.domain.errors import AntreanError
 from antrean.domain.events import EventKind
-from antrean.domain.fields import check_id, check_optional_id
+from antrean.domain.fields import check_date, check_id, check_optional_id
 from antrean.domain.identity import Actor, Role
 from antrean.domain.scheduling import (
+    MAX_EXCEPTION_DAYS,
     Schedule,
     ScheduleException,
     find_schedule_overlap,
@@ -24,7 +25,6 @@ from antrean.services.ports import Conflict, FreeSlot, UnitOfWork
 from antrean.services.slot_sync import SlotSyncReport, sync_slots
 
 MAX_SEARCH_DAYS = 31
-MAX_EXCEPTION_DAYS = 366
 
 
 @allow(Role.ADMIN)
@@ -104,6 +104,8 @@ def delete_schedule(
 def list_exceptions(
     uow: UnitOfWork, *, actor: Actor, first_day: date, last_day: date
 ) -> list[ScheduleException]:
+    check_date(first_day, "date_from")
+    check_date(last_day, "date_to")
     if first_day > last_day:
         raise AntreanError("invalid_date_range")
     if (last_day - first_day).days >= MAX_EXCEPTION_DAYS:
@@ -161,7 +163,8 @@ def search_slots(
 ) -> list[FreeSlot]:
     """Bookable slots from one day to another (the same day when no end is given; at most 31
     days), soonest first. A service narrows the search to its clinic."""
-    date_to = date_to or date_from
+    date_to = check_date(date_to or date_from, "date_to")
+    check_date(date_from, "date_from")
     if date_from > date_to:
         raise AntreanError("invalid_date_range")
     if (date_to - date_from).days >= MAX_SEARCH_DAYS:

@@ -83,7 +83,7 @@ def pg_database() -> Iterator[str]:
     admin.dispose()
 
 
-def _truncate_pg(url: str) -> None:
+def truncate_pg(url: str) -> None:
     engine = create_engine(url)
     names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
     with engine.begin() as conn:
@@ -99,14 +99,14 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         return f"sqlite:///{path}"
     url: str = request.getfixturevalue("pg_database")
-    _truncate_pg(url)
+    truncate_pg(url)
     return url
 
 
 @pytest.fixture
 def pg_url(pg_database: str) -> str:
     """A fresh, migrated, empty PostgreSQL database, for tests of PostgreSQL-only features."""
-    _truncate_pg(pg_database)
+    truncate_pg(pg_database)
     return pg_database
 
 

@@ -72,10 +72,19 @@ class Store:
     ticket_events: list[tuple[int, datetime, TicketEventRow]] = field(default_factory=list)
     service_times: dict[int, EwmaServiceTime] = field(default_factory=dict)
     events: list[DomainEvent] = field(default_factory=list)
+    # The facility of rows whose domain type does not carry it (services, doctors, ...).
+    owners: dict[tuple[str, int], int] = field(default_factory=dict)
 
     def next_id(self, kind: str) -> int:
         self.ids[kind] += 1
         return self.ids[kind]
+
+    def own(self, kind: str, row_id: int, facility_id: int) -> int:
+        self.owners[(kind, row_id)] = facility_id
+        return row_id
+
+    def owned(self, kind: str, row_id: int, facility_id: int) -> bool:
+        return self.owners.get((kind, row_id)) == facility_id
 
 
 class _Part:
@@ -85,11 +94,15 @@ class _Part:
 
 class FakeCatalog(_Part):
     def list_clinics(self, facility_id: int) -> list[Clinic]:
-        return [c for c in self.s.clinics.values() if c.facility_id == facility_id]
+        return [
+            replace(c, hours=list(c.hours))
+            for c in self.s.clinics.values()
+            if c.facility_id == facility_id
+        ]
 
     def get_clinic(self, facility_id: int, clinic_id: int) -> Clinic | None:
         c = self.s.clinics.get(clinic_id)
-        return c if c and c.facility_id == facility_id else None
+        return replace(c, hours=list(c.hours)) if c and c.facility_id == facility_id else None
 
     def add_clinic(self, clinic: Clinic, created_at: datetime) -> int:
         if any(
@@ -111,16 +124,21 @@ class FakeCatalog(_Part):
         self.s.clinics[clinic_id].hours = list(hours)
 
     def opening_hours(self, facility_id: int) -> dict[int, list[OpeningHours]]:
-        return {c.id: list(c.hours) for c in self.list_clinics(facility_id)}
+        return {c.id: list(c.hours) for c in self.list_clinics(facility_id) if c.hours}
 
     def list_services(self, facility_id: int, clinic_id: int | None) -> list[Service]:
-        return [s for s in self.s.services.values() if clinic_id in (None, s.clinic_id)]
+        return [
+            s
+            for s in self.s.services.values()
+            if clinic_id in (None, s.clinic_id) and self.s.owned("service", s.id, facility_id)
+        ]
 
     def get_service(self, facility_id: int, service_id: int) -> Service | None:
-        return self.s.services.get(service_id)
+        found = self.s.services.get(service_id)
+        return found if found and self.s.owned("service", found.id, facility_id) else None
 
     def add_service(self, facility_id: int, row: Service) -> int:
-        new = replace(row, id=self.s.next_id("service"))
+        new = replace(row, id=self.s.own("service", self.s.next_id("service"), facility_id))
         self.s.services[new.id] = new
         return new.id
 
@@ -144,13 +162,14 @@ class FakeCatalog(_Part):
         return True
 
     def list_doctors(self, facility_id: int) -> list[Doctor]:
-        return list(self.s.doctors.values())
+        return [d for d in self.s.doctors.values() if self.s.owned("doctor", d.id, facility_id)]
 
     def get_doctor(self, facility_id: int, doctor_id: int) -> Doctor | None:
-        return self.s.doctors.get(doctor_id)
+        found = self.s.doctors.get(doctor_id)
+        return found if found and self.s.owned("doctor", found.id, facility_id) else None
 
     def add_doctor(self, facility_id: int, row: Doctor) -> int:
-        new = replace(row, id=self.s.next_id("doctor"))
+        new = replace(row, id=self.s.own("doctor", self.s.next_id("doctor"), facility_id))
         self.s.doctors[new.id] = new
         return new.id
 
@@ -162,17 +181,21 @@ class FakeSchedules(_Part):
     def all(
         self, facility_id: int, *, doctor_id: int | None = None, clinic_id: int | None = None
     ) -> list[Schedule]:
-        return [
-            s
+        found = [
+            replace(s)
             for s in self.s.schedules.values()
-            if doctor_id in (None, s.doctor_id) and clinic_id in (None, s.clinic_id)
+            if doctor_id in (None, s.doctor_id)
+            and clinic_id in (None, s.clinic_id)
+            and self.s.owned("schedule", s.id, facility_id)
         ]
+        return sorted(found, key=lambda s: (s.doctor_id, s.weekday, s.start))
 
     def get(self, facility_id: int, schedule_id: int) -> Schedule | None:
-        return self.s.schedules.get(schedule_id)
+        found = self.s.schedules.get(schedule_id)
+        return replace(found) if found and self.s.owned("schedule", found.id, facility_id) else None
 
     def add(self, facility_id: int, schedule: Schedule) -> int:
-        new = replace(schedule, id=self.s.next_id("schedule"))
+        new = replace(schedule, id=self.s.own("schedule", self.s.next_id("schedule"), facility_id))
         self.s.schedules[new.id] = new
         return new.id
 
@@ -185,17 +208,23 @@ class FakeSchedules(_Part):
     def list_exceptions(
         self, facility_id: int, first_day: date, last_day: date
     ) -> list[ScheduleException]:
-        return [
-            e
+        found = [
+            replace(e)
             for e in self.s.exceptions.values()
-            if e.date_to >= first_day and e.date_from <= last_day
+            if e.date_to >= first_day
+            and e.date_from <= last_day
+            and self.s.owned("exception", e.id, facility_id)
         ]
+        return sorted(found, key=lambda e: (e.date_from, e.id))
 
     def get_exception(self, facility_id: int, exception_id: int) -> ScheduleException | None:
-        return self.s.exceptions.get(exception_id)
+        found = self.s.exceptions.get(exception_id)
+        if found is None or not self.s.owned("exception", found.id, facility_id):
+            return None
+        return replace(found)
 
     def add_exception(self, facility_id: int, exc: ScheduleException) -> int:
-        new = replace(exc, id=self.s.next_id("exception"))
+        new = replace(exc, id=self.s.own("exception", self.s.next_id("exception"), facility_id))
         self.s.exceptions[new.id] = new
         return new.id
 
@@ -210,7 +239,7 @@ class FakeSlots(_Part):
                 s.id, s.doctor_id, s.start_at, s.end_at, s.clinic_id, s.capacity, s.booked, s.active
             )
             for s in self.s.slots.values()
-            if first_day <= s.day <= last_day
+            if first_day <= s.day <= last_day and s.facility_id == facility_id
         ]
 
     def insert(self, facility_id: int, specs: list[SlotSpec]) -> None:
@@ -249,7 +278,7 @@ class FakeSlots(_Part):
 
     def view(self, facility_id: int, slot_id: int) -> SlotView | None:
         s = self.s.slots.get(slot_id)
-        if s is None:
+        if s is None or s.facility_id != facility_id:
             return None
         return SlotView(
             s.id,
@@ -268,7 +297,9 @@ class FakeSlots(_Part):
     def view_with_patient(
         self, facility_id: int, slot_id: int, patient_id: int
     ) -> tuple[SlotView | None, bool]:
-        return self.view(facility_id, slot_id), patient_id in self.s.patients
+        patient = self.s.patients.get(patient_id)
+        known = patient is not None and patient.facility_id == facility_id
+        return self.view(facility_id, slot_id), known
 
     def try_take(self, slot_id: int) -> bool:
         s = self.s.slots[slot_id]
@@ -307,9 +338,11 @@ class FakeSlots(_Part):
                 s.booked,
             )
             for s in self.s.slots.values()
-            if first_day <= s.day <= last_day
+            if s.facility_id == facility_id
+            and first_day <= s.day <= last_day
             and s.start_at >= not_before
             and s.active
+            and self.s.doctors[s.doctor_id].active
             and clinic_id in (None, s.clinic_id)
             and doctor_id in (None, s.doctor_id)
             and (not only_free or s.booked < s.capacity)
@@ -319,14 +352,18 @@ class FakeSlots(_Part):
 
 class FakePatients(_Part):
     def add(self, patient: Patient) -> int:
-        if any(p.mrn == patient.mrn for p in self.s.patients.values()):
+        if any(
+            p.mrn == patient.mrn and p.facility_id == patient.facility_id
+            for p in self.s.patients.values()
+        ):
             raise UniqueViolation("mrn")
         new = replace(patient, id=self.s.next_id("patient"))
         self.s.patients[new.id] = new
         return new.id
 
     def get(self, facility_id: int, patient_id: int) -> Patient | None:
-        return self.s.patients.get(patient_id)
+        p = self.s.patients.get(patient_id)
+        return replace(p) if p and p.facility_id == facility_id else None
 
     def get_many(self, facility_id: int, patient_ids: list[int]) -> dict[int, Patient]:
         return {
@@ -336,7 +373,11 @@ class FakePatients(_Part):
         }
 
     def get_by_mrn(self, facility_id: int, mrn: str) -> Patient | None:
-        return next((p for p in self.s.patients.values() if p.mrn == mrn), None)
+        found = next(
+            (p for p in self.s.patients.values() if p.mrn == mrn and p.facility_id == facility_id),
+            None,
+        )
+        return replace(found) if found else None
 
     def save(self, patient: Patient) -> None:
         mrn = self.s.patients[patient.id].mrn
@@ -345,19 +386,25 @@ class FakePatients(_Part):
     def search(
         self, facility_id: int, *, mrn: str | None, name: str | None, phone: str | None, page: Page
     ) -> tuple[list[Patient], int]:
+        key = " ".join((name or "").lower().split())
         found = [
-            p
+            replace(p)
             for p in self.s.patients.values()
-            if (not mrn or p.mrn == mrn)
-            and (not name or name.lower() in p.name.lower())
+            if p.facility_id == facility_id
+            and (not mrn or p.mrn == mrn)
+            and (not key or key in " ".join(p.name.lower().split()))
             and (not phone or p.phone == phone)
         ]
+        found.sort(key=lambda p: (" ".join(p.name.lower().split()), p.id))
         return found[page.offset : page.offset + page.size], len(found)
 
 
 class FakeAppointments(_Part):
     def add(self, appointment: Appointment, created_by: int | None) -> int | None:
-        if any(a.code == appointment.code for a in self.s.appointments.values()):
+        if any(
+            a.code == appointment.code and a.facility_id == appointment.facility_id
+            for a in self.s.appointments.values()
+        ):
             return None
         new = replace(appointment, id=self.s.next_id("appointment"))
         self.s.appointments[new.id] = new
@@ -365,10 +412,17 @@ class FakeAppointments(_Part):
 
     def get(self, facility_id: int, appointment_id: int) -> Appointment | None:
         a = self.s.appointments.get(appointment_id)
-        return replace(a) if a else None
+        return replace(a) if a and a.facility_id == facility_id else None
 
     def get_by_code(self, facility_id: int, code: str) -> Appointment | None:
-        a = next((a for a in self.s.appointments.values() if a.code == code), None)
+        a = next(
+            (
+                a
+                for a in self.s.appointments.values()
+                if a.code == code and a.facility_id == facility_id
+            ),
+            None,
+        )
         return replace(a) if a else None
 
     def save(self, appointment: Appointment) -> None:
@@ -378,9 +432,10 @@ class FakeAppointments(_Part):
         self, facility_id: int, flt: AppointmentFilter, page: Page
     ) -> tuple[list[Appointment], int]:
         found = [
-            a
+            replace(a)
             for a in self.s.appointments.values()
-            if flt.patient_id in (None, a.patient_id)
+            if a.facility_id == facility_id
+            and flt.patient_id in (None, a.patient_id)
             and flt.clinic_id in (None, a.clinic_id)
             and flt.doctor_id in (None, a.doctor_id)
             and flt.status in (None, a.status)
@@ -435,11 +490,12 @@ class FakeAppointments(_Part):
         )
 
     def open_conflicts(self, facility_id: int) -> list[Conflict]:
-        return [
+        found = [
             Conflict(cid, a_id, self.s.appointments[a_id].code, slot_id, reason, at)
             for cid, (a_id, slot_id, reason, at, resolved) in self.s.conflicts.items()
-            if resolved is None
+            if resolved is None and self.s.appointments[a_id].facility_id == facility_id
         ]
+        return sorted(found, key=lambda c: (c.detected_at, c.id))
 
     def resolve_conflicts(self, appointment_id: int, at: datetime) -> None:
         for cid, c in list(self.s.conflicts.items()):
@@ -456,14 +512,16 @@ class FakeUsers(_Part):
         return new.id
 
     def get(self, user_id: int) -> User | None:
-        return self.s.users.get(user_id)
+        found = self.s.users.get(user_id)
+        return replace(found) if found else None
 
     def get_by_username(self, username: str) -> User | None:
-        return next((u for u in self.s.users.values() if u.username == username), None)
+        found = next((u for u in self.s.users.values() if u.username == username), None)
+        return replace(found) if found else None
 
     def list(self, facility_id: int, page: Page) -> tuple[list[User], int]:
         found = sorted(
-            (u for u in self.s.users.values() if u.facility_id == facility_id),
+            (replace(u) for u in self.s.users.values() if u.facility_id == facility_id),
             key=lambda u: u.username,
         )
         return found[page.offset : page.offset + page.size], len(found)
@@ -558,7 +616,7 @@ class FakeTickets(_Part):
 
     def get(self, facility_id: int, ticket_id: int) -> Ticket | None:
         k = self.s.tickets.get(ticket_id)
-        return replace(k) if k else None
+        return replace(k) if k and k.facility_id == facility_id else None
 
     def get_by_status_code(self, status_code: str) -> Ticket | None:
         return next((k for k in self.s.tickets.values() if k.status_code == status_code), None)
@@ -608,7 +666,11 @@ class FakeTickets(_Part):
         self.s.service_times[clinic_id] = replace(estimate)
 
     def list_day(self, facility_id: int, clinic_id: int, day: date) -> list[Ticket]:
-        found = [k for k in self.s.tickets.values() if (k.clinic_id, k.day) == (clinic_id, day)]
+        found = [
+            replace(k)
+            for k in self.s.tickets.values()
+            if (k.facility_id, k.clinic_id, k.day) == (facility_id, clinic_id, day)
+        ]
         return sorted(found, key=lambda k: k.number)
 
     def waiting(self, facility_id: int, clinic_id: int, day: date) -> list[Ticket]:
@@ -619,10 +681,13 @@ class FakeTickets(_Part):
         ]
 
     def count_ahead(self, ticket: Ticket, *, now: datetime, aging: timedelta) -> int:
-        order = queue_order(
-            self.waiting(ticket.facility_id, ticket.clinic_id, ticket.day), now, aging
-        )
-        return next((i for i, k in enumerate(order) if k.id == ticket.id), len(order))
+        others = [
+            k
+            for k in self.waiting(ticket.facility_id, ticket.clinic_id, ticket.day)
+            if k.id != ticket.id
+        ]
+        me = replace(ticket, state=TicketState.WAITING)
+        return [k.id for k in queue_order([*others, me], now, aging)].index(ticket.id)
 
     def move(
         self,

@@ -71,7 +71,12 @@ async def _stream(
         missed: list[DomainEvent] | None = None
         if last_id:
             missed = await c.call(
-                views.missed_events, c.uow(), actor=c.anonymous(), after_id=last_id, **where
+                views.missed_events,
+                c.uow(),
+                actor=c.anonymous(),
+                after_id=last_id,
+                limit=views.REPLAY_LIMIT + 1,  # one more tells "too far behind"
+                **where,
             )
         sent: set[int]
         if missed is not None and len(missed) <= views.REPLAY_LIMIT:

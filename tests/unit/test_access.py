@@ -99,6 +99,7 @@ def test_public_use_cases_are_the_reads_anyone_may_make():
     assert public == sorted(
         [
             "board_snapshot",
+            "clinics_open_now",
             "get_clinic",
             "get_doctor",
             "list_clinics",
@@ -113,6 +114,8 @@ def test_public_use_cases_are_the_reads_anyone_may_make():
             "refresh_session",
             "register_account",
             "search_slots",
+            "start_clinic_stream",
+            "start_ticket_stream",
             "ticket_snapshot",
             "ticket_status",
         ]

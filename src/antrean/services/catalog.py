@@ -3,6 +3,8 @@ services they offer, and doctors. Admins write; everyone reads."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from antrean.domain.booking import BookingPolicy
 from antrean.domain.catalog import (
     Clinic,
@@ -19,6 +21,7 @@ from antrean.domain.catalog import (
 from antrean.domain.errors import AntreanError
 from antrean.domain.fields import check_id, check_optional_id, given
 from antrean.domain.identity import Actor, Role
+from antrean.domain.queue import clinic_open_at
 from antrean.services.access import allow
 from antrean.services.ports import UniqueViolation, UnitOfWork
 from antrean.services.slot_sync import sync_slots
@@ -53,6 +56,23 @@ def find_service(uow: UnitOfWork, facility_id: int, service_id: int) -> Service:
 def list_clinics(uow: UnitOfWork, *, actor: Actor) -> list[Clinic]:
     with uow():
         return uow.catalog.list_clinics(actor.facility_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ClinicNow:
+    clinic: Clinic
+    open_now: bool  # switched on and inside today's opening hours, in the facility's time
+
+
+@allow(public=True)
+def clinics_open_now(uow: UnitOfWork, *, actor: Actor, policy: BookingPolicy) -> list[ClinicNow]:
+    """The facility's clinics, each with whether it takes patients right now."""
+    with uow():
+        local = uow.clock.now().astimezone(policy.time_zone)
+        return [
+            ClinicNow(clinic, clinic_open_at(clinic, local))
+            for clinic in uow.catalog.list_clinics(actor.facility_id)
+        ]
 
 
 @allow(public=True)

@@ -128,6 +128,74 @@ def missed_events(
 
 
 @dataclass(frozen=True, slots=True)
+class StreamStart:
+    """How a live stream begins: the events a reconnecting client missed (`events`), or, when
+    it is new or too far behind, the current state (`board` or `ticket`). `seen` are the ids
+    of events already reflected, which the live stream then skips."""
+
+    events: list[DomainEvent]
+    seen: frozenset[int]
+    board: BoardSnapshot | None = None
+    ticket: TicketSnapshot | None = None
+
+
+def _missed(
+    uow: UnitOfWork,
+    actor: Actor,
+    last_event_id: int | None,
+    clinic_id: int | None = None,
+    status_code: str | None = None,
+) -> list[DomainEvent] | None:
+    """The missed events, or None when a snapshot is due (new, or too far behind)."""
+    if not last_event_id:
+        return None
+    missed = missed_events(
+        uow,
+        actor=actor,
+        after_id=last_event_id,
+        clinic_id=clinic_id,
+        status_code=status_code,
+        limit=REPLAY_LIMIT + 1,
+    )
+    return missed if len(missed) <= REPLAY_LIMIT else None
+
+
+@allow(public=True)
+def start_clinic_stream(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    policy: BookingPolicy,
+    queue: QueuePolicy = QUEUE_POLICY,
+    clinic_id: int,
+    last_event_id: int | None,
+) -> StreamStart:
+    """Where a display's live stream of a clinic begins (see `StreamStart`)."""
+    missed = _missed(uow, actor, last_event_id, clinic_id=clinic_id)
+    if missed is not None:
+        return StreamStart(events=missed, seen=frozenset(e.id for e in missed))
+    board = board_snapshot(uow, actor=actor, policy=policy, queue=queue, clinic_id=clinic_id)
+    return StreamStart(events=[], seen=board.seen_event_ids, board=board)
+
+
+@allow(public=True)
+def start_ticket_stream(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    queue: QueuePolicy = QUEUE_POLICY,
+    status_code: str,
+    last_event_id: int | None,
+) -> StreamStart:
+    """Where a phone's live stream of one ticket begins (see `StreamStart`)."""
+    missed = _missed(uow, actor, last_event_id, status_code=status_code)
+    if missed is not None:
+        return StreamStart(events=missed, seen=frozenset(e.id for e in missed))
+    ticket = ticket_snapshot(uow, actor=actor, status_code=status_code, queue=queue)
+    return StreamStart(events=[], seen=ticket.seen_event_ids, ticket=ticket)
+
+
+@dataclass(frozen=True, slots=True)
 class StaffQueueRow:
     """A ticket as the front desk and the doctor see it: with the patient and the wait."""
 

@@ -2,9 +2,9 @@
 ticket (the patient's phone), and the board's current state as plain JSON.
 
 A stream starts with the current state (an event named `snapshot`) when the client is new or
-too far behind, or with the events it missed when it reconnects with a recent `Last-Event-ID`,
-and then goes on live. It subscribes before reading either, so nothing falls in the gap, and it
-never skips an event it has not reflected (a rare duplicate is possible; a loss is not)."""
+too far behind, or with the events it missed when it reconnects with a recent `Last-Event-ID`
+(`services.queue_views.start_clinic_stream`), and then goes on live. It subscribes before
+reading either, so nothing falls in the gap; a rare duplicate is possible, a loss is not."""
 
 from __future__ import annotations
 
@@ -52,56 +52,6 @@ def _encoded(event: DomainEvent) -> bytes:
     return found
 
 
-def _snapshot_event(body: Any, seen: set[int]) -> ServerSentEvent:
-    return ServerSentEvent(data=json.dumps(body), event="snapshot", id=str(max(seen, default=0)))
-
-
-Snapshot = Callable[[], Any]  # reads the state: (JSON-able body, ids of events it reflects)
-
-
-async def _stream(
-    c: Container,
-    key: tuple[str, object],
-    last_id: int | None,
-    snapshot: Snapshot,
-    **where: Any,
-) -> AsyncIterator[bytes | ServerSentEvent]:
-    with c.broadcaster.subscribe(key) as queue:  # subscribe first: no gap before the catch-up
-        yield ServerSentEvent(comment="subscribed")  # tells the client it will miss nothing
-        missed: list[DomainEvent] | None = None
-        if last_id:
-            missed = await c.call(
-                views.missed_events,
-                c.uow(),
-                actor=c.anonymous(),
-                after_id=last_id,
-                limit=views.REPLAY_LIMIT + 1,  # one more tells "too far behind"
-                **where,
-            )
-        sent: set[int]
-        if missed is not None and len(missed) <= views.REPLAY_LIMIT:
-            sent = set()
-            for event in missed:
-                sent.add(event.id)
-                yield _encoded(event)
-        else:  # new, or too far behind: the current state, then live
-            body, sent = await c.call(snapshot)
-            yield ServerSentEvent(
-                data=json.dumps(body), event="snapshot", id=str(max(sent, default=0))
-            )
-        while True:
-            event = await queue.get()
-            if event is None:  # this client fell behind the live stream: start again from now
-                body, sent = await c.call(snapshot)
-                yield ServerSentEvent(
-                    data=json.dumps(body), event="snapshot", id=str(max(sent, default=0))
-                )
-                continue
-            if event.id in sent:
-                continue  # already reflected in what was sent
-            yield _encoded(event)
-
-
 def _board_out(board: views.BoardSnapshot) -> BoardOut:
     return BoardOut(
         clinic_id=board.clinic_id,
@@ -114,6 +64,41 @@ def _board_out(board: views.BoardSnapshot) -> BoardOut:
         next_up=board.next_up,
         last_event_id=board.last_event_id,
     )
+
+
+def _opening(start: views.StreamStart) -> list[bytes | ServerSentEvent]:
+    """What a stream sends first: the missed events, or the current state."""
+    if start.board is not None:
+        body: Any = _board_out(start.board).model_dump(mode="json")
+    elif start.ticket is not None:
+        body = status_out(start.ticket.status).model_dump(mode="json")
+    else:
+        return [_encoded(event) for event in start.events]
+    last = str(max(start.seen, default=0))
+    return [ServerSentEvent(data=json.dumps(body), event="snapshot", id=last)]
+
+
+async def _stream(
+    c: Container,
+    key: tuple[str, object],
+    begin: Callable[[int | None], views.StreamStart],
+    last_id: int | None,
+) -> AsyncIterator[bytes | ServerSentEvent]:
+    with c.broadcaster.subscribe(key) as queue:  # subscribe first: no gap before the start
+        yield ServerSentEvent(comment="subscribed")  # tells the client it will miss nothing
+        start = await c.call(begin, last_id)
+        for item in _opening(start):
+            yield item
+        seen = start.seen
+        while True:
+            event = await queue.get()
+            if event is None:  # this client fell behind the live stream: the state again
+                start = await c.call(begin, None)
+                for item in _opening(start):
+                    yield item
+                seen = start.seen
+            elif event.id not in seen:
+                yield _encoded(event)
 
 
 @router.get("/clinics/{clinic_id}/board", response_model=BoardOut, summary="A clinic's board")
@@ -140,29 +125,20 @@ async def clinic_events(
 ) -> EventSourceResponse:
     """Anyone: for display boards. A `snapshot` event (the board) when new or far behind, then
     `queue` events: ticket number, state, action and counter."""
-    # An unknown clinic answers 404 before the stream starts.
-    first = await c.call(
-        views.board_snapshot,
-        c.uow(),
-        actor=c.anonymous(),
-        policy=c.policy,
-        queue=c.queue_policy,
-        clinic_id=clinic_id,
-    )
+    actor = c.anonymous()
 
-    def snapshot() -> tuple[Any, set[int]]:
-        board = views.board_snapshot(
+    def begin(last: int | None) -> views.StreamStart:
+        return views.start_clinic_stream(
             c.uow(),
-            actor=c.anonymous(),
+            actor=actor,
             policy=c.policy,
             queue=c.queue_policy,
-            clinic_id=first.clinic_id,
+            clinic_id=clinic_id,
+            last_event_id=last,
         )
-        return _board_out(board).model_dump(mode="json"), set(board.seen_event_ids)
 
-    stream = _stream(
-        c, ("clinic", clinic_id), _last_id(last_event_id), snapshot, clinic_id=clinic_id
-    )
+    await c.call(views.board_snapshot, c.uow(), actor=actor, policy=c.policy, clinic_id=clinic_id)
+    stream = _stream(c, ("clinic", clinic_id), begin, _last_id(last_event_id))
     return EventSourceResponse(stream, ping=HEARTBEAT_SECONDS)
 
 
@@ -174,26 +150,18 @@ async def ticket_events(
 ) -> EventSourceResponse:
     """Anyone holding the ticket's status code: for the patient's phone. A `snapshot` event
     (where the ticket stands) when new or far behind, then `queue` events."""
-    await c.call(
-        views.ticket_snapshot,
-        c.uow(),
-        actor=c.anonymous(),
-        status_code=status_code,
-        queue=c.queue_policy,
-    )
+    actor = c.anonymous()
 
-    def snapshot() -> tuple[Any, set[int]]:
-        found = views.ticket_snapshot(
-            c.uow(), actor=c.anonymous(), status_code=status_code, queue=c.queue_policy
+    def begin(last: int | None) -> views.StreamStart:
+        return views.start_ticket_stream(
+            c.uow(),
+            actor=actor,
+            queue=c.queue_policy,
+            status_code=status_code,
+            last_event_id=last,
         )
-        body = status_out(found.status).model_dump(mode="json")
-        return body, set(found.seen_event_ids)
 
-    stream = _stream(
-        c,
-        ("ticket", status_code),
-        _last_id(last_event_id),
-        snapshot,
-        status_code=status_code,
-    )
+    # An unknown ticket answers 404 before the stream starts.
+    await c.call(views.ticket_snapshot, c.uow(), actor=actor, status_code=status_code)
+    stream = _stream(c, ("ticket", status_code), begin, _last_id(last_event_id))
     return EventSourceResponse(stream, ping=HEARTBEAT_SECONDS)

@@ -25,7 +25,7 @@ from antrean.bootstrap import Container
 from antrean.domain.catalog import Clinic
 from antrean.domain.errors import AntreanError, ErrorKind
 from antrean.domain.identity import Actor
-from antrean.domain.queue import WalkInDraft, clinic_open_at
+from antrean.domain.queue import WalkInDraft
 from antrean.services import catalog, queue
 
 log = logging.getLogger("antrean.xmlrpc")
@@ -91,15 +91,19 @@ class QueueRpc:
         self.c = container
         self.actor = Actor.kiosk(container.settings.facility_id, DEVICE)
 
-    async def _clinics(self) -> list[Clinic]:
-        return await self.c.call(catalog.list_clinics, self.c.uow(), actor=self.actor)
-
-    def _open(self, clinic: Clinic) -> bool:
-        return clinic_open_at(clinic, self.c.clock.now().astimezone(self.c.policy.time_zone))
+    async def _clinics(self) -> list[catalog.ClinicNow]:
+        c = self.c
+        return await c.call(catalog.clinics_open_now, c.uow(), actor=self.actor, policy=c.policy)
 
     async def list_clinics(self) -> list[dict[str, Any]]:
         return [
-            {"number": n, "id": k.id, "code": k.code, "name": k.name, "open": self._open(k)}
+            {
+                "number": n,
+                "id": k.clinic.id,
+                "code": k.clinic.code,
+                "name": k.clinic.name,
+                "open": k.open_now,
+            }
             for n, k in enumerate(await self._clinics(), start=1)
         ]
 
@@ -111,7 +115,7 @@ class QueueRpc:
         return "\n".join(lines)
 
     async def _clinic_for(self, choice: object) -> Clinic:
-        clinics = await self._clinics()
+        clinics = [k.clinic for k in await self._clinics()]
         text = _text(choice, "poli", 32)
         if text.isdigit() and 1 <= int(text) <= len(clinics):
             return clinics[int(text) - 1]

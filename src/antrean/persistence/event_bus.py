@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection, make_url
 
 from antrean.domain.events import DomainEvent
 from antrean.persistence.event_store import events_after, last_event_id
-from antrean.services.ports import EventSink
+from antrean.services.providers import EventSink
 
 log = logging.getLogger("antrean.events")
 CHANNEL = "antrean_events"

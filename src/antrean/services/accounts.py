@@ -30,7 +30,8 @@ from antrean.domain.patients import PatientDraft
 from antrean.services.access import SIGNED_IN, allow
 from antrean.services.catalog import find_doctor
 from antrean.services.patients import new_patient
-from antrean.services.ports import PasswordHasher, PhoneNumbers, UniqueViolation, UnitOfWork
+from antrean.services.ports import UniqueViolation, UnitOfWork
+from antrean.services.providers import PasswordHasher, PhoneNumbers
 
 MAX_PAGE_SIZE = 200
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from antrean.domain.errors import AntreanError
 from antrean.domain.identity import MAX_PASSWORD_LENGTH, Actor, User
 from antrean.services.access import allow
-from antrean.services.ports import AccessTokens, PasswordHasher, UnitOfWork
+from antrean.services.ports import UnitOfWork
+from antrean.services.providers import AccessTokens, PasswordHasher
 
 MAX_TOKEN_LENGTH = 200
 

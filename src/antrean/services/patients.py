@@ -21,7 +21,8 @@ from antrean.domain.patients import (
     phone_text,
 )
 from antrean.services.access import SIGNED_IN, allow
-from antrean.services.ports import PhoneNumbers, UniqueViolation, UnitOfWork
+from antrean.services.ports import UniqueViolation, UnitOfWork
+from antrean.services.providers import PhoneNumbers
 
 MAX_PAGE_SIZE = 500
 

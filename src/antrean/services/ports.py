@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Protocol
@@ -12,7 +11,7 @@ from antrean.domain.catalog import Clinic, Doctor, OpeningHours, Service
 from antrean.domain.common import Clock, Page
 from antrean.domain.eta import EwmaServiceTime
 from antrean.domain.events import DomainEvent
-from antrean.domain.identity import Actor, User
+from antrean.domain.identity import User
 from antrean.domain.patients import Patient
 from antrean.domain.queue import Ticket
 from antrean.domain.scheduling import ExistingSlot, Schedule, ScheduleException, SlotSpec
@@ -336,12 +335,6 @@ class Facilities(Protocol):
     ) -> None: ...
 
 
-class EventSink(Protocol):
-    """Receives events once their transaction has committed (a process's live-update fan-out)."""
-
-    def deliver(self, events: Iterable[DomainEvent]) -> None: ...
-
-
 class Events(Protocol):
     """Domain events, stored in the transaction of the change they announce."""
 
@@ -402,32 +395,3 @@ class UnitOfWork(Protocol):
 
 class UnitOfWorkFactory(Protocol):
     def __call__(self) -> UnitOfWork: ...
-
-
-class PasswordHasher(Protocol):
-    """Slow, salted password hashes (argon2). Checking one costs tens of milliseconds of CPU:
-    adapters run the use cases that do so off their event loop."""
-
-    def hash(self, password: str) -> str: ...
-    def verify(self, password_hash: str | None, password: str) -> bool:
-        """False for a wrong password; with no hash, as long as a real check, and False."""
-        ...
-
-
-class AccessTokens(Protocol):
-    """Short-lived signed access tokens, checked without the database."""
-
-    access_ttl: timedelta
-    refresh_ttl: timedelta
-
-    def issue(self, user: User, now: datetime) -> str: ...
-    def actor(self, token: str) -> Actor:
-        """The caller a valid, unexpired token stands for; `invalid_token` otherwise."""
-        ...
-
-
-class PhoneNumbers(Protocol):
-    def to_e164(self, text: str) -> str | None:
-        """Any common way of writing a phone number (0812..., +62 812-..., 62812...) in E.164,
-        or None when it is not a valid number."""
-        ...

@@ -30,7 +30,8 @@ from antrean.domain.queue import (
 from antrean.domain.queue import status_code as status_code_text
 from antrean.services.access import FRONT_DESK, SIGNED_IN, allow
 from antrean.services.patients import new_patient
-from antrean.services.ports import ClinicQueueFacts, PhoneNumbers, UnitOfWork
+from antrean.services.ports import ClinicQueueFacts, UnitOfWork
+from antrean.services.providers import PhoneNumbers
 
 DEFAULT_SERVICE_TIME = timedelta(minutes=10)
 QUEUE_POLICY = QueuePolicy()

@@ -12,8 +12,8 @@ from fastapi import APIRouter, Depends, Form, Query
 
 from antrean.adapters.rest import deps
 from antrean.adapters.rest.deps import PathId
-from antrean.adapters.rest.schemas import (
-    PageOut,
+from antrean.adapters.rest.schemas import PageOut
+from antrean.adapters.rest.schemas_people import (
     PasswordChangeIn,
     PasswordResetIn,
     RefreshIn,

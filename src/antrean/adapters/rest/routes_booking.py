@@ -8,11 +8,11 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 
 from antrean.adapters.rest import deps
 from antrean.adapters.rest.deps import PathCode, QueryId
-from antrean.adapters.rest.schemas import (
+from antrean.adapters.rest.schemas import PageOut
+from antrean.adapters.rest.schemas_people import (
     AppointmentIn,
     AppointmentOut,
     CancelIn,
-    PageOut,
     RescheduleIn,
 )
 from antrean.bootstrap import Container

@@ -12,7 +12,6 @@ from antrean.adapters.rest.schemas import (
     ClinicIn,
     ClinicOut,
     ClinicPatch,
-    CounterIn,
     DoctorIn,
     DoctorOut,
     DoctorPatch,
@@ -21,6 +20,7 @@ from antrean.adapters.rest.schemas import (
     ServiceOut,
     ServicePatch,
 )
+from antrean.adapters.rest.schemas_queue import CounterIn
 from antrean.bootstrap import Container
 from antrean.domain import catalog as domain
 from antrean.domain.catalog import OpeningHours

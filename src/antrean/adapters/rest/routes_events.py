@@ -20,7 +20,7 @@ from sse_starlette.sse import EventSourceResponse
 from antrean.adapters.rest import deps
 from antrean.adapters.rest.deps import PathCode, PathId
 from antrean.adapters.rest.routes_queue import status_out
-from antrean.adapters.rest.schemas import BoardOut, CalledOut
+from antrean.adapters.rest.schemas_queue import BoardOut, CalledOut
 from antrean.bootstrap import Container
 from antrean.domain.events import DomainEvent
 from antrean.domain.fields import MAX_ID

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path
 
 from antrean.adapters.rest import deps
 from antrean.adapters.rest.deps import PathCode, PathId
-from antrean.adapters.rest.schemas import (
+from antrean.adapters.rest.schemas_queue import (
     CallNextIn,
     OperatorTicketOut,
     StaffTicketOut,

@@ -1,0 +1,105 @@
+"""In-memory users, idempotency keys, sequences and facilities."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from antrean.domain.common import Page
+from antrean.domain.identity import Role, User
+from antrean.services.ports import (
+    Named,
+    RefreshTokenRow,
+    UniqueViolation,
+)
+from antrean.testing.memory_store import StorePart
+
+
+class FakeUsers(StorePart):
+    def add(self, user: User, created_at: datetime) -> int:
+        if any(u.username == user.username for u in self.s.users.values()):
+            raise UniqueViolation("username")
+        new = replace(user, id=self.s.next_id("user"))
+        self.s.users[new.id] = new
+        return new.id
+
+    def get(self, user_id: int) -> User | None:
+        found = self.s.users.get(user_id)
+        return replace(found) if found else None
+
+    def get_by_username(self, username: str) -> User | None:
+        found = next((u for u in self.s.users.values() if u.username == username), None)
+        return replace(found) if found else None
+
+    def list(self, facility_id: int, page: Page) -> tuple[list[User], int]:
+        found = sorted(
+            (replace(u) for u in self.s.users.values() if u.facility_id == facility_id),
+            key=lambda u: u.username,
+        )
+        return found[page.offset : page.offset + page.size], len(found)
+
+    def save(self, user: User) -> None:
+        stored = self.s.users[user.id]
+        self.s.users[user.id] = replace(user, username=stored.username)
+
+    def count_active_admins(self, facility_id: int) -> int:
+        return sum(
+            1
+            for u in self.s.users.values()
+            if u.facility_id == facility_id and u.active and Role.ADMIN in u.roles
+        )
+
+    def revoke_all_refresh_tokens(self, user_id: int, at: datetime) -> None:
+        for key, row in self.s.refresh.items():
+            if row.user_id == user_id and row.revoked_at is None:
+                self.s.refresh[key] = replace(row, revoked_at=at)
+
+    def add_refresh_token(
+        self, facility_id: int, user_id: int, token_hash: str, expires_at: datetime, at: datetime
+    ) -> None:
+        self.s.refresh[token_hash] = RefreshTokenRow(
+            self.s.next_id("refresh"), user_id, expires_at, None
+        )
+
+    def get_refresh_token(self, token_hash: str) -> RefreshTokenRow | None:
+        return self.s.refresh.get(token_hash)
+
+    def revoke_refresh_token(self, token_id: int, at: datetime) -> bool:
+        for key, row in self.s.refresh.items():
+            if row.id == token_id and row.revoked_at is None:
+                self.s.refresh[key] = replace(row, revoked_at=at)
+                return True
+        return False
+
+
+class FakeIdempotency(StorePart):
+    def claim(
+        self, facility_id: int, user_id: int, key: str, request_hash: str, at: datetime
+    ) -> None:
+        if (user_id, key) in self.s.idempotency:
+            raise UniqueViolation("idempotency key")
+        self.s.idempotency[(user_id, key)] = [request_hash, None]
+
+    def get(self, user_id: int, key: str) -> tuple[str, int | None] | None:
+        row = self.s.idempotency.get((user_id, key))
+        return (row[0], row[1]) if row else None
+
+    def set_resource(self, user_id: int, key: str, resource_id: int) -> None:
+        self.s.idempotency[(user_id, key)][1] = resource_id
+
+
+class FakeSequences(StorePart):
+    def next_mrn(self, facility_id: int) -> int:
+        return self.next(facility_id, "mrn")
+
+    def next(self, facility_id: int, name: str) -> int:
+        key = (facility_id, name)
+        self.s.sequences[key] = self.s.sequences.get(key, 0) + 1
+        return self.s.sequences[key]
+
+
+class FakeFacilities(StorePart):
+    def ensure(
+        self, *, facility_id: int, code: str, name: str, time_zone: str, at: datetime
+    ) -> None:
+        self.s.facilities.setdefault(facility_id, Named(facility_id, name))

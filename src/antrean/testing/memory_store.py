@@ -1,0 +1,83 @@
+"""The in-memory store behind the fakes: plain dictionaries, copied per transaction."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from antrean.domain.booking import Appointment
+from antrean.domain.catalog import Clinic, Doctor, Service
+from antrean.domain.eta import EwmaServiceTime
+from antrean.domain.events import DomainEvent
+from antrean.domain.identity import User
+from antrean.domain.patients import Patient
+from antrean.domain.queue import Ticket
+from antrean.domain.scheduling import Schedule, ScheduleException
+from antrean.services.ports import (
+    Named,
+    RefreshTokenRow,
+    TicketEventRow,
+)
+
+
+@dataclass
+class SlotRow:
+    id: int
+    facility_id: int
+    doctor_id: int
+    clinic_id: int
+    day: date
+    start_at: datetime
+    end_at: datetime
+    capacity: int
+    booked: int = 0
+    active: bool = True
+
+
+@dataclass
+class Store:
+    ids: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    facilities: dict[int, Named] = field(default_factory=dict)
+    clinics: dict[int, Clinic] = field(default_factory=dict)
+    services: dict[int, Service] = field(default_factory=dict)
+    doctors: dict[int, Doctor] = field(default_factory=dict)
+    schedules: dict[int, Schedule] = field(default_factory=dict)
+    exceptions: dict[int, ScheduleException] = field(default_factory=dict)
+    slots: dict[int, SlotRow] = field(default_factory=dict)
+    patients: dict[int, Patient] = field(default_factory=dict)
+    appointments: dict[int, Appointment] = field(default_factory=dict)
+    day_counts: dict[tuple[int, int, date], int] = field(default_factory=dict)
+    conflicts: dict[int, tuple[int, int, str, datetime, datetime | None]] = field(
+        default_factory=dict
+    )
+    users: dict[int, User] = field(default_factory=dict)
+    refresh: dict[str, RefreshTokenRow] = field(default_factory=dict)
+    idempotency: dict[tuple[int, str], list[Any]] = field(default_factory=dict)
+    sequences: dict[tuple[int, str], int] = field(default_factory=dict)
+    tickets: dict[int, Ticket] = field(default_factory=dict)
+    service_points: dict[tuple[int, str], bool] = field(default_factory=dict)
+    ticket_events: list[tuple[int, datetime, TicketEventRow]] = field(default_factory=list)
+    service_times: dict[int, EwmaServiceTime] = field(default_factory=dict)
+    events: list[DomainEvent] = field(default_factory=list)
+    # The facility of rows whose domain type does not carry it (services, doctors, ...).
+    owners: dict[tuple[str, int], int] = field(default_factory=dict)
+
+    def next_id(self, kind: str) -> int:
+        self.ids[kind] += 1
+        return self.ids[kind]
+
+    def own(self, kind: str, row_id: int, facility_id: int) -> int:
+        self.owners[(kind, row_id)] = facility_id
+        return row_id
+
+    def owned(self, kind: str, row_id: int, facility_id: int) -> bool:
+        return self.owners.get((kind, row_id)) == facility_id
+
+
+class StorePart:
+    """A fake repository over the shared in-memory store."""
+
+    def __init__(self, store: Store) -> None:
+        self.s = store

@@ -35,25 +35,10 @@ def serve(
     """Run the web server (REST API, docs). The embedded SQLite database is upgraded first."""
     import uvicorn
 
-    from antrean.bootstrap import build
-    from antrean.persistence.migrate import current_revision, head_revision
     from antrean.server import NoDelayHttpToolsProtocol, serve_processes
 
     settings = _settings()
-    try:
-        container = build(settings, migrate=settings.resolved_database_url.startswith("sqlite"))
-    except InsecureSecret as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
-    if current_revision(container.db.engine) != head_revision():
-        console.print("[red]The database schema is not current: run `antrean db upgrade`.[/red]")
-        raise typer.Exit(2)
-    from antrean.bootstrap import ensure_facility
-
-    ensure_facility(container)
-    _extend_slots(container)
-    _close_past_days(container)
-    container.close()
+    _prepare_to_serve(settings)
     # Server processes read their settings from the environment: tell them how many there are.
     count = workers or settings.workers
     os.environ["ANTREAN_WORKERS"] = str(count)
@@ -78,6 +63,26 @@ def serve(
             raise typer.Exit(code)
         return
     uvicorn.run(**options, workers=count)
+
+
+def _prepare_to_serve(settings: Settings) -> None:
+    """Before the server processes start: the schema (SQLite upgrades itself), the facility,
+    the slot horizon and the closing of earlier days."""
+    from antrean.bootstrap import build, ensure_facility
+    from antrean.persistence.migrate import current_revision, head_revision
+
+    try:
+        container = build(settings, migrate=settings.resolved_database_url.startswith("sqlite"))
+    except InsecureSecret as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    if current_revision(container.db.engine) != head_revision():
+        console.print("[red]The database schema is not current: run `antrean db upgrade`.[/red]")
+        raise typer.Exit(2)
+    ensure_facility(container)
+    _extend_slots(container)
+    _close_past_days(container)
+    container.close()
 
 
 def _at_start(container: Container, what: str, job: Callable[..., Any]) -> Any:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI
@@ -35,7 +36,9 @@ def _database_answers(container: Container) -> bool:
     return True
 
 
-def create_app(container: Container) -> FastAPI:
+def _lifespan(container: Container) -> Any:
+    """While the app serves: live events flow to this process, then everything is closed."""
+
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         container.broadcaster.bind(asyncio.get_running_loop())
@@ -51,16 +54,10 @@ def create_app(container: Container) -> FastAPI:
             await listener
         container.close()
 
-    app = FastAPI(
-        lifespan=lifespan,
-        title="antrean",
-        version=__version__,
-        description=DESCRIPTION,
-        docs_url="/docs",
-        redoc_url=None,
-    )
-    app.state.container = container
+    return lifespan
 
+
+def _probes(app: FastAPI, container: Container) -> None:
     @app.get("/healthz", tags=["health"], summary="The process is up")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
@@ -78,8 +75,20 @@ def create_app(container: Container) -> FastAPI:
             {"status": "ok" if ok else "unavailable"}, status_code=200 if ok else 503
         )
 
+
+def create_app(container: Container) -> FastAPI:
+    app = FastAPI(
+        lifespan=_lifespan(container),
+        title="antrean",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.container = container
     # Routes are matched in the order they were added, a few microseconds each: the probes,
     # then the API (its busiest routes first), then XML-RPC.
+    _probes(app, container)
     rest.install(app, prefix="/api/v1")
     app.add_route(
         "/RPC2", xmlrpc.make_endpoint(container), methods=["POST"], include_in_schema=False

@@ -63,6 +63,70 @@ def _serve_one(options: dict[str, Any]) -> None:
     uvicorn.Server(config).run(sockets=[sock])
 
 
+def _port_taken(host: str, port: int) -> bool:
+    """Whether something else holds the port (checked before any child starts)."""
+    probe = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        probe.bind((host, port))
+    except OSError as exc:
+        log.error("cannot listen on %s:%s (%s)", host, port, exc)
+        return True
+    finally:
+        probe.close()
+    return False
+
+
+def _stop_all(children: list[BaseProcess], grace: float) -> None:
+    for child in children:
+        if child.is_alive() and child.pid is not None:
+            os.kill(child.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for child in children:
+        child.join(max(deadline - time.monotonic(), 0.1))
+        if child.is_alive():
+            child.kill()
+            child.join()
+
+
+class _Supervisor:
+    """Starts the server processes and starts again any that ends, until told to stop or
+    until one cannot run (uvicorn's start-up failure, or five ends within a minute)."""
+
+    def __init__(self, options: dict[str, Any], workers: int, stop: threading.Event) -> None:
+        self.options = options
+        self.spawn = multiprocessing.get_context("spawn")
+        self.stop = stop
+        self.failures: list[float] = []
+        self.code = 0
+        self.children = [self.start() for _ in range(workers)]
+
+    def start(self) -> BaseProcess:
+        child = self.spawn.Process(target=_serve_one, args=(self.options,), daemon=False)
+        child.start()
+        return child
+
+    def check(self, n: int, child: BaseProcess) -> None:
+        now = time.monotonic()
+        self.failures = [at for at in self.failures if now - at < 60] + [now]
+        if child.exitcode == STARTUP_FAILURE or len(self.failures) >= 5:
+            log.error("server process %s cannot run (exit %s)", n, child.exitcode)
+            self.code = STARTUP_FAILURE if child.exitcode == STARTUP_FAILURE else 1
+            self.stop.set()
+            return
+        log.warning("server process %s ended (exit %s); starting it again", n, child.exitcode)
+        self.children[n] = self.start()
+
+    def watch(self) -> None:
+        while not self.stop.wait(0.5):
+            for n, child in enumerate(self.children):
+                if not child.is_alive():
+                    self.check(n, child)
+                if self.stop.is_set():
+                    return
+
+
 def serve_processes(options: dict[str, Any], workers: int, *, grace: float = 30.0) -> int:
     """Run `workers` server processes, each listening on the same port with a socket of its
     own (SO_REUSEPORT), so the kernel spreads new connections over them evenly.
@@ -73,57 +137,17 @@ def serve_processes(options: dict[str, Any], workers: int, *, grace: float = 30.
     A process that dies is started again; one that cannot start (uvicorn's start-up failure, or
     five ends within a minute) stops the server. Returns the exit code.
     """
-    # Refuse early when something else holds the port, before any child starts.
-    probe = socket.socket(socket.AF_INET6 if ":" in options["host"] else socket.AF_INET)
-    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    try:
-        probe.bind((options["host"], options["port"]))
-    except OSError as exc:
-        log.error("cannot listen on %s:%s (%s)", options["host"], options["port"], exc)
+    if _port_taken(options["host"], options["port"]):
         return STARTUP_FAILURE
-    finally:
-        probe.close()
-    spawn = multiprocessing.get_context("spawn")
     stop = threading.Event()
-
-    def start() -> BaseProcess:
-        child = spawn.Process(target=_serve_one, args=(options,), daemon=False)
-        child.start()
-        return child
-
     previous = {
         sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
     }
-    children = [start() for _ in range(workers)]
-    failures: list[float] = []
-    code = 0
+    supervisor = _Supervisor(options, workers, stop)
     try:
-        while not stop.wait(0.5):
-            for n, child in enumerate(children):
-                if child.is_alive():
-                    continue
-                now = time.monotonic()
-                failures = [at for at in failures if now - at < 60] + [now]
-                if child.exitcode == STARTUP_FAILURE or len(failures) >= 5:
-                    log.error("server process %s cannot run (exit %s)", n, child.exitcode)
-                    code = STARTUP_FAILURE if child.exitcode == STARTUP_FAILURE else 1
-                    stop.set()
-                    break
-                log.warning(
-                    "server process %s ended (exit %s); starting it again", n, child.exitcode
-                )
-                children[n] = start()
+        supervisor.watch()
     finally:
-        for child in children:
-            if child.is_alive() and child.pid is not None:
-                os.kill(child.pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        for child in children:
-            child.join(max(deadline - time.monotonic(), 0.1))
-            if child.is_alive():
-                child.kill()
-                child.join()
+        _stop_all(supervisor.children, grace)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    return code
+    return supervisor.code

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -81,6 +81,43 @@ class Appointment:
     cancel_reason: str | None
     created_at: datetime
     updated_at: datetime
+
+
+def new_appointment(
+    slot: SlotView, patient_id: int, service_id: int | None, note: str, now: datetime
+) -> Appointment:
+    """A booking of one place in the slot, before it has its id and booking code."""
+    return Appointment(
+        id=0,
+        facility_id=slot.facility_id,
+        code="",
+        slot_id=slot.id,
+        patient_id=patient_id,
+        clinic_id=slot.clinic_id,
+        doctor_id=slot.doctor_id,
+        service_id=service_id,
+        day=slot.day,
+        start_at=slot.start_at,
+        end_at=slot.end_at,
+        status=AppointmentStatus.BOOKED,
+        note=note,
+        cancel_reason=None,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def moved_to(appointment: Appointment, slot: SlotView, now: datetime) -> Appointment:
+    """The appointment rescheduled into another slot."""
+    return replace(
+        appointment,
+        slot_id=slot.id,
+        doctor_id=slot.doctor_id,
+        day=slot.day,
+        start_at=slot.start_at,
+        end_at=slot.end_at,
+        updated_at=now,
+    )
 
 
 def check_slot_bookable(

@@ -103,6 +103,38 @@ def ticket_label(prefix: str, number: int) -> str:
     return f"{prefix}-{number:03d}"
 
 
+def waiting_ticket(
+    clinic: Clinic,
+    day: date,
+    number: int,
+    *,
+    patient_id: int,
+    source: TicketSource,
+    priority: Priority,
+    priority_reason: str,
+    issued_at: datetime,
+    sort_at: datetime,
+    status_code: str,
+) -> Ticket:
+    """A new ticket in a clinic's line for a day, before it is stored."""
+    return Ticket(
+        id=0,
+        facility_id=clinic.facility_id,
+        clinic_id=clinic.id,
+        day=day,
+        number=number,
+        label=ticket_label(clinic.queue_prefix, number),
+        status_code=status_code,
+        patient_id=patient_id,
+        source=source,
+        priority=priority,
+        priority_reason=priority_reason.strip(),
+        state=TicketState.WAITING,
+        issued_at=issued_at,
+        sort_at=sort_at,
+    )
+
+
 def queue_counter_name(clinic_id: int, day: date) -> str:
     """The per-clinic, per-day sequence that numbers tickets: a new day starts from 1."""
     return f"queue:{clinic_id}:{day.isoformat()}"

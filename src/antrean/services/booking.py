@@ -16,6 +16,8 @@ from antrean.domain.booking import (
     cancel_reason,
     check_can_change,
     check_slot_bookable,
+    moved_to,
+    new_appointment,
 )
 from antrean.domain.booking import idempotency_key as idempotency_key_text
 from antrean.domain.common import Page, checked_page, random_code
@@ -91,24 +93,7 @@ def _book(
         if not patient_known:
             raise AntreanError("not_found", entity="Patient")
         _check_service(uow, actor.facility_id, service_id, slot.clinic_id)
-        appointment = Appointment(
-            id=0,
-            facility_id=actor.facility_id,
-            code="",
-            slot_id=slot.id,
-            patient_id=patient_id,
-            clinic_id=slot.clinic_id,
-            doctor_id=slot.doctor_id,
-            service_id=service_id,
-            day=slot.day,
-            start_at=slot.start_at,
-            end_at=slot.end_at,
-            status=AppointmentStatus.BOOKED,
-            note=draft.note,
-            cancel_reason=None,
-            created_at=now,
-            updated_at=now,
-        )
+        appointment = new_appointment(slot, patient_id, service_id, draft.note, now)
         appointment.code, appointment.id = _insert_with_new_code(uow, appointment, actor.account_id)
         if key is not None:
             uow.idempotency.set_resource(actor.user_id, key, appointment.id)
@@ -252,28 +237,9 @@ def reschedule_appointment(
         if slot.clinic_id != appointment.clinic_id:
             raise AntreanError("reschedule_other_clinic")
         if slot.day != appointment.day:
-            uow.appointments.uncount_day(
-                appointment.patient_id, appointment.clinic_id, appointment.day
-            )
-            if not uow.appointments.try_count_day(
-                actor.facility_id,
-                appointment.patient_id,
-                slot.clinic_id,
-                slot.day,
-                policy.max_per_patient_clinic_day,
-            ):
-                raise AntreanError("duplicate_appointment")
+            _move_day_count(uow, policy, appointment, slot)
         _swap_places(uow, appointment.slot_id, slot.id)
-        before = appointment
-        appointment = replace(
-            appointment,
-            slot_id=slot.id,
-            doctor_id=slot.doctor_id,
-            day=slot.day,
-            start_at=slot.start_at,
-            end_at=slot.end_at,
-            updated_at=now,
-        )
+        before, appointment = appointment, moved_to(appointment, slot, now)
         uow.appointments.save(appointment)
         uow.appointments.resolve_conflicts(appointment.id, now)
         uow.publish(
@@ -288,6 +254,21 @@ def reschedule_appointment(
         )
         uow.commit()
     return appointment
+
+
+def _move_day_count(
+    uow: UnitOfWork, policy: BookingPolicy, appointment: Appointment, slot: SlotView
+) -> None:
+    """The patient's booking moves to another day: count it there, within the day limit."""
+    uow.appointments.uncount_day(appointment.patient_id, appointment.clinic_id, appointment.day)
+    if not uow.appointments.try_count_day(
+        appointment.facility_id,
+        appointment.patient_id,
+        slot.clinic_id,
+        slot.day,
+        policy.max_per_patient_clinic_day,
+    ):
+        raise AntreanError("duplicate_appointment")
 
 
 def _swap_places(uow: UnitOfWork, old_slot_id: int | None, new_slot_id: int) -> None:

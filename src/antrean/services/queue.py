@@ -6,7 +6,13 @@ import secrets
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from antrean.domain.booking import AppointmentStatus, BookingPolicy, appointment_event, booking_code
+from antrean.domain.booking import (
+    Appointment,
+    AppointmentStatus,
+    BookingPolicy,
+    appointment_event,
+    booking_code,
+)
 from antrean.domain.catalog import Clinic
 from antrean.domain.errors import AntreanError
 from antrean.domain.eta import EwmaServiceTime, estimate_call
@@ -25,7 +31,7 @@ from antrean.domain.queue import (
     clinic_open_at,
     queue_counter_name,
     ticket_event,
-    ticket_label,
+    waiting_ticket,
 )
 from antrean.domain.queue import status_code as status_code_text
 from antrean.services.access import FRONT_DESK, SIGNED_IN, allow
@@ -126,21 +132,17 @@ def issue_ticket(
     caller's transaction, with its first timeline event."""
     now = uow.clock.now()
     number = uow.sequences.next(actor.facility_id, queue_counter_name(clinic.id, day))
-    ticket = Ticket(
-        id=0,
-        facility_id=actor.facility_id,
-        clinic_id=clinic.id,
-        day=day,
-        number=number,
-        label=ticket_label(clinic.queue_prefix, number),
-        status_code=secrets.token_urlsafe(12),
+    ticket = waiting_ticket(
+        clinic,
+        day,
+        number,
         patient_id=patient_id,
         source=source,
         priority=priority,
-        priority_reason=priority_reason.strip(),
-        state=TicketState.WAITING,
+        priority_reason=priority_reason,
         issued_at=now,
         sort_at=sort_at,
+        status_code=secrets.token_urlsafe(12),
     )
     ticket.id = uow.tickets.add(ticket, appointment_id)
     uow.tickets.add_event(
@@ -235,6 +237,18 @@ def status_of(
         return _status(uow, issued.ticket, issued.facts, uow.clock.now(), queue)
 
 
+def _appointment_to_check_in(uow: UnitOfWork, actor: Actor, code: str, day: date) -> Appointment:
+    """Today's booked appointment by its code: staff's, or the patient's own."""
+    appointment = uow.appointments.get_by_code(actor.facility_id, booking_code(code))
+    if appointment is None or (not actor.is_staff and appointment.patient_id != actor.patient_id):
+        raise AntreanError("appointment_not_found")
+    if appointment.status is not AppointmentStatus.BOOKED:
+        raise AntreanError("appointment_not_active", status=appointment.status.value)
+    if appointment.day != day:
+        raise AntreanError("check_in_wrong_day", day=appointment.day.isoformat())
+    return appointment
+
+
 @allow(*SIGNED_IN)
 def check_in(
     uow: UnitOfWork,
@@ -249,16 +263,8 @@ def check_in(
     patient themselves."""
     with uow(write=True):
         now = uow.clock.now()
-        appointment = uow.appointments.get_by_code(actor.facility_id, booking_code(code))
-        if appointment is None or (
-            not actor.is_staff and appointment.patient_id != actor.patient_id
-        ):
-            raise AntreanError("appointment_not_found")
-        if appointment.status is not AppointmentStatus.BOOKED:
-            raise AntreanError("appointment_not_active", status=appointment.status.value)
         day = now.astimezone(policy.time_zone).date()
-        if appointment.day != day:
-            raise AntreanError("check_in_wrong_day", day=appointment.day.isoformat())
+        appointment = _appointment_to_check_in(uow, actor, code, day)
         found = uow.tickets.queue_clinic(actor.facility_id, appointment.clinic_id, day)
         assert found is not None
         clinic, facts = found

@@ -45,25 +45,8 @@ def sync_slots(uow: UnitOfWork, *, facility_id: int, policy: BookingPolicy) -> S
     for slot_id, capacity in plan.update_capacity:
         uow.slots.set_capacity(slot_id, capacity)
     uow.slots.insert(facility_id, plan.create)
-    conflicts = 0
-    for reason, slot_ids in (
-        ("schedule_changed", plan.orphan),
-        ("over_capacity", plan.over_capacity),
-    ):
-        for appointment in uow.appointments.active_in_slots(slot_ids):
-            if uow.appointments.add_conflict(
-                facility_id, appointment.id, appointment.slot_id or 0, reason, now
-            ):
-                uow.publish(
-                    appointment_event(
-                        EventKind.SLOT_CONFLICT,
-                        appointment,
-                        at=now,
-                        actor_user_id=None,
-                        reason=reason,
-                    )
-                )
-            conflicts += 1
+    conflicts = _report_conflicts(uow, facility_id, "schedule_changed", plan.orphan)
+    conflicts += _report_conflicts(uow, facility_id, "over_capacity", plan.over_capacity)
     return SlotSyncReport(
         created=len(plan.create),
         removed=len(plan.delete),
@@ -72,3 +55,18 @@ def sync_slots(uow: UnitOfWork, *, facility_id: int, policy: BookingPolicy) -> S
         resized=len(plan.update_capacity),
         conflicts=conflicts,
     )
+
+
+def _report_conflicts(uow: UnitOfWork, facility_id: int, reason: str, slot_ids: list[int]) -> int:
+    """Record each active booking of these slots as a conflict for staff (and announce it the
+    first time); how many bookings are concerned."""
+    now = uow.clock.now()
+    concerned = uow.appointments.active_in_slots(slot_ids)
+    for appointment in concerned:
+        slot_id = appointment.slot_id or 0
+        if uow.appointments.add_conflict(facility_id, appointment.id, slot_id, reason, now):
+            event = appointment_event(
+                EventKind.SLOT_CONFLICT, appointment, at=now, actor_user_id=None, reason=reason
+            )
+            uow.publish(event)
+    return len(concerned)

@@ -27,10 +27,11 @@ from sqlalchemy.engine import make_url
 
 from antrean.bootstrap import build, ensure_facility
 from antrean.config import Settings
+from antrean.domain.identity import Role, StaffAccountDraft
 from antrean.persistence import tables as t
 from antrean.persistence.migrate import upgrade
-from antrean.persistence.repositories import search_key
-from antrean.services import identity
+from antrean.persistence.rows import search_key
+from antrean.services import accounts
 from antrean.testing.live_server import running_server
 from antrean.testing.seed import open_all_week_clinic
 
@@ -110,13 +111,13 @@ def seed(url: str, workdir: Path, doctors: int, patients: int) -> tuple[list[int
     open_all_week_clinic(
         c, doctors=doctors, start=time(6), end=time(22), slot_minutes=10, capacity=CAPACITY
     )
-    identity.create_user(
+    accounts.create_user(
         c.uow(),
-        actor=None,
-        facility_id=1,
-        username="bench",
-        password="bench-password",
-        roles="operator",
+        actor=c.system(),
+        hasher=c.passwords,
+        draft=StaffAccountDraft(
+            username="bench", password="bench-password", roles=frozenset({Role.OPERATOR})
+        ),
     )
     tomorrow = c.clock.now().astimezone(c.policy.time_zone).date() + timedelta(days=1)
     with c.db.engine.begin() as conn:

@@ -29,11 +29,14 @@ from booking import SECRET, _database, _drop, wrk
 
 from antrean.bootstrap import build, ensure_facility
 from antrean.config import Settings
+from antrean.domain.catalog import ClinicDraft, OpeningHours
+from antrean.domain.identity import Role, StaffAccountDraft
 from antrean.persistence.engine import create_database
 from antrean.persistence.migrate import upgrade
-from antrean.services.identity import create_user
+from antrean.services import catalog
+from antrean.services.accounts import create_user
 from antrean.testing.live_server import running_server
-from antrean.testing.seed import open_all_week_clinic
+from antrean.testing.seed import ADMIN, open_all_week_clinic
 
 WALK_IN_LUA = """
 wrk.method = "POST"
@@ -53,6 +56,11 @@ end
 """
 
 
+def _letters(n: int) -> str:
+    """A queue prefix of its own for the n-th clinic: letters only ("CAC" for 2)."""
+    return "C" + chr(ord("A") + n // 26 % 26) + chr(ord("A") + n % 26)
+
+
 def seed(url: str, workdir: Path, clinics: int) -> tuple[list[int], int]:
     db = create_database(url)
     upgrade(db.engine)
@@ -62,40 +70,35 @@ def seed(url: str, workdir: Path, clinics: int) -> tuple[list[int], int]:
     busy, _ = open_all_week_clinic(
         c, doctors=1, start=clock_time(8), end=clock_time(9), slot_minutes=30, capacity=1
     )
-    from antrean.domain.scheduling import OpeningHours
-    from antrean.services import scheduling
-    from antrean.testing.seed import ADMIN
-
-    around_the_clock = [OpeningHours(d, clock_time.min, clock_time.max) for d in range(7)]
-    reads = scheduling.create_clinic(
+    around_the_clock = tuple(OpeningHours(d, clock_time.min, clock_time.max) for d in range(7))
+    reads = catalog.create_clinic(
         c.uow(),
         actor=ADMIN,
         policy=c.policy,
-        code="GIGI",
-        name="Poli Gigi",
-        queue_prefix="B",
-        hours=around_the_clock,
+        draft=ClinicDraft(code="GIGI", name="Poli Gigi", queue_prefix="B", hours=around_the_clock),
     )
     walk_ins = [busy]
     for n in range(2, clinics + 1):
         walk_ins.append(
-            scheduling.create_clinic(
+            catalog.create_clinic(
                 c.uow(),
                 actor=ADMIN,
                 policy=c.policy,
-                code=f"P{n:02d}",
-                name=f"Poli {n}",
-                queue_prefix=f"C{n:02d}",
-                hours=around_the_clock,
+                draft=ClinicDraft(
+                    code=f"P{n:02d}",
+                    name=f"Poli {n}",
+                    queue_prefix=_letters(n),
+                    hours=around_the_clock,
+                ),
             ).id
         )
     create_user(
         c.uow(),
-        actor=None,
-        facility_id=1,
-        username="bench",
-        password="bench-password",
-        roles="operator",
+        actor=c.system(),
+        hasher=c.passwords,
+        draft=StaffAccountDraft(
+            username="bench", password="bench-password", roles=frozenset({Role.OPERATOR})
+        ),
     )
     c.close()
     return walk_ins, reads.id
@@ -124,13 +127,17 @@ async def status_code_in_queue(base: str, clinic_id: int, size: int = 100) -> st
 
 async def _subscribe(host: str, port: int, path: str) -> tuple[asyncio.StreamReader, Any]:
     """A bare HTTP/1.1 event-stream subscriber: the measuring client must cost far less than
-    the server it measures, and 2,000 full HTTP clients in one Python process do not."""
+    the server it measures, and 2,000 full HTTP clients in one Python process do not. Returns
+    once the stream has sent the board it starts from (the `snapshot` event): the next data
+    line is a change."""
     reader, writer = await asyncio.open_connection(host, port)
     writer.write(
         f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n\r\n".encode()
     )
     await writer.drain()
     while b": subscribed" not in await reader.readline():
+        pass
+    while not (await reader.readline()).startswith(b"data:"):
         pass
     return reader, writer
 

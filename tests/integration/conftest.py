@@ -21,12 +21,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from antrean.http import create_app
 from antrean.bootstrap import Container, build, ensure_facility
 from antrean.config import Settings
+from antrean.domain.identity import Role, StaffAccountDraft
+from antrean.http import create_app
 from antrean.persistence.migrate import upgrade
 from antrean.persistence.tables import metadata
-from antrean.domain.identity import Role, StaffAccountDraft
 from antrean.services.accounts import create_user
 from antrean.testing import FrozenClock
 

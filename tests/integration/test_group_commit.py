@@ -13,6 +13,8 @@ from sqlalchemy import create_engine, func, select
 
 from antrean.domain.errors import AntreanError
 from antrean.domain.identity import Actor, Role
+from antrean.domain.patients import PatientDraft
+from antrean.domain.queue import WalkInDraft
 from antrean.persistence import tables as t
 from antrean.persistence.batch import WriteBatcher
 from antrean.persistence.engine import WriterQueue
@@ -37,7 +39,7 @@ class RecordingBus:
             self.seen_at_publish.append(
                 conn.execute(select(func.count()).select_from(t.ticket)).scalar_one()
             )
-        self.published += [e.label for e in events]
+        self.published += [e.data["label"] for e in events]
 
 
 def _count(url: str, table) -> int:
@@ -63,16 +65,19 @@ def test_writes_that_arrive_together_commit_together_and_fail_alone(container):
             c.uow(),
             actor=OPERATOR,
             policy=c.policy,
-            clinic_id=clinic,
-            name=name,
-            birth_date=date(1980, 1, 1),
+            phones=c.phones,
+            walk_in=WalkInDraft(clinic_id=clinic, name=name, birth_date=date(1980, 1, 1)),
         )
 
     def half_done():
         uow = c.uow()
         with uow(write=True):
             new_patient(
-                uow, facility_id=1, policy=c.policy, name="Ghost", birth_date=date(1990, 1, 1)
+                uow,
+                facility_id=1,
+                policy=c.policy,
+                phones=c.phones,
+                draft=PatientDraft(name="Ghost", birth_date=date(1990, 1, 1)),
             )
             raise AntreanError("clinic_closed")
 
@@ -112,9 +117,8 @@ def test_later_batches_go_on_from_earlier_ones_and_stay_within_the_limit(contain
         queue.issue_walk_in,
         actor=OPERATOR,
         policy=c.policy,
-        clinic_id=clinic_id,
-        name="Pasien",
-        birth_date=date(1980, 1, 1),
+        phones=c.phones,
+        walk_in=WalkInDraft(clinic_id=clinic_id, name="Pasien", birth_date=date(1980, 1, 1)),
     )
 
     async def run():
@@ -205,13 +209,12 @@ def test_one_use_case_alone_is_a_batch_of_one(container):
                 c.uow(),
                 actor=OPERATOR,
                 policy=c.policy,
-                clinic_id=clinic_id,
-                name="Satu",
-                birth_date=date(1980, 1, 1),
+                phones=c.phones,
+                walk_in=WalkInDraft(clinic_id=clinic_id, name="Satu", birth_date=date(1980, 1, 1)),
             )
         )
 
     first = asyncio.run(run())
-    status = queue.status_of(c.uow(), first)
+    status = queue.status_of(c.uow(), actor=OPERATOR, issued=first, queue=c.queue_policy)
     assert first.ticket.label == "A-001" and status.people_ahead == 0
     assert (batcher.batches, batcher.calls) == (1, 1)

@@ -13,6 +13,8 @@ import httpx
 import pytest
 
 from antrean.bootstrap import build, ensure_facility
+from antrean.domain.identity import Role, StaffAccountDraft
+from antrean.services.accounts import create_user
 from antrean.testing.live_server import running_server
 from antrean.testing.seed import open_all_week_clinic
 from tests.integration.conftest import SECRET, make_settings
@@ -27,15 +29,13 @@ def _seed(db_url, data_dir) -> int:
     clinic_id, _ = open_all_week_clinic(
         c, doctors=1, start=time(8), end=time(9), slot_minutes=30, capacity=1
     )
-    from antrean.services.identity import create_user
-
     create_user(
         c.uow(),
-        actor=None,
-        facility_id=1,
-        username="ops",
-        password="operator-password",
-        roles="operator",
+        actor=c.system(),
+        hasher=c.passwords,
+        draft=StaffAccountDraft(
+            username="ops", password="operator-password", roles=frozenset({Role.OPERATOR})
+        ),
     )
     c.close()
     return clinic_id
@@ -49,6 +49,7 @@ async def _token(client: httpx.AsyncClient) -> dict[str, str]:
 
 
 async def _events(lines):
+    """Events as read off the stream: `event` (its name), `id` and `data`."""
     event: dict[str, str] = {}
     async for line in lines:
         if line == "":
@@ -60,12 +61,17 @@ async def _events(lines):
             event[name] = value.strip()
 
 
-async def _subscribed(lines) -> None:
-    """Read up to the server's ': subscribed' comment: from then on nothing can be missed."""
+async def _subscribed(lines) -> dict[str, str]:
+    """Read up to the server's ': subscribed' comment, then the `snapshot` event a new client
+    starts from: every later change comes as an event of its own."""
     async for line in lines:
         if line.strip() == ": subscribed":
-            return
-    raise AssertionError("stream ended before the subscription")
+            break
+    else:
+        raise AssertionError("stream ended before the subscription")
+    snapshot = await _first_event(lines)
+    assert snapshot["event"] == "snapshot", snapshot
+    return snapshot
 
 
 async def _first_event(lines) -> dict[str, str]:
@@ -93,30 +99,35 @@ async def _change_reaches_subscriber(listen_base: str, change_base: str, clinic_
     ):
         assert stream.headers["content-type"].startswith("text/event-stream")
         lines = stream.aiter_lines()
-        await asyncio.wait_for(_subscribed(lines), timeout=5)
+        board = json.loads((await asyncio.wait_for(_subscribed(lines), timeout=5))["data"])
+        assert (board["clinic_id"], board["waiting"]) == (clinic_id, 0)
         waiter = asyncio.create_task(_first_event(lines))
         loop = asyncio.get_running_loop()
         ticket = await _walk_in(change_base, clinic_id, "Budi")
         sent_at = loop.time()
         event = await asyncio.wait_for(waiter, timeout=DEADLINE + 1)
         latency = loop.time() - sent_at
+    assert event["event"] == "queue", event
     data = json.loads(event["data"])
     assert data["ticket"] == ticket["ticket"] == "A-001" and data["state"] == "waiting"
     assert latency < DEADLINE, latency
-    return ticket
+    return ticket, int(event["id"])
 
 
 def test_clinic_and_ticket_streams_and_replay(db_url, tmp_path):
     clinic_id = _seed(db_url, tmp_path / "data")
     with running_server(db_url, tmp_path / "data", secret=SECRET, workers=1) as base:
-        ticket = asyncio.run(_change_reaches_subscriber(base, base, clinic_id))
+        ticket, issued_id = asyncio.run(_change_reaches_subscriber(base, base, clinic_id))
 
         async def ticket_stream():
             async with httpx.AsyncClient(base_url=base, timeout=10) as client:
                 path = f"/api/v1/queue/status/{ticket['status_code']}/events"
                 async with client.stream("GET", path) as stream:
                     lines = stream.aiter_lines()
-                    await asyncio.wait_for(_subscribed(lines), timeout=5)
+                    where = json.loads(
+                        (await asyncio.wait_for(_subscribed(lines), timeout=5))["data"]
+                    )
+                    assert (where["ticket"], where["state"]) == ("A-001", "waiting")
                     waiter = asyncio.create_task(_first_event(lines))
                     r = await client.post(
                         f"/api/v1/clinics/{clinic_id}/queue/call-next",
@@ -129,10 +140,12 @@ def test_clinic_and_ticket_streams_and_replay(db_url, tmp_path):
         event = asyncio.run(ticket_stream())
         data = json.loads(event["data"])
         assert (data["state"], data["counter"], data["action"]) == ("called", "Loket 3", "call")
+        # While the board that saw the first ticket issued is away, one more walks in.
+        asyncio.run(_walk_in(base, clinic_id, "Ani"))
 
         async def replay():
             async with httpx.AsyncClient(base_url=base, timeout=10) as client:
-                headers = {"Last-Event-ID": "0"}
+                headers = {"Last-Event-ID": str(issued_id)}
                 async with client.stream(
                     "GET", f"/api/v1/clinics/{clinic_id}/events", headers=headers
                 ) as stream:
@@ -144,8 +157,11 @@ def test_clinic_and_ticket_streams_and_replay(db_url, tmp_path):
             return []
 
         seen = asyncio.run(asyncio.wait_for(replay(), timeout=5))
-        assert [json.loads(e["data"])["action"] for e in seen] == ["issue", "call"]
-        assert int(seen[0]["id"]) < int(seen[1]["id"])
+        assert [e["event"] for e in seen] == ["queue", "queue"], "missed events, no snapshot"
+        assert [
+            (json.loads(e["data"])["action"], json.loads(e["data"])["ticket"]) for e in seen
+        ] == [("call", "A-001"), ("issue", "A-002")]
+        assert issued_id < int(seen[0]["id"]) < int(seen[1]["id"])
 
 
 def test_change_through_one_process_reaches_a_subscriber_of_another(db_url, tmp_path):

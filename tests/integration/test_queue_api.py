@@ -2,6 +2,7 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import create_engine, select
 
+from antrean.domain.patients import PatientDraft
 from antrean.persistence import tables as t
 from antrean.services.patients import new_patient
 from tests.integration.conftest import FROZEN_AT
@@ -162,7 +163,7 @@ def test_patient_checks_in_for_todays_appointment(api, admin, clinic_setup):
 def test_database_order_matches_the_domain_order(api, admin, clinic_setup):
     """The SQL count of people ahead agrees with domain.queue.queue_order, aging included."""
     from antrean.domain.identity import Actor, Role
-    from antrean.domain.queue import Priority, queue_order
+    from antrean.domain.queue import Priority, WalkInDraft, queue_order
     from antrean.services import queue
 
     _monday_morning(api)
@@ -179,17 +180,20 @@ def test_database_order_matches_the_domain_order(api, admin, clinic_setup):
         Priority.NORMAL,
     ]
     for n, kind in enumerate(kinds):
-        queue.register_walk_in(
+        issued = queue.issue_walk_in(
             c.uow(),
             actor=operator,
             policy=c.policy,
-            clinic_id=clinic_setup["clinic_id"],
-            name=f"P{n}",
-            birth_date=FROZEN_AT.date().replace(year=1970),
-            priority=kind,
-            priority_reason="x",
-            queue=c.queue_policy,
+            phones=c.phones,
+            walk_in=WalkInDraft(
+                clinic_id=clinic_setup["clinic_id"],
+                name=f"P{n}",
+                birth_date=FROZEN_AT.date().replace(year=1970),
+                priority=kind,
+                priority_reason="x",
+            ),
         )
+        queue.status_of(c.uow(), actor=operator, issued=issued, queue=c.queue_policy)
         c.clock.advance(timedelta(minutes=20))  # early normal tickets age past 60 minutes
     uow = c.uow()
     with uow():
@@ -320,7 +324,11 @@ def test_people_ahead_agree_with_the_domain_order_for_random_lines(container):
     uow = c.uow()
     with uow(write=True):
         patient = new_patient(
-            uow, facility_id=1, policy=c.policy, name="Uji", birth_date=date(1980, 1, 1)
+            uow,
+            facility_id=1,
+            policy=c.policy,
+            phones=c.phones,
+            draft=PatientDraft(name="Uji", birth_date=date(1980, 1, 1)),
         )
         for line in range(3):
             day = now.date() + timedelta(days=line)

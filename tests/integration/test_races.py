@@ -15,9 +15,11 @@ import pytest
 from sqlalchemy import create_engine, func, select
 
 from antrean.bootstrap import build, ensure_facility
-from antrean.domain.patients import Sex
+from antrean.domain.booking import BookingDraft
+from antrean.domain.identity import Role, StaffAccountDraft
+from antrean.domain.patients import PatientDraft, Sex
 from antrean.persistence import tables as t
-from antrean.services import booking, identity, patients, scheduling
+from antrean.services import accounts, booking, patients, scheduling
 from antrean.testing.live_server import running_server
 from antrean.testing.seed import ADMIN, open_all_week_clinic
 from tests.integration.conftest import SECRET, make_settings
@@ -35,26 +37,29 @@ class Seeded:
         )
         self.day = c.clock.now().astimezone(c.policy.time_zone).date() + timedelta(days=2)
         self.slots = scheduling.search_slots(
-            c.uow(), facility_id=1, policy=c.policy, date_from=self.day, date_to=self.day
+            c.uow(), actor=c.anonymous(), policy=c.policy, date_from=self.day, date_to=self.day
         )
         self.patient_ids = [
             patients.register_patient(
                 c.uow(),
                 actor=ADMIN,
                 policy=c.policy,
-                name=f"Pasien {n}",
-                birth_date=date(1980, 1, 1) + timedelta(days=n),
-                sex=Sex.UNKNOWN,
+                phones=c.phones,
+                draft=PatientDraft(
+                    name=f"Pasien {n}",
+                    birth_date=date(1980, 1, 1) + timedelta(days=n),
+                    sex=Sex.UNKNOWN,
+                ),
             ).id
             for n in range(patients_count)
         ]
-        identity.create_user(
+        accounts.create_user(
             c.uow(),
-            actor=None,
-            facility_id=1,
-            username="ops",
-            password="operator-password",
-            roles="operator",
+            actor=ADMIN,
+            hasher=c.passwords,
+            draft=StaffAccountDraft(
+                username="ops", password="operator-password", roles=frozenset({Role.OPERATOR})
+            ),
         )
         c.close()
         self.db_url = db_url
@@ -120,7 +125,10 @@ def test_concurrent_reschedules_into_one_slot(db_url, tmp_path):
     c = build(make_settings(db_url, tmp_path / "data"))
     codes = [
         booking.book_appointment(
-            c.uow(), actor=ADMIN, policy=c.policy, slot_id=sources[n // 5].id, patient_id=pid
+            c.uow(),
+            actor=ADMIN,
+            policy=c.policy,
+            draft=BookingDraft(slot_id=sources[n // 5].id, patient_id=pid),
         ).code
         for n, pid in enumerate(world.patient_ids)
     ]

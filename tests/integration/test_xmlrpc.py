@@ -9,7 +9,8 @@ import httpx
 import pytest
 
 from antrean.bootstrap import build, ensure_facility
-from antrean.services import scheduling
+from antrean.domain.catalog import ClinicDraft
+from antrean.services import catalog
 from antrean.testing.live_server import running_server
 from antrean.testing.seed import ADMIN, open_all_week_clinic
 from tests.integration.conftest import SECRET, make_settings
@@ -21,14 +22,11 @@ def test_legacy_client_registers_and_follows_a_ticket(db_url, tmp_path):
     c = build(make_settings(db_url, tmp_path / "data"))
     ensure_facility(c)
     open_all_week_clinic(c, doctors=1, start=time(8), end=time(12), slot_minutes=30, capacity=1)
-    scheduling.create_clinic(
+    catalog.create_clinic(
         c.uow(),
         actor=ADMIN,
         policy=c.policy,
-        code="GIGI",
-        name="Poli Gigi",
-        queue_prefix="B",
-        hours=[],
+        draft=ClinicDraft(code="GIGI", name="Poli Gigi", queue_prefix="B", hours=()),
     )
     c.close()
     with running_server(db_url, tmp_path / "data", secret=SECRET, workers=1) as base:

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from antrean.domain.errors import AntreanError
 from antrean.domain.events import DomainEvent, EventKind, Scalar
-from antrean.domain.fields import check_id, check_optional_id, clean_text
+from antrean.domain.fields import check_id, check_optional_id, clean_text, code_text
 from antrean.domain.scheduling import ExceptionKind, ScheduleException, blocking_exception
 
 
@@ -206,9 +206,7 @@ def cancel_reason(reason: str) -> str:
 
 def booking_code(code: str) -> str:
     """A booking code as typed: case and surrounding spaces do not matter."""
-    if not isinstance(code, str) or len(code) > 32:
-        raise AntreanError("appointment_not_found")
-    return code.strip().upper()
+    return code_text(code, "code", not_found="appointment_not_found").upper()
 
 
 def appointment_event(

@@ -95,6 +95,20 @@ def clean_optional_text(
     )
 
 
+def code_text(value: str, field: str, *, not_found: str, max_length: int = 32) -> str:
+    """A code someone typed or a link carried (a booking code, a ticket's status code): control
+    characters are refused as invalid input; anything else that cannot be a code is simply not
+    found (`not_found` is the error code to raise)."""
+    if not isinstance(value, str):
+        raise AntreanError(not_found)
+    if not all(_allowed(ch, False) for ch in value):
+        raise AntreanError("field_invalid_characters", field=field)
+    text = value.strip()
+    if not 1 <= len(text) <= max_length:
+        raise AntreanError(not_found)
+    return text
+
+
 def check_flag(value: bool, field: str) -> bool:
     if not isinstance(value, bool):
         raise AntreanError("field_invalid", field=field)

@@ -9,7 +9,7 @@ from enum import IntEnum, StrEnum
 from antrean.domain.catalog import Clinic
 from antrean.domain.errors import AntreanError
 from antrean.domain.events import QUEUE_KINDS, DomainEvent, EventKind
-from antrean.domain.fields import check_id, clean_text
+from antrean.domain.fields import check_id, clean_text, code_text
 from antrean.domain.patients import (
     Sex,
     patient_mrn,
@@ -213,9 +213,7 @@ def operator_action(action: str) -> str:
 
 def status_code(code: str) -> str:
     """A ticket's public status code as given; anything that cannot be one is not found."""
-    if not isinstance(code, str) or not 1 <= len(code) <= 32:
-        raise AntreanError("ticket_not_found")
-    return code
+    return code_text(code, "status_code", not_found="ticket_not_found")
 
 
 def ticket_event(

@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 
 from antrean.domain.errors import AntreanError
-from antrean.domain.identity import MAX_PASSWORD_LENGTH, Actor, User
+from antrean.domain.identity import MAX_PASSWORD_LENGTH, Actor, User, normalize_username
 from antrean.services.access import allow
 from antrean.services.ports import UnitOfWork
 from antrean.services.providers import AccessTokens, PasswordHasher
@@ -65,13 +65,11 @@ def login(
 ) -> TokenPair:
     """Sign in with a username and password. A wrong username costs as long as a wrong
     password, and both answer `invalid_credentials`."""
-    name = username.strip().lower() if isinstance(username, str) else ""
+    name = normalize_username(username)  # a name that cannot be one is refused as such
     if not isinstance(password, str) or len(password) > MAX_PASSWORD_LENGTH:
         password = ""
-    user = None
-    if 0 < len(name) <= 120:
-        with uow():
-            user = uow.users.get_by_username(name)
+    with uow():
+        user = uow.users.get_by_username(name)
     valid = hasher.verify(user.password_hash if user else None, password)
     if user is None or not valid or not user.active or user.facility_id != actor.facility_id:
         raise AntreanError("invalid_credentials")

@@ -155,6 +155,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # A body that could not be read as JSON at all (bad UTF-8, nesting too deep, an
+            # integer of thousands of digits) is invalid input, like any other malformed body.
+            error = {"loc": ["body"], "msg": str(exc.detail), "type": "json_invalid"}
+            return _generic(request, 422, errors=[error])
         if isinstance(exc.detail, dict) and "code" in exc.detail:
             return problem(request, exc.status_code, exc.detail["code"], exc.detail["detail"])
         return _generic(request, exc.status_code)

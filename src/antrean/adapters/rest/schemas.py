@@ -3,14 +3,35 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
 from antrean.domain.fields import MAX_ID
 from antrean.domain.scheduling import ExceptionKind
 
 T = TypeVar("T")
+
+
+def _no_offset(value: time) -> time:
+    if value.tzinfo is not None:
+        raise ValueError("a clinic's local time of day, without a UTC offset")
+    return value
+
+
+# A clinic's wall-clock time of day, without an offset ("08:00", "16:30:00"): an offset would
+# shift its hours silently, so it is refused.
+LocalTime = Annotated[
+    time,
+    AfterValidator(_no_offset),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$",
+            "examples": ["08:00"],
+        }
+    ),
+]
 Weekday = Field(ge=0, le=6, description="0 = Monday ... 6 = Sunday")
 
 
@@ -34,20 +55,14 @@ class PageOut(BaseModel, Generic[T]):
 
 class HoursIn(Strict):
     weekday: int = Weekday
-    opens: time
-    closes: time
-
-    @model_validator(mode="after")
-    def _ordered(self) -> HoursIn:
-        if self.opens >= self.closes:
-            raise ValueError("opens must be before closes")
-        return self
+    opens: LocalTime
+    closes: LocalTime
 
 
 class HoursOut(Out):
     weekday: int
-    opens: time
-    closes: time
+    opens: LocalTime
+    closes: LocalTime
 
 
 class ClinicIn(Strict):
@@ -125,8 +140,8 @@ class ScheduleIn(Strict):
     doctor_id: int = Field(ge=1, le=MAX_ID)
     clinic_id: int = Field(ge=1, le=MAX_ID)
     weekday: int = Weekday
-    start: time
-    end: time
+    start: LocalTime
+    end: LocalTime
     slot_minutes: int = Field(ge=5, le=480)
     capacity: int = Field(ge=1, le=500, description="Patients per slot")
 
@@ -136,8 +151,8 @@ class ScheduleOut(Out):
     doctor_id: int = Field(ge=1, le=MAX_ID)
     clinic_id: int = Field(ge=1, le=MAX_ID)
     weekday: int
-    start: time
-    end: time
+    start: LocalTime
+    end: LocalTime
     slot_minutes: int
     capacity: int
 
@@ -162,8 +177,8 @@ class ExceptionIn(Strict):
     date_to: date
     doctor_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     clinic_id: int | None = Field(default=None, ge=1, le=MAX_ID)
-    start: time | None = None
-    end: time | None = None
+    start: LocalTime | None = None
+    end: LocalTime | None = None
     reason: str = Field(default="", max_length=200)
 
 
@@ -174,8 +189,8 @@ class ExceptionOut(Out):
     date_to: date
     doctor_id: int | None
     clinic_id: int | None
-    start: time | None
-    end: time | None
+    start: LocalTime | None
+    end: LocalTime | None
     reason: str
 
 

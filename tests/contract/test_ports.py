@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 
 import pytest
@@ -13,7 +14,14 @@ from antrean.domain.common import Page
 from antrean.domain.events import DomainEvent, EventKind
 from antrean.domain.identity import Role, User
 from antrean.domain.patients import Patient, Sex
-from antrean.domain.queue import Priority, Ticket, TicketSource, TicketState, queue_order
+from antrean.domain.queue import (
+    Priority,
+    Ticket,
+    TicketSource,
+    TicketState,
+    queue_order,
+    ticket_event,
+)
 from antrean.domain.scheduling import SlotSpec
 from antrean.services.ports import AppointmentFilter, UniqueViolation
 from tests.integration.conftest import FROZEN_AT
@@ -378,20 +386,18 @@ def test_tickets_move_only_from_the_state_they_are_in(uow):
         patient = _patient(uow)
         k = _ticket(clinic, 1, patient=patient)
         k.id = uow.tickets.add(k, None)
-        uow.tickets.add_event(
-            1, k.id, at=NOW, actor_user_id=None, from_state=None, to_state="waiting", action="issue"
-        )
+        uow.events.add(ticket_event(k, "issue", at=NOW, actor_user_id=None))
         assert uow.tickets.move(k.id, from_state="waiting", to_state="called", counter="Loket 1")
         assert not uow.tickets.move(k.id, from_state="waiting", to_state="called", counter="L2")
-        uow.tickets.add_event(
-            1,
-            k.id,
-            at=NOW + timedelta(minutes=5),
-            actor_user_id=3,
-            from_state="waiting",
-            to_state="called",
-            action="call",
-            counter="Loket 1",
+        called = replace(k, state=TicketState.CALLED, counter="Loket 1")
+        uow.events.add(
+            ticket_event(
+                called,
+                "call",
+                at=NOW + timedelta(minutes=5),
+                actor_user_id=3,
+                from_state=TicketState.WAITING,
+            )
         )
         assert uow.tickets.move(
             k.id, from_state="called", to_state="called", counter="Loket 1", recall=True
@@ -419,9 +425,7 @@ def test_visits_are_timed_from_the_timeline(uow):
             k.id = uow.tickets.add(k, None)
             start = NOW + timedelta(minutes=30 * n)
             for action, at in (("start", start), ("finish", start + timedelta(minutes=minutes))):
-                uow.tickets.add_event(
-                    1, k.id, at=at, actor_user_id=None, from_state="x", to_state="y", action=action
-                )
+                uow.events.add(ticket_event(k, action, at=at, actor_user_id=None))
             uow.tickets.move(k.id, from_state="waiting", to_state="done", counter=None)
         uow.commit()
     with uow():

@@ -96,7 +96,7 @@ def test_writes_that_arrive_together_commit_together_and_fail_alone(container):
     assert [e.code for e in errors] == ["not_found", "clinic_closed"]
     assert batcher.batches == 1, "one transaction for all ten"
     # The failed use case's own write is undone; everybody else's is stored.
-    assert _count(url, t.ticket) == 8 and _count(url, t.ticket_event) == 8
+    assert _count(url, t.ticket) == 8 and _count(url, t.domain_event) == 8
     engine = create_engine(url)
     with engine.connect() as conn:
         names = conn.execute(select(t.patient.c.name)).scalars().all()

@@ -53,9 +53,10 @@ def test_walk_in_gets_a_number_and_a_public_status(api, admin, clinic_setup):
     assert [k["label"] for k in day] == ["A-001", "A-002"]
     engine = create_engine(str(api.container.db.engine.url.render_as_string(hide_password=False)))
     with engine.connect() as conn:
-        events = conn.execute(select(t.ticket_event.c.to_state)).scalars().all()
+        e = t.domain_event
+        events = conn.execute(select(e.c.kind, e.c.action).order_by(e.c.id)).all()
     engine.dispose()
-    assert events == ["waiting", "waiting"]
+    assert events == [("ticket.issued", "issue"), ("ticket.issued", "issue")]
 
 
 def test_walk_in_refused_when_closed_and_for_patients(api, admin, clinic_setup):

@@ -214,5 +214,5 @@ def test_two_operators_calling_at_once_never_get_the_same_ticket(db_url, tmp_pat
     assert len(set(called)) == 30, "a ticket was called twice"
     k = t.ticket
     assert world.count(select(func.count()).select_from(k).where(k.c.state == "called")) == 30
-    e = t.ticket_event
+    e = t.domain_event
     assert world.count(select(func.count()).select_from(e).where(e.c.action == "call")) == 30

@@ -230,7 +230,7 @@ def test_a_visit_from_call_to_finish_is_kept_as_a_timeline(open_world):
     assert _act(open_world, ticket.id, "recall").state is TicketState.CALLED
     assert _act(open_world, ticket.id, "start").state is TicketState.SERVING
     assert _act(open_world, ticket.id, "finish").state is TicketState.DONE
-    actions = [e[2].action for e in open_world.uow.store.ticket_events if e[0] == ticket.id]
+    actions = [e.data["action"] for e in open_world.uow.store.events if e.ticket_id == ticket.id]
     assert actions == ["issue", "call", "recall", "start", "finish"]
     with pytest.raises(AntreanError) as err:
         _act(open_world, ticket.id, "start")
@@ -256,7 +256,7 @@ def test_undo_puts_the_last_action_back(open_world):
     _act(open_world, ticket.id, "cancel")
     restored = queue_actions.undo_last_action(open_world.uow, actor=OPERATOR, ticket_id=ticket.id)
     assert restored.state is TicketState.CALLED
-    actions = [e[2].action for e in open_world.uow.store.ticket_events if e[0] == ticket.id]
+    actions = [e.data["action"] for e in open_world.uow.store.events if e.ticket_id == ticket.id]
     assert actions[-2:] == ["cancel", "undo"], "history is never overwritten"
     with pytest.raises(AntreanError) as err:
         queue_actions.undo_last_action(open_world.uow, actor=OPERATOR, ticket_id=ticket.id)

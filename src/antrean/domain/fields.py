@@ -74,7 +74,8 @@ def clean_text(
     its runs of spaces collapsed to one."""
     if not isinstance(value, str):
         raise AntreanError("field_invalid", field=field)
-    if not all(_allowed(ch, multiline) for ch in value):
+    # Printable text (most names) needs no look at each character.
+    if not value.isprintable() and not all(_allowed(ch, multiline) for ch in value):
         raise AntreanError("field_invalid_characters", field=field)
     text = value.strip() if multiline else " ".join(value.split())
     if required and not text:
@@ -101,7 +102,7 @@ def code_text(value: str, field: str, *, not_found: str, max_length: int = 32) -
     found (`not_found` is the error code to raise)."""
     if not isinstance(value, str):
         raise AntreanError(not_found)
-    if not all(_allowed(ch, False) for ch in value):
+    if not value.isprintable() and not all(_allowed(ch, False) for ch in value):
         raise AntreanError("field_invalid_characters", field=field)
     text = value.strip()
     if not 1 <= len(text) <= max_length:

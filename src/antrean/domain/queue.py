@@ -222,9 +222,11 @@ def ticket_event(
     *,
     at: datetime,
     actor_user_id: int | None,
+    from_state: TicketState | None = None,
     kind: EventKind | None = None,
 ) -> DomainEvent:
-    """The event announcing a ticket's change (its state and counter as they now are)."""
+    """The event announcing a ticket's change (its state and counter as they now are, and the
+    state it left): an entry of the ticket's timeline."""
     return DomainEvent(
         kind=kind or QUEUE_KINDS[action],
         facility_id=ticket.facility_id,
@@ -237,6 +239,7 @@ def ticket_event(
             "label": ticket.label,
             "status_code": ticket.status_code,
             "state": ticket.state.value,
+            "from_state": from_state.value if from_state is not None else None,
             "action": action,
             "counter": ticket.counter,
             "day": ticket.day.isoformat(),

@@ -28,6 +28,7 @@ _VALUES = (
     "appointment_id",
     "patient_id",
     "actor_user_id",
+    "action",
     "data",
 )
 _INSERT = insert_returning_id(_E, _VALUES)
@@ -85,6 +86,7 @@ class SqlEvents(Repository):
             "appointment_id": event.appointment_id,
             "patient_id": event.patient_id,
             "actor_user_id": event.actor_user_id,
+            "action": event.data.get("action") if event.kind.is_queue else None,
             "data": json.dumps(dict(event.data), separators=(",", ":")),
         }
         if self.notify_channel is None:

@@ -324,22 +324,6 @@ ticket = Table(
     ),
 )
 
-# Every change of a ticket's state, never overwritten: waits and service times come from here.
-ticket_event = Table(
-    "ticket_event",
-    metadata,
-    _id(),
-    _facility(),
-    Column("ticket_id", Id, ForeignKey("ticket.id", ondelete="CASCADE"), nullable=False),
-    Column("at", UTCDateTime, nullable=False),
-    Column("actor_user_id", Id, nullable=True),
-    Column("from_state", String(16), nullable=True),
-    Column("to_state", String(16), nullable=False),
-    Column("action", String(16), nullable=False),
-    Column("counter", String(32), nullable=True),
-    Index(None, "ticket_id", "at"),
-)
-
 # Counters (loket) or rooms where a clinic's patients are called to.
 service_point = Table(
     "service_point",
@@ -367,8 +351,9 @@ clinic_service_time = Table(
 )
 
 # Every change a patient, a display or another system cares about (`domain.events`), stored in
-# the transaction of the change. Append-only; its id orders all events and is the id that
-# live streams resume from. No foreign keys: it is history, and it is written on every change.
+# the transaction of the change. Append-only, never overwritten: a ticket's events are its
+# timeline (waits, service times and undo come from them). Its id orders all events and is the
+# id live streams resume from. No foreign keys: it is history, written on every change.
 domain_event = Table(
     "domain_event",
     metadata,
@@ -381,6 +366,7 @@ domain_event = Table(
     Column("appointment_id", Id, nullable=True),
     Column("patient_id", Id, nullable=True),
     Column("actor_user_id", Id, nullable=True),
+    Column("action", String(16), nullable=True),  # a ticket's timeline action: call, start...
     Column("data", Text, nullable=False),
     Index(None, "facility_id", "clinic_id", "id"),
     Index(None, "ticket_id", "id"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -23,7 +24,7 @@ from antrean.persistence.rows import Repository
 from antrean.services.ports import ClinicQueueFacts, TicketEventRow
 
 _T = t.ticket
-_E = t.ticket_event
+_E = t.domain_event  # a ticket's timeline: its events, with their actions
 _COLUMNS = [
     _T.c[name]
     for name in (
@@ -50,18 +51,7 @@ _BUSY = (TicketState.CALLED.value, TicketState.SERVING.value)
 # Statements on the walk-in and status paths, built once (see persistence/statements.py).
 # Every column a ticket is read with, but its id; plus the appointment it may come from.
 _TICKET_VALUES = (*(c.name for c in _COLUMNS if c.name != "id"), "appointment_id")
-_EVENT_VALUES = (
-    "facility_id",
-    "ticket_id",
-    "at",
-    "actor_user_id",
-    "from_state",
-    "to_state",
-    "action",
-    "counter",
-)
 _INSERT_TICKET = insert_returning_id(_T, _TICKET_VALUES)
-_INSERT_EVENT = insert_returning_id(_E, _EVENT_VALUES)
 # People ahead of a ticket, counted in the order of `domain.queue.queue_order`: effective
 # priority first (a normal ticket waiting longer than the aging time counts as priority), then
 # place in line (sort_at, number). Written as a sum of counts over ranges of the queue-order
@@ -228,30 +218,6 @@ class SqlTickets(Repository):
         }
         return int(_INSERT_TICKET.scalar(self.conn, values))
 
-    def add_event(
-        self,
-        facility_id: int,
-        ticket_id: int,
-        *,
-        at: datetime,
-        actor_user_id: int | None,
-        from_state: str | None,
-        to_state: str,
-        action: str,
-        counter: str | None = None,
-    ) -> int:
-        values = {
-            "facility_id": facility_id,
-            "ticket_id": ticket_id,
-            "at": at,
-            "actor_user_id": actor_user_id,
-            "from_state": from_state,
-            "to_state": to_state,
-            "action": action,
-            "counter": counter,
-        }
-        return int(_INSERT_EVENT.scalar(self.conn, values))
-
     def get(self, facility_id: int, ticket_id: int) -> Ticket | None:
         row = self.conn.execute(
             select(*_COLUMNS).where(_T.c.facility_id == facility_id, _T.c.id == ticket_id)
@@ -342,12 +308,17 @@ class SqlTickets(Repository):
 
     def last_event(self, ticket_id: int) -> TicketEventRow | None:
         row = self.conn.execute(
-            select(_E.c.from_state, _E.c.to_state, _E.c.counter, _E.c.action)
-            .where(_E.c.ticket_id == ticket_id)
+            select(_E.c.action, _E.c.data)
+            .where(_E.c.ticket_id == ticket_id, _E.c.action.is_not(None))
             .order_by(_E.c.id.desc())
             .limit(1)
         ).first()
-        return TicketEventRow(*row) if row else None
+        if row is None:
+            return None
+        data = json.loads(row.data)
+        return TicketEventRow(
+            data.get("from_state"), data["state"], data.get("counter"), row.action
+        )
 
     def called_at(self, ticket_ids: list[int]) -> dict[int, datetime]:
         if not ticket_ids:

@@ -257,18 +257,6 @@ class ClinicQueueFacts:
 
 class Tickets(Protocol):
     def add(self, ticket: Ticket, appointment_id: int | None) -> int: ...
-    def add_event(
-        self,
-        facility_id: int,
-        ticket_id: int,
-        *,
-        at: datetime,
-        actor_user_id: int | None,
-        from_state: str | None,
-        to_state: str,
-        action: str,
-        counter: str | None = None,
-    ) -> int: ...
     def get(self, facility_id: int, ticket_id: int) -> Ticket | None: ...
     def with_clinic_facts(self, status_code: str) -> tuple[Ticket, ClinicQueueFacts] | None: ...
     def queue_clinic(
@@ -297,7 +285,10 @@ class Tickets(Protocol):
         """Change the state only if it is still `from_state`: false when someone was faster."""
         ...
 
-    def last_event(self, ticket_id: int) -> TicketEventRow | None: ...
+    def last_event(self, ticket_id: int) -> TicketEventRow | None:
+        """The latest entry of the ticket's timeline (its latest queue event)."""
+        ...
+
     def called_at(self, ticket_ids: list[int]) -> dict[int, datetime]:
         """When each ticket was first called, for those called at all."""
         ...

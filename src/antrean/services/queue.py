@@ -145,15 +145,6 @@ def issue_ticket(
         status_code=secrets.token_urlsafe(12),
     )
     ticket.id = uow.tickets.add(ticket, appointment_id)
-    uow.tickets.add_event(
-        actor.facility_id,
-        ticket.id,
-        at=now,
-        actor_user_id=actor.account_id,
-        from_state=None,
-        to_state=TicketState.WAITING.value,
-        action=action,
-    )
     uow.publish(ticket_event(ticket, action, at=now, actor_user_id=actor.account_id))
     return ticket
 

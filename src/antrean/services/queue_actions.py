@@ -47,18 +47,11 @@ def _record(
 ) -> Ticket:
     """The ticket's move, on its timeline and as a domain event."""
     now = uow.clock.now()
-    uow.tickets.add_event(
-        actor.facility_id,
-        ticket.id,
-        at=now,
-        actor_user_id=actor.account_id,
-        from_state=ticket.state.value,
-        to_state=to.value,
-        action=action,
-        counter=counter,
-    )
     moved = replace(ticket, state=to, counter=counter)
-    uow.publish(ticket_event(moved, action, at=now, actor_user_id=actor.account_id, kind=kind))
+    event = ticket_event(
+        moved, action, at=now, actor_user_id=actor.account_id, from_state=ticket.state, kind=kind
+    )
+    uow.publish(event)
     return moved
 
 

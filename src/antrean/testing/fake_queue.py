@@ -28,23 +28,6 @@ class FakeTickets(StorePart):
         self.s.tickets[new.id] = new
         return new.id
 
-    def add_event(
-        self,
-        facility_id: int,
-        ticket_id: int,
-        *,
-        at: datetime,
-        actor_user_id: int | None,
-        from_state: str | None,
-        to_state: str,
-        action: str,
-        counter: str | None = None,
-    ) -> int:
-        self.s.ticket_events.append(
-            (ticket_id, at, TicketEventRow(from_state, to_state, counter, action))
-        )
-        return len(self.s.ticket_events)
-
     def get(self, facility_id: int, ticket_id: int) -> Ticket | None:
         k = self.s.tickets.get(ticket_id)
         return replace(k) if k and k.facility_id == facility_id else None
@@ -138,14 +121,32 @@ class FakeTickets(StorePart):
         k.sort_at = sort_at or k.sort_at
         return True
 
+    def _timeline(self) -> list[tuple[int, datetime, str, DomainEvent]]:
+        """(ticket, at, action, event) of every ticket event, oldest first."""
+        return [
+            (e.ticket_id, e.at, str(e.data["action"]), e)
+            for e in self.s.events
+            if e.kind.is_queue and e.ticket_id is not None and e.data.get("action")
+        ]
+
     def last_event(self, ticket_id: int) -> TicketEventRow | None:
-        rows = [e[2] for e in self.s.ticket_events if e[0] == ticket_id]
-        return rows[-1] if rows else None
+        rows = [e for k, _, _, e in self._timeline() if k == ticket_id]
+        if not rows:
+            return None
+        data = rows[-1].data
+        from_state = data.get("from_state")
+        counter = data.get("counter")
+        return TicketEventRow(
+            str(from_state) if from_state is not None else None,
+            str(data["state"]),
+            str(counter) if counter is not None else None,
+            str(data["action"]),
+        )
 
     def called_at(self, ticket_ids: list[int]) -> dict[int, datetime]:
         found: dict[int, datetime] = {}
-        for ticket_id, at, event in self.s.ticket_events:
-            if ticket_id in ticket_ids and event.action == "call":
+        for ticket_id, at, action, _ in self._timeline():
+            if ticket_id in ticket_ids and action == "call":
                 found[ticket_id] = min(at, found.get(ticket_id, at))
         return found
 
@@ -154,10 +155,10 @@ class FakeTickets(StorePart):
     ) -> list[timedelta]:
         starts: dict[int, datetime] = {}
         finishes: dict[int, datetime] = {}
-        for ticket_id, at, event in self.s.ticket_events:
-            if event.action == "start":
+        for ticket_id, at, action, _ in self._timeline():
+            if action == "start":
                 starts[ticket_id] = max(at, starts.get(ticket_id, at))
-            elif event.action == "finish":
+            elif action == "finish":
                 finishes[ticket_id] = max(at, finishes.get(ticket_id, at))
         found = sorted(
             (finished, finished - starts[ticket_id])

@@ -18,7 +18,6 @@ from antrean.domain.scheduling import Schedule, ScheduleException
 from antrean.services.ports import (
     Named,
     RefreshTokenRow,
-    TicketEventRow,
 )
 
 
@@ -58,7 +57,6 @@ class Store:
     sequences: dict[tuple[int, str], int] = field(default_factory=dict)
     tickets: dict[int, Ticket] = field(default_factory=dict)
     service_points: dict[tuple[int, str], bool] = field(default_factory=dict)
-    ticket_events: list[tuple[int, datetime, TicketEventRow]] = field(default_factory=list)
     service_times: dict[int, EwmaServiceTime] = field(default_factory=dict)
     events: list[DomainEvent] = field(default_factory=list)
     # The facility of rows whose domain type does not carry it (services, doctors, ...).

@@ -117,7 +117,15 @@ async def board(
     return _board_out(snapshot)
 
 
-@router.get("/clinics/{clinic_id}/events", summary="Live queue events of a clinic (SSE)")
+_STREAM = {200: {"description": "A server-sent event stream", "content": {"text/event-stream": {}}}}
+
+
+@router.get(
+    "/clinics/{clinic_id}/events",
+    summary="Live queue events of a clinic (SSE)",
+    response_class=EventSourceResponse,
+    responses=_STREAM,
+)
 async def clinic_events(
     clinic_id: PathId,
     last_event_id: str | None = Header(None, alias="Last-Event-ID"),
@@ -142,7 +150,12 @@ async def clinic_events(
     return EventSourceResponse(stream, ping=HEARTBEAT_SECONDS)
 
 
-@router.get("/queue/status/{status_code}/events", summary="Live events of one ticket (SSE)")
+@router.get(
+    "/queue/status/{status_code}/events",
+    summary="Live events of one ticket (SSE)",
+    response_class=EventSourceResponse,
+    responses=_STREAM,
+)
 async def ticket_events(
     status_code: PathCode,
     last_event_id: str | None = Header(None, alias="Last-Event-ID"),

@@ -242,6 +242,5 @@ def ticket_event(
             "from_state": from_state.value if from_state is not None else None,
             "action": action,
             "counter": ticket.counter,
-            "day": ticket.day.isoformat(),
         },
     )

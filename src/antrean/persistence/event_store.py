@@ -87,7 +87,7 @@ class SqlEvents(Repository):
             "patient_id": event.patient_id,
             "actor_user_id": event.actor_user_id,
             "action": event.data.get("action") if event.kind.is_queue else None,
-            "data": json.dumps(dict(event.data), separators=(",", ":")),
+            "data": json.dumps(event.data, separators=(",", ":")),
         }
         if self.notify_channel is None:
             return event.stored_as(int(_INSERT.scalar(self.conn, values)))

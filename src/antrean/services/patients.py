@@ -53,6 +53,16 @@ def new_patient(
 ) -> Patient:
     """Add a patient in the caller's transaction; an MRN is issued when none is given."""
     draft = draft.validated(today(uow, policy))
+    return add_checked_patient(
+        uow, facility_id=facility_id, draft=draft, phone=to_e164(phones, draft.phone)
+    )
+
+
+def add_checked_patient(
+    uow: UnitOfWork, *, facility_id: int, draft: PatientDraft, phone: str | None
+) -> Patient:
+    """Store a patient whose draft has been checked (`PatientDraft.validated`), with the phone
+    in E.164, in the caller's transaction; an MRN is issued when none is given."""
     patient = Patient(
         id=0,
         facility_id=facility_id,
@@ -60,7 +70,7 @@ def new_patient(
         name=draft.name,
         birth_date=draft.birth_date,
         sex=draft.sex,
-        phone=to_e164(phones, draft.phone),
+        phone=phone,
         address=draft.address,
         nik=draft.nik,
         bpjs_number=draft.bpjs_number,

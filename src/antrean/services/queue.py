@@ -35,7 +35,7 @@ from antrean.domain.queue import (
 )
 from antrean.domain.queue import status_code as status_code_text
 from antrean.services.access import FRONT_DESK, SIGNED_IN, allow
-from antrean.services.patients import new_patient
+from antrean.services.patients import add_checked_patient
 from antrean.services.ports import ClinicQueueFacts, UnitOfWork
 from antrean.services.providers import PhoneNumbers
 
@@ -149,15 +149,9 @@ def issue_ticket(
     return ticket
 
 
-def _match_patient(
-    uow: UnitOfWork,
-    *,
-    facility_id: int,
-    policy: BookingPolicy,
-    phones: PhoneNumbers,
-    walk_in: WalkInDraft,
-) -> Patient:
-    """The patient with this MRN (the date of birth must agree), or a new record."""
+def _match_patient(uow: UnitOfWork, *, facility_id: int, walk_in: WalkInDraft) -> Patient:
+    """The patient with this MRN (the date of birth must agree), or a new record. The walk-in
+    has been checked (`WalkInDraft.validated`)."""
     if walk_in.mrn:
         existing = uow.patients.get_by_mrn(facility_id, walk_in.mrn)
         if existing is not None:
@@ -167,7 +161,7 @@ def _match_patient(
     draft = PatientDraft(
         name=walk_in.name, birth_date=walk_in.birth_date, sex=walk_in.sex, mrn=walk_in.mrn
     )
-    return new_patient(uow, facility_id=facility_id, policy=policy, phones=phones, draft=draft)
+    return add_checked_patient(uow, facility_id=facility_id, draft=draft, phone=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,9 +194,7 @@ def issue_walk_in(
         clinic, facts = found
         if not clinic_open_at(clinic, local):
             raise AntreanError("clinic_closed")
-        patient = _match_patient(
-            uow, facility_id=actor.facility_id, policy=policy, phones=phones, walk_in=walk_in
-        )
+        patient = _match_patient(uow, facility_id=actor.facility_id, walk_in=walk_in)
         ticket = issue_ticket(
             uow,
             actor=actor,

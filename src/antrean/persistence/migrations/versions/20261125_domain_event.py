@@ -38,11 +38,11 @@ _KIND = """CASE
 END"""
 _FIELDS = (
     "'label', t.label, 'status_code', t.status_code, 'state', e.to_state, "
-    "'from_state', e.from_state, 'action', e.action, 'counter', e.counter, 'day', {day}"
+    "'from_state', e.from_state, 'action', e.action, 'counter', e.counter"
 )
 _DATA = {
-    "sqlite": f"json_object({_FIELDS.format(day='t.day')})",
-    "postgresql": f"json_build_object({_FIELDS.format(day='t.day::text')})::text",
+    "sqlite": f"json_object({_FIELDS})",
+    "postgresql": f"json_build_object({_FIELDS})::text",
 }
 
 

@@ -40,6 +40,11 @@ class Broadcaster:
             if not self._subscribers[key]:
                 del self._subscribers[key]
 
+    def interest(self) -> tuple[frozenset[int], bool]:
+        clinics = frozenset(k for kind, k in self._subscribers if kind == "clinic")
+        tickets = any(kind == "ticket" for kind, _ in self._subscribers)
+        return clinics, tickets  # type: ignore[return-value]
+
     def subscriber_count(self) -> int:
         return sum(len(s) for s in self._subscribers.values())
 

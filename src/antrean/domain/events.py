@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -75,7 +75,19 @@ class DomainEvent:
     id: int = 0
 
     def stored_as(self, event_id: int) -> DomainEvent:
-        return replace(self, id=event_id)
+        # Spelled out rather than `dataclasses.replace`: this runs on every change.
+        return DomainEvent(
+            self.kind,
+            self.facility_id,
+            self.at,
+            self.clinic_id,
+            self.ticket_id,
+            self.appointment_id,
+            self.patient_id,
+            self.actor_user_id,
+            self.data,
+            event_id,
+        )
 
     def to_json(self) -> str:
         return json.dumps(

@@ -68,7 +68,7 @@ class Actor:
         return self.user_id or None
 
     def has_any(self, *roles: Role) -> bool:
-        return bool(self.roles & SUPER_ROLES) or bool(self.roles & set(roles))
+        return not self.roles.isdisjoint(SUPER_ROLES) or not self.roles.isdisjoint(roles)
 
     def require(self, *roles: Role) -> None:
         if not self.has_any(*roles):

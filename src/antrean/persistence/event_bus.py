@@ -93,9 +93,15 @@ class TableTailBus:
         """Commit; the events are delivered by the tail, in order with other processes'."""
         tx.commit()
 
-    def _read(self, after_id: int) -> list[DomainEvent]:
+    def _read(self, after_id: int) -> tuple[int, list[DomainEvent]]:
         with self._engine.connect() as conn:
-            return events_after(conn, after_id)
+            # The newest id first, then who follows what: a subscriber that comes after this
+            # check starts from a snapshot read later, which holds every event up to `newest`.
+            newest = last_event_id(conn)
+            clinics, any_ticket = self.broadcaster.interest()
+            if not clinics and not any_ticket:  # nobody follows anything: skip ahead
+                return newest, []
+            return events_after(conn, after_id, clinics=clinics, any_ticket=any_ticket)
 
     async def run(self) -> None:
         with self._engine.connect() as conn:
@@ -103,12 +109,11 @@ class TableTailBus:
         while True:
             await asyncio.sleep(self.interval)
             try:
-                events = self._read(last)
+                last, events = self._read(last)
             except Exception as exc:  # a locked or busy moment: try again next round
                 log.warning("event tail read failed (%s)", exc.__class__.__name__)
                 continue
             if events:
-                last = events[-1].id
                 self.broadcaster.deliver(events)
 
 

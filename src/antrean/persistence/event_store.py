@@ -52,7 +52,7 @@ _COLUMNS = (
     _E.c.actor_user_id,
     _E.c.data,
 )
-_QUEUE_KINDS = [k.value for k in EventKind if k.is_queue]
+_QUEUE_KINDS = frozenset(k.value for k in EventKind if k.is_queue)
 
 
 def _event(row: Sequence[Any]) -> DomainEvent:
@@ -98,7 +98,7 @@ class SqlEvents(Repository):
     def _stream(self, facility_id: int, clinic_id: int | None, status_code: str | None) -> Any:
         stmt = select(*_COLUMNS).where(_E.c.facility_id == facility_id)
         if clinic_id is not None:
-            stmt = stmt.where(_E.c.clinic_id == clinic_id, _E.c.kind.in_(_QUEUE_KINDS))
+            stmt = stmt.where(_E.c.clinic_id == clinic_id, _E.c.kind.in_(sorted(_QUEUE_KINDS)))
         if status_code is not None:
             ticket = select(_T.c.id).where(_T.c.status_code == status_code).scalar_subquery()
             stmt = stmt.where(_E.c.ticket_id == ticket)
@@ -134,10 +134,27 @@ class SqlEvents(Repository):
         return list(self.conn.execute(ids).scalars())
 
 
-def events_after(conn: Connection, after_id: int, limit: int = 1000) -> list[DomainEvent]:
-    """Events after an id, all facilities: what an event tail has not seen yet."""
-    rows = conn.execute(select(*_COLUMNS).where(_E.c.id > after_id).order_by(_E.c.id).limit(limit))
-    return [_event(row) for row in rows]
+def events_after(
+    conn: Connection,
+    after_id: int,
+    *,
+    clinics: frozenset[int],
+    any_ticket: bool,
+    limit: int = 1000,
+) -> tuple[int, list[DomainEvent]]:
+    """What an event tail has not seen yet, all facilities: the last id read, and the queue
+    events someone follows (of these clinics, or of any ticket when `any_ticket`). Rows no one
+    follows are passed over without being decoded."""
+    stmt = select(*_COLUMNS).where(_E.c.id > after_id).order_by(_E.c.id).limit(limit)
+    rows = conn.execute(stmt).all()
+    if not rows:
+        return after_id, []
+    wanted = [
+        _event(row)
+        for row in rows
+        if row.kind in _QUEUE_KINDS and (any_ticket or row.clinic_id in clinics)
+    ]
+    return rows[-1].id, wanted
 
 
 def last_event_id(conn: Connection) -> int:

@@ -370,5 +370,4 @@ domain_event = Table(
     Column("data", Text, nullable=False),
     Index(None, "facility_id", "clinic_id", "id"),
     Index(None, "ticket_id", "id"),
-    Index(None, "appointment_id", "id"),
 )

@@ -16,6 +16,10 @@ class EventSink(Protocol):
     """Receives events once their transaction has committed (a process's live-update fan-out)."""
 
     def deliver(self, events: Iterable[DomainEvent]) -> None: ...
+    def interest(self) -> tuple[frozenset[int], bool]:
+        """The clinics someone follows now, and whether anyone follows a single ticket: an
+        event nobody follows need not be read."""
+        ...
 
 
 class PasswordHasher(Protocol):

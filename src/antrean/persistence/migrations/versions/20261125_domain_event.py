@@ -68,9 +68,6 @@ def upgrade() -> None:
         ["facility_id", "clinic_id", "id"],
     )
     op.create_index(op.f("ix_domain_event_ticket_id_id"), "domain_event", ["ticket_id", "id"])
-    op.create_index(
-        op.f("ix_domain_event_appointment_id_id"), "domain_event", ["appointment_id", "id"]
-    )
     dialect = op.get_bind().dialect.name
     op.execute(
         "INSERT INTO domain_event (id, facility_id, at, kind, clinic_id, ticket_id, "

@@ -97,8 +97,8 @@ class SqlEvents(Repository):
 
     def _stream(self, facility_id: int, clinic_id: int | None, status_code: str | None) -> Any:
         stmt = select(*_COLUMNS).where(_E.c.facility_id == facility_id)
-        if clinic_id is not None:
-            stmt = stmt.where(_E.c.clinic_id == clinic_id, _E.c.kind.in_(sorted(_QUEUE_KINDS)))
+        if clinic_id is not None:  # ticket events: the partial index's condition, spelled out
+            stmt = stmt.where(_E.c.clinic_id == clinic_id, _E.c.ticket_id.is_not(None))
         if status_code is not None:
             ticket = select(_T.c.id).where(_T.c.status_code == status_code).scalar_subquery()
             stmt = stmt.where(_E.c.ticket_id == ticket)

@@ -368,6 +368,21 @@ domain_event = Table(
     Column("actor_user_id", Id, nullable=True),
     Column("action", String(16), nullable=True),  # a ticket's timeline action: call, start...
     Column("data", Text, nullable=False),
-    Index(None, "facility_id", "clinic_id", "id"),
-    Index(None, "ticket_id", "id"),
+    # Ticket events only (partial indexes): live streams and the ticket timeline read them;
+    # other events cost no index entry when they are written.
+    Index(
+        None,
+        "facility_id",
+        "clinic_id",
+        "id",
+        sqlite_where=text("ticket_id IS NOT NULL"),
+        postgresql_where=text("ticket_id IS NOT NULL"),
+    ),
+    Index(
+        None,
+        "ticket_id",
+        "id",
+        sqlite_where=text("ticket_id IS NOT NULL"),
+        postgresql_where=text("ticket_id IS NOT NULL"),
+    ),
 )

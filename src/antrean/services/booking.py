@@ -46,7 +46,7 @@ def book_appointment(
     key with another booking is `idempotency_key_reused`."""
     draft = draft.validated()
     key = idempotency_key_text(idempotency_key)
-    request_hash = draft.fingerprint()
+    request_hash = draft.fingerprint() if key is not None else ""
     try:
         return _book(uow, actor, policy, draft, key, request_hash)
     except UniqueViolation:

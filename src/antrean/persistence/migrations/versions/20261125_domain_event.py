@@ -62,12 +62,23 @@ def upgrade() -> None:
         sa.Column("data", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_domain_event")),
     )
+    # Ticket events only: live streams and the ticket timeline read them; other events cost
+    # no index entry when they are written.
+    tickets_only = sa.text("ticket_id IS NOT NULL")
     op.create_index(
         op.f("ix_domain_event_facility_id_clinic_id_id"),
         "domain_event",
         ["facility_id", "clinic_id", "id"],
+        sqlite_where=tickets_only,
+        postgresql_where=tickets_only,
     )
-    op.create_index(op.f("ix_domain_event_ticket_id_id"), "domain_event", ["ticket_id", "id"])
+    op.create_index(
+        op.f("ix_domain_event_ticket_id_id"),
+        "domain_event",
+        ["ticket_id", "id"],
+        sqlite_where=tickets_only,
+        postgresql_where=tickets_only,
+    )
     dialect = op.get_bind().dialect.name
     op.execute(
         "INSERT INTO domain_event (id, facility_id, at, kind, clinic_id, ticket_id, "

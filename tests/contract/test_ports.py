@@ -22,7 +22,7 @@ from antrean.domain.queue import (
     queue_order,
     ticket_event,
 )
-from antrean.domain.scheduling import SlotSpec
+from antrean.domain.scheduling import ExceptionKind, ScheduleException, SlotSpec
 from antrean.services.ports import AppointmentFilter, UniqueViolation
 from tests.integration.conftest import FROZEN_AT
 
@@ -257,6 +257,15 @@ def test_slots_take_places_up_to_capacity_and_are_found(uow):
     with uow(write=True):
         view = uow.slots.view(1, first)
         assert (view.booked, view.capacity, view.active, view.clinic_is_open) == (1, 2, True, True)
+        assert view.exceptions_that_day is False
+        uow.schedules.add_exception(
+            2, ScheduleException(0, ExceptionKind.HOLIDAY, MONDAY, MONDAY, reason="elsewhere")
+        )
+        assert uow.slots.view(1, first).exceptions_that_day is False, "another facility's"
+        uow.schedules.add_exception(
+            1, ScheduleException(0, ExceptionKind.LEAVE, MONDAY, MONDAY, doctor_id=doctor)
+        )
+        assert uow.slots.view(1, first).exceptions_that_day is True
         assert uow.slots.view(2, first) is None
         assert uow.slots.view_with_patient(1, first, patient)[1] is True
         assert uow.slots.view_with_patient(1, first, 10**6)[1] is False

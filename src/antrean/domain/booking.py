@@ -61,6 +61,9 @@ class SlotView:
     booked: int
     active: bool
     clinic_is_open: bool
+    # Whether any leave, holiday or changed hours of the facility covers the slot's day: only
+    # then do the exceptions need reading.
+    exceptions_that_day: bool = True
 
 
 @dataclass(slots=True)

@@ -12,7 +12,7 @@ from antrean.persistence import tables as t
 from antrean.persistence.rows import Repository
 from antrean.services.ports import FreeSlot
 
-_s, _c = t.slot, t.clinic
+_s, _c, _e = t.slot, t.clinic, t.schedule_exception
 
 SLOT_VIEW = (
     select(
@@ -27,6 +27,13 @@ SLOT_VIEW = (
         _s.c.booked,
         _s.c.active,
         _c.c.is_open,
+        exists()
+        .where(
+            _e.c.facility_id == _s.c.facility_id,
+            _e.c.date_from <= _s.c.day,
+            _e.c.date_to >= _s.c.day,
+        )
+        .label("exceptions_that_day"),
     )
     .join(_c, _c.c.id == _s.c.clinic_id)
     .where(_s.c.id == bindparam("slot_id"), _s.c.facility_id == bindparam("facility_id"))

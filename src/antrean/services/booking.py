@@ -134,7 +134,11 @@ def _check_bookable(
 ) -> None:
     if slot is None:
         raise AntreanError("slot_not_found")
-    exceptions = uow.schedules.list_exceptions(actor.facility_id, slot.day, slot.day)
+    exceptions = (
+        uow.schedules.list_exceptions(actor.facility_id, slot.day, slot.day)
+        if slot.exceptions_that_day
+        else []
+    )
     check_slot_bookable(slot, now=now, policy=policy, exceptions=exceptions)
 
 

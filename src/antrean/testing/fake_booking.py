@@ -78,6 +78,11 @@ class FakeSlots(StorePart):
             s.booked,
             s.active,
             self.s.clinics[s.clinic_id].is_open,
+            any(
+                e.date_from <= s.day <= e.date_to
+                for e in self.s.exceptions.values()
+                if self.s.owned("exception", e.id, facility_id)
+            ),
         )
 
     def view_with_patient(

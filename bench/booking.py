@@ -17,13 +17,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import uuid
 from datetime import date, time, timedelta
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, func, insert, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine, func, insert, select
 
 from antrean.bootstrap import build, ensure_facility
 from antrean.config import Settings
@@ -33,10 +31,13 @@ from antrean.persistence.migrate import upgrade
 from antrean.persistence.rows import search_key
 from antrean.services import accounts
 from antrean.testing.live_server import running_server
+
+sys.path.insert(0, str(Path(__file__).parent))
+from databases import drop_database, fresh_database
+
 from antrean.testing.seed import open_all_week_clinic
 
 SECRET = "benchmark-secret-" + "b" * 40
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 CAPACITY = 5
 
 LUA = """
@@ -81,24 +82,6 @@ function done(summary, latency, requests)
   io.write(string.format("BENCH ok=%%d failed=%%d\\n", total_ok, total_failed))
 end
 """
-
-
-def _database(kind: str, workdir: Path) -> tuple[str, str | None]:
-    if kind == "sqlite":
-        return f"sqlite:///{workdir / 'bench.db'}", None
-    name = f"antrean_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return make_url(PG_URL).set(database=name).render_as_string(hide_password=False), name
-
-
-def _drop(name: str) -> None:
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def seed(url: str, workdir: Path, doctors: int, patients: int) -> tuple[list[int], int]:
@@ -207,12 +190,12 @@ def main() -> int:
         print("wrk is not installed (Debian package 'wrk')", file=sys.stderr)
         return 2
     workdir = Path(tempfile.mkdtemp(prefix="antrean-bench-"))
-    url, pg_name = _database(args.db, workdir)
+    url, pg_name = fresh_database(args.db, workdir)
     try:
         return _run(args, url, workdir)
     finally:
         if pg_name:
-            _drop(pg_name)
+            drop_database(pg_name)
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -25,7 +25,8 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from booking import SECRET, _database, _drop, wrk
+from booking import SECRET, wrk
+from databases import drop_database, fresh_database
 
 from antrean.bootstrap import build, ensure_facility
 from antrean.config import Settings
@@ -210,7 +211,7 @@ def main() -> int:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
     workdir = Path(tempfile.mkdtemp(prefix="antrean-bench-"))
-    url, pg_name = _database(args.db, workdir)
+    url, pg_name = fresh_database(args.db, workdir)
     try:
         walk_in_clinics, reads = seed(url, workdir, args.clinics)
         common = {"connections": args.connections, "threads": 2}
@@ -236,7 +237,7 @@ def main() -> int:
             sse = asyncio.run(sse_fanout(base, reads, args.subscribers))
     finally:
         if pg_name:
-            _drop(pg_name)
+            drop_database(pg_name)
         shutil.rmtree(workdir, ignore_errors=True)
     print(
         f"\n== queue benchmark: {args.db}, {args.workers} server process(es), "

@@ -27,41 +27,22 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from antrean.testing.live_server import running_server
 
+sys.path.insert(0, str(Path(__file__).parent))
+from databases import drop_database, fresh_database
+
 SECRET = "benchmark-secret-" + "b" * 40
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 USERNAME = "bench"
 PASSWORD = "bench-password"
 TOKEN_PATH = "/api/v1/auth/token"
 TARGET_P50_MS = 25.0
 TARGET_P99_MS = 150.0
-
-
-def _database(kind: str, workdir: Path) -> tuple[str, str | None]:
-    if kind == "sqlite":
-        return f"sqlite:///{workdir / 'bench.db'}", None
-    name = f"antrean_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return make_url(PG_URL).set(database=name).render_as_string(hide_password=False), name
-
-
-def _drop(name: str) -> None:
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def create_account(url: str, workdir: Path) -> None:
@@ -173,12 +154,12 @@ def main() -> int:
     )
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="antrean-bench-"))
-    url, pg_name = _database(args.db, workdir)
+    url, pg_name = fresh_database(args.db, workdir)
     try:
         return _run(args, url, workdir)
     finally:
         if pg_name:
-            _drop(pg_name)
+            drop_database(pg_name)
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import defaultdict
-from collections.abc import Iterable
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from antrean.domain.events import DomainEvent
 
 QUEUE_LIMIT = 256
+ENCODED_LIMIT = 4096
 Subscription = asyncio.Queue["DomainEvent | None"]
 
 
@@ -19,9 +20,8 @@ class Broadcaster:
     """Fans events out to this process's subscribers, keyed by clinic and by ticket."""
 
     def __init__(self) -> None:
-        self._subscribers: dict[tuple[str, object], set[asyncio.Queue[DomainEvent | None]]] = (
-            defaultdict(set)
-        )
+        self._subscribers: dict[tuple[str, object], set[Subscription]] = defaultdict(set)
+        self._encoded: OrderedDict[int, bytes] = OrderedDict()
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -39,6 +39,15 @@ class Broadcaster:
             self._subscribers[key].discard(queue)
             if not self._subscribers[key]:
                 del self._subscribers[key]
+
+    def encoded(self, event: DomainEvent, encode: Callable[[DomainEvent], bytes]) -> bytes:
+        """An event as sent to subscribers, encoded once however many it goes to."""
+        found = self._encoded.get(event.id)
+        if found is None:
+            found = self._encoded[event.id] = encode(event)
+            if len(self._encoded) > ENCODED_LIMIT:
+                self._encoded.popitem(last=False)
+        return found
 
     def interest(self) -> tuple[frozenset[int], bool]:
         clinics = frozenset(k for kind, k in self._subscribers if kind == "clinic")

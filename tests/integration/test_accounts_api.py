@@ -3,6 +3,8 @@ everyone changes their own password; the last admin cannot be taken away."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 
 def _token_pair(api, username: str, password: str) -> dict:
     r = api.client.post("/api/v1/auth/token", data={"username": username, "password": password})
@@ -95,3 +97,15 @@ def test_only_admins_manage_accounts(api, admin):
     )
     r = api.client.post("/api/v1/auth/users/1/password", json={"new_password": "x" * 10})
     assert r.status_code == 401
+
+
+def test_a_refresh_works_even_when_the_old_access_token_comes_along(api, admin):
+    """A client refreshing because its access token expired may still send that token."""
+    pair = _token_pair(api, "admin", "staff-password-1")
+    api.container.clock.advance(timedelta(minutes=30))  # the access token has expired
+    r = api.client.post(
+        "/api/v1/auth/token",
+        headers={"Authorization": f"Bearer {pair['access_token']}"},
+        data={"grant_type": "refresh_token", "refresh_token": pair["refresh_token"]},
+    )
+    assert r.status_code == 200, r.text

@@ -41,5 +41,11 @@ def test_board_and_staff_list(api, admin, clinic_setup):
     assert [r["patient_name"] for r in rows] == ["Budi", "Ani", "Citra"]
     assert rows[0]["waited_minutes"] == 12 and rows[2]["waited_minutes"] == 12
     assert all(r["mrn"] for r in rows)
+    second = next(r for r in rows if r["label"] == "A-002")
+    r = api.client.post(f"/api/v1/queue/tickets/{second['id']}/cancel", headers=operator)
+    assert r.status_code == 200
+    rows = api.client.get(f"/api/v1/clinics/{clinic}/queue", headers=operator).json()
+    gone = next(r for r in rows if r["label"] == "A-002")
+    assert gone["waited_minutes"] is None and gone["position"] is None, "left without a call"
     assert api.client.get(f"/api/v1/clinics/{clinic}/queue").status_code == 401
     assert api.client.get("/api/v1/clinics/999/board").status_code == 404

@@ -294,11 +294,6 @@ MESSAGES: dict[str, tuple[ErrorKind, str, str]] = {
         "Tindakan '{action}' tidak dikenal.",
         "Unknown action '{action}'.",
     ),
-    "account_disabled": (
-        ErrorKind.CONFLICT,
-        "Akun ini dinonaktifkan.",
-        "This account is disabled.",
-    ),
     "wrong_password": (
         ErrorKind.INVALID,
         "Kata sandi lama salah.",

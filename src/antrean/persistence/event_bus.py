@@ -21,7 +21,7 @@ from antrean.domain.events import DomainEvent
 from antrean.persistence.event_store import events_after, last_event_id
 from antrean.services.providers import EventSink
 
-log = logging.getLogger("antrean.events")
+log = logging.getLogger(__name__)
 CHANNEL = "antrean_events"
 
 

@@ -48,7 +48,7 @@ _COLUMNS = [
 ]
 _BUSY = (TicketState.CALLED.value, TicketState.SERVING.value)
 
-# Statements on the walk-in and status paths, built once (see persistence/statements.py).
+# Statements on the walk-in and status paths, built once (see persistence/prepared.py).
 # Every column a ticket is read with, but its id; plus the appointment it may come from.
 _TICKET_VALUES = (*(c.name for c in _COLUMNS if c.name != "id"), "appointment_id")
 _INSERT_TICKET = insert_returning_id(_T, _TICKET_VALUES)

@@ -16,12 +16,8 @@ from antrean.domain.identity import Actor, Role
 P = ParamSpec("P")
 R = TypeVar("R")
 
-PUBLIC: tuple[Role, ...] = ()  # anyone, signed in or not (public reads, the board)
 SIGNED_IN = (Role.PATIENT, Role.OPERATOR, Role.DOCTOR)  # ownership is checked inside
-STAFF = (Role.OPERATOR, Role.DOCTOR)
 FRONT_DESK = (Role.OPERATOR, Role.DOCTOR, Role.KIOSK)  # staff, or a kiosk device
-ADMIN = (Role.ADMIN,)
-SYSTEM = (Role.SYSTEM,)
 
 
 def allow(*roles: Role, public: bool = False) -> Callable[[Callable[P, R]], Callable[P, R]]:

@@ -212,7 +212,8 @@ def change_own_password(
     current_password: str,
     new_password: str,
 ) -> None:
-    """The signed-in user changes their password; their other sessions end."""
+    """The signed-in user changes their password; every session of theirs ends (refresh
+    tokens revoked): they sign in again with the new password."""
     check_password_strength(new_password)
     user = get_own_account(uow, actor=actor)
     if not hasher.verify(user.password_hash, current_password):

@@ -202,7 +202,8 @@ class StaffQueueRow:
     ticket: Ticket
     patient_name: str
     mrn: str
-    waited: timedelta  # since the ticket was issued, until it was called (or now)
+    waited: timedelta | None  # from issue to its first call, or to now while waiting;
+    # None for a ticket that left the line without being called (cancelled, transferred)
     position: int | None  # place in line (1 = next) while waiting
 
 
@@ -229,13 +230,13 @@ def staff_queue(
     rows = []
     for k in tickets:
         patient = patients.get(k.patient_id)
-        until = called_at.get(k.id) or now
+        until = called_at.get(k.id) or (now if k.state is TicketState.WAITING else None)
         rows.append(
             StaffQueueRow(
                 ticket=k,
                 patient_name=patient.name if patient else "",
                 mrn=patient.mrn if patient else "",
-                waited=max(until - k.issued_at, timedelta(0)),
+                waited=None if until is None else max(until - k.issued_at, timedelta(0)),
                 position=order.get(k.id),
             )
         )

@@ -1,5 +1,5 @@
 """Slots follow the schedules: the step every change of schedules, exceptions or opening hours
-runs in its own transaction."""
+runs in the caller's transaction."""
 
 from __future__ import annotations
 

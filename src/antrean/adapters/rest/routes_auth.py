@@ -41,7 +41,6 @@ async def token(
     username: Annotated[str, Form(max_length=120)] = "",
     password: Annotated[str, Form(max_length=200)] = "",
     refresh_token: Annotated[str, Form(max_length=200)] = "",
-    actor: Actor = Depends(deps.caller),
     c: Container = Depends(deps.container),
 ) -> TokenOut:
     """Anyone. `grant_type=password` with username and password, or `grant_type=refresh_token`."""
@@ -109,7 +108,7 @@ async def change_password(
     actor: Actor = Depends(deps.any_user),
     c: Container = Depends(deps.container),
 ) -> None:
-    """Any signed-in user, with their current password. Their other sessions end."""
+    """Any signed-in user, with their current password. Every session of theirs ends."""
     await c.offload(
         accounts.change_own_password,
         c.uow(),

@@ -9,7 +9,6 @@ reading either, so nothing falls in the gap; a rare duplicate is possible, a los
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -29,8 +28,6 @@ from antrean.services import queue_views as views
 
 router = APIRouter(tags=["live"])
 HEARTBEAT_SECONDS = 15
-_ENCODED: OrderedDict[int, bytes] = OrderedDict()
-_ENCODED_LIMIT = 4096
 
 
 def _last_id(header: str | None) -> int | None:
@@ -40,16 +37,9 @@ def _last_id(header: str | None) -> int | None:
     return min(int(text), MAX_ID) if text.isdigit() and len(text) <= 20 else 0
 
 
-def _encoded(event: DomainEvent) -> bytes:
-    """One event is encoded once, however many subscribers it goes to."""
-    found = _ENCODED.get(event.id)
-    if found is None:
-        data = json.dumps(event.public(), separators=(",", ":"))
-        found = ServerSentEvent(data=data, event="queue", id=str(event.id)).encode()
-        _ENCODED[event.id] = found
-        if len(_ENCODED) > _ENCODED_LIMIT:
-            _ENCODED.popitem(last=False)
-    return found
+def _encode(event: DomainEvent) -> bytes:
+    data = json.dumps(event.public(), separators=(",", ":"))
+    return ServerSentEvent(data=data, event="queue", id=str(event.id)).encode()
 
 
 def _board_out(board: views.BoardSnapshot) -> BoardOut:
@@ -66,14 +56,14 @@ def _board_out(board: views.BoardSnapshot) -> BoardOut:
     )
 
 
-def _opening(start: views.StreamStart) -> list[bytes | ServerSentEvent]:
+def _opening(c: Container, start: views.StreamStart) -> list[bytes | ServerSentEvent]:
     """What a stream sends first: the missed events, or the current state."""
     if start.board is not None:
         body: Any = _board_out(start.board).model_dump(mode="json")
     elif start.ticket is not None:
         body = status_out(start.ticket.status).model_dump(mode="json")
     else:
-        return [_encoded(event) for event in start.events]
+        return [c.broadcaster.encoded(event, _encode) for event in start.events]
     last = str(max(start.seen, default=0))
     return [ServerSentEvent(data=json.dumps(body), event="snapshot", id=last)]
 
@@ -87,18 +77,18 @@ async def _stream(
     with c.broadcaster.subscribe(key) as queue:  # subscribe first: no gap before the start
         yield ServerSentEvent(comment="subscribed")  # tells the client it will miss nothing
         start = await c.call(begin, last_id)
-        for item in _opening(start):
+        for item in _opening(c, start):
             yield item
         seen = start.seen
         while True:
             event = await queue.get()
             if event is None:  # this client fell behind the live stream: the state again
                 start = await c.call(begin, None)
-                for item in _opening(start):
+                for item in _opening(c, start):
                     yield item
                 seen = start.seen
             elif event.id not in seen:
-                yield _encoded(event)
+                yield c.broadcaster.encoded(event, _encode)
 
 
 @router.get("/clinics/{clinic_id}/board", response_model=BoardOut, summary="A clinic's board")

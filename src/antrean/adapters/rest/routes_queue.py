@@ -152,7 +152,7 @@ async def clinic_queue(
             patient_name=r.patient_name,
             mrn=r.mrn,
             issued_at=r.ticket.issued_at,
-            waited_minutes=int(r.waited.total_seconds() // 60),
+            waited_minutes=None if r.waited is None else int(r.waited.total_seconds() // 60),
             position=r.position,
         )
         for r in rows

@@ -91,5 +91,8 @@ class StaffTicketOut(BaseModel):
     patient_name: str
     mrn: str
     issued_at: datetime
-    waited_minutes: int
+    waited_minutes: int | None = Field(
+        description="From issue to the first call, or to now while waiting; null for a ticket "
+        "that left the line without being called"
+    )
     position: int | None = Field(description="Place in line (1 = next) while waiting")

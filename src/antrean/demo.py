@@ -20,6 +20,7 @@ from antrean.services import accounts, booking, catalog, patients, scheduling
 
 WEEKDAYS = range(0, 5)  # Monday to Friday
 SATURDAY = 5
+ALWAYS = (time.min, time.max)  # around the clock, every day
 
 CLINICS = [
     # code, name, prefix, weekday hours, saturday hours
@@ -29,6 +30,8 @@ CLINICS = [
     ("KANDUNGAN", "Poli Kandungan", "D", (time(8), time(16)), None),
     ("PD", "Poli Penyakit Dalam", "E", (time(8), time(16)), None),
     ("MATA", "Poli Mata", "F", (time(9), time(15)), None),
+    # The emergency unit never closes: a newcomer can try a walk-in at any hour.
+    ("IGD", "Instalasi Gawat Darurat", "G", ALWAYS, ALWAYS),
 ]
 
 SERVICES = {
@@ -38,6 +41,7 @@ SERVICES = {
     "KANDUNGAN": [("Pemeriksaan kehamilan (ANC)", 20), ("USG", 20)],
     "PD": [("Konsultasi penyakit dalam", 15), ("Kontrol diabetes", 15)],
     "MATA": [("Pemeriksaan mata", 15), ("Resep kacamata", 15)],
+    "IGD": [("Pemeriksaan gawat darurat", 15)],
 }
 
 # name, specialty, clinic code, [(weekday(s), start, end)], slot minutes, patients per slot
@@ -165,13 +169,17 @@ def load_demo(container: Container, *, patients: int, force: bool, console: Cons
         console.print(f"  {role:9} {username} / {password}")
     console.print("  doctor    dokter / dokter-demo-123")
     console.print("  patient   pasien / pasien-demo-123")
+    console.print("The emergency unit (IGD) is open around the clock: try a walk-in at any hour.")
 
 
 def _clinics(container: Container, admin: Actor) -> dict[str, int]:
     ids: dict[str, int] = {}
     for code, name, prefix, weekday_hours, saturday_hours in CLINICS:
-        hours = [OpeningHours(d, *weekday_hours) for d in WEEKDAYS]
-        if saturday_hours:
+        if weekday_hours == ALWAYS:
+            hours = [OpeningHours(d, *ALWAYS) for d in range(7)]
+        else:
+            hours = [OpeningHours(d, *weekday_hours) for d in WEEKDAYS]
+        if saturday_hours and weekday_hours != ALWAYS:
             hours.append(OpeningHours(SATURDAY, *saturday_hours))
         clinic = catalog.create_clinic(
             container.uow(),
@@ -180,7 +188,7 @@ def _clinics(container: Container, admin: Actor) -> dict[str, int]:
             draft=ClinicDraft(code=code, name=name, queue_prefix=prefix, hours=tuple(hours)),
         )
         ids[code] = clinic.id
-        rooms = ["Loket 1", "Loket 2"] if code == "UMUM" else ["Ruang 1"]
+        rooms = {"UMUM": ["Loket 1", "Loket 2"], "IGD": ["Bed 1", "Bed 2"]}.get(code, ["Ruang 1"])
         for room in rooms:
             catalog.add_counter(container.uow(), actor=admin, clinic_id=clinic.id, name=room)
         for service_name, minutes in SERVICES[code]:

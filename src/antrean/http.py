@@ -82,7 +82,7 @@ def create_app(container: Container) -> FastAPI:
         title="antrean",
         version=__version__,
         description=DESCRIPTION,
-        docs_url="/docs",
+        docs_url=None,  # served from the package by `adapters.rest.docs`
         redoc_url=None,
     )
     app.state.container = container

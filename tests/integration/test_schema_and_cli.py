@@ -59,7 +59,8 @@ def test_cli_upgrade_admin_demo_and_slots(db_url, tmp_path):
     assert r.returncode == 1 and "already taken" in r.stdout
     r = _cli(db_url, tmp_path, "demo", "--patients", "40")
     assert r.returncode == 0, r.stderr
-    assert "6 clinics, 10 doctors, 40 patients" in r.stdout
+    assert "7 clinics, 10 doctors, 40 patients" in r.stdout
+    assert "open around the clock" in r.stdout
     engine = create_engine(db_url)
     with engine.connect() as conn:
         clinics = conn.execute(select(t.clinic.c.name)).scalars().all()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from antrean.adapters.rest import (
+    docs,
     problems,
     routes_auth,
     routes_booking,
@@ -32,3 +33,4 @@ def install(app: FastAPI, *, prefix: str) -> None:
     for module in ROUTERS:
         app.include_router(module.router, prefix=prefix, responses=problems.RESPONSES)
     problems.document(app)
+    docs.install(app)

@@ -11,14 +11,14 @@ from antrean.adapters.rest.deps import PathId, QueryId
 from antrean.adapters.rest.schemas import (
     ClinicIn,
     ClinicOut,
-    ClinicPatch,
+    ClinicPatchIn,
     DoctorIn,
     DoctorOut,
-    DoctorPatch,
+    DoctorPatchIn,
     HoursIn,
     ServiceIn,
     ServiceOut,
-    ServicePatch,
+    ServicePatchIn,
 )
 from antrean.adapters.rest.schemas_queue import CounterIn
 from antrean.bootstrap import Container
@@ -76,7 +76,7 @@ async def create_clinic(
 @router.patch("/clinics/{clinic_id}", response_model=ClinicOut, summary="Change a clinic")
 async def update_clinic(
     clinic_id: PathId,
-    body: ClinicPatch,
+    body: ClinicPatchIn,
     actor: Actor = Depends(deps.admin),
     c: Container = Depends(deps.container),
 ) -> ClinicOut:
@@ -161,7 +161,7 @@ async def create_service(
 @router.patch("/services/{service_id}", response_model=ServiceOut, summary="Change a service")
 async def update_service(
     service_id: PathId,
-    body: ServicePatch,
+    body: ServicePatchIn,
     actor: Actor = Depends(deps.admin),
     c: Container = Depends(deps.container),
 ) -> ServiceOut:
@@ -205,7 +205,7 @@ async def create_doctor(
 @router.patch("/doctors/{doctor_id}", response_model=DoctorOut, summary="Change a doctor")
 async def update_doctor(
     doctor_id: PathId,
-    body: DoctorPatch,
+    body: DoctorPatchIn,
     actor: Actor = Depends(deps.admin),
     c: Container = Depends(deps.container),
 ) -> DoctorOut:

@@ -7,8 +7,7 @@ from fastapi import APIRouter, Depends, Query
 from antrean.adapters.rest import deps
 from antrean.adapters.rest.deps import PathId
 from antrean.adapters.rest.schemas import PageOut
-from antrean.adapters.rest.schemas_people import PatientIn, PatientOut
-from antrean.adapters.rest.schemas_people import PatientPatch as PatientPatchIn
+from antrean.adapters.rest.schemas_people import PatientIn, PatientOut, PatientPatchIn
 from antrean.bootstrap import Container
 from antrean.domain.common import Page
 from antrean.domain.identity import Actor

@@ -73,7 +73,7 @@ class ClinicIn(Strict):
     hours: list[HoursIn] = Field(default_factory=list, max_length=50)
 
 
-class ClinicPatch(Strict):
+class ClinicPatchIn(Strict):
     """Only the fields sent change; at least one is needed."""
 
     name: str = Field(default=None, min_length=1, max_length=200)  # type: ignore[assignment]
@@ -99,7 +99,7 @@ class ServiceIn(Strict):
     duration_minutes: int = Field(ge=1, le=480)
 
 
-class ServicePatch(Strict):
+class ServicePatchIn(Strict):
     """Only the fields sent change; at least one is needed."""
 
     clinic_id: int = Field(default=None, ge=1, le=MAX_ID)  # type: ignore[assignment]
@@ -121,7 +121,7 @@ class DoctorIn(Strict):
     specialty: str = Field(default="", max_length=200)
 
 
-class DoctorPatch(Strict):
+class DoctorPatchIn(Strict):
     """Only the fields sent change; at least one is needed."""
 
     name: str = Field(default=None, min_length=1, max_length=200)  # type: ignore[assignment]

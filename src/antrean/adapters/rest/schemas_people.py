@@ -26,7 +26,7 @@ class PatientIn(Strict):
     bpjs_number: str | None = Field(default=None, max_length=20)
 
 
-class PatientPatch(Strict):
+class PatientPatchIn(Strict):
     """Only the fields sent change; at least one is needed. `null` clears an optional one."""
 
     name: str = Field(default=None, min_length=1, max_length=200)  # type: ignore[assignment]

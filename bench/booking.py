@@ -16,7 +16,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from datetime import date, time, timedelta
 from pathlib import Path
 
@@ -33,7 +32,7 @@ from antrean.services import accounts
 from antrean.testing.live_server import running_server
 
 sys.path.insert(0, str(Path(__file__).parent))
-from databases import drop_database, fresh_database
+from databases import scratch_database
 
 from antrean.testing.seed import open_all_week_clinic
 
@@ -189,14 +188,8 @@ def main() -> int:
     if shutil.which("wrk") is None:
         print("wrk is not installed (Debian package 'wrk')", file=sys.stderr)
         return 2
-    workdir = Path(tempfile.mkdtemp(prefix="antrean-bench-"))
-    url, pg_name = fresh_database(args.db, workdir)
-    try:
+    with scratch_database(args.db) as (url, workdir):
         return _run(args, url, workdir)
-    finally:
-        if pg_name:
-            drop_database(pg_name)
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _run(args: argparse.Namespace, url: str, workdir: Path) -> int:

@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -29,3 +33,16 @@ def drop_database(name: str) -> None:
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@contextmanager
+def scratch_database(kind: str) -> Iterator[tuple[str, Path]]:
+    """A fresh database and a working directory for one run; both are gone afterwards."""
+    workdir = Path(tempfile.mkdtemp(prefix="antrean-bench-"))
+    url, pg_name = fresh_database(kind, workdir)
+    try:
+        yield url, workdir
+    finally:
+        if pg_name:
+            drop_database(pg_name)
+        shutil.rmtree(workdir, ignore_errors=True)

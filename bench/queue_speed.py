@@ -14,9 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import resource
-import shutil
 import sys
-import tempfile
 import time
 from datetime import time as clock_time
 from pathlib import Path
@@ -26,7 +24,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
 from booking import SECRET, wrk
-from databases import drop_database, fresh_database
+from databases import scratch_database
 
 from antrean.bootstrap import build, ensure_facility
 from antrean.config import Settings
@@ -210,9 +208,7 @@ def main() -> int:
     }
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
-    workdir = Path(tempfile.mkdtemp(prefix="antrean-bench-"))
-    url, pg_name = fresh_database(args.db, workdir)
-    try:
+    with scratch_database(args.db) as (url, workdir):
         walk_in_clinics, reads = seed(url, workdir, args.clinics)
         common = {"connections": args.connections, "threads": 2}
         with running_server(
@@ -235,10 +231,6 @@ def main() -> int:
                 f"{base}/api/v1/queue/walk-ins", duration=args.duration, script=script, **common
             )
             sse = asyncio.run(sse_fanout(base, reads, args.subscribers))
-    finally:
-        if pg_name:
-            drop_database(pg_name)
-        shutil.rmtree(workdir, ignore_errors=True)
     print(
         f"\n== queue benchmark: {args.db}, {args.workers} server process(es), "
         f"walk-ins over {args.clinics} clinic(s), SQLite synchronous={args.sqlite_synchronous}, "

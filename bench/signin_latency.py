@@ -21,10 +21,8 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -35,7 +33,7 @@ import httpx
 from antrean.testing.live_server import running_server
 
 sys.path.insert(0, str(Path(__file__).parent))
-from databases import drop_database, fresh_database
+from databases import scratch_database
 
 SECRET = "benchmark-secret-" + "b" * 40
 USERNAME = "bench"
@@ -153,14 +151,8 @@ def main() -> int:
         "--interval", type=float, default=0.01, help="seconds between /healthz probes"
     )
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="antrean-bench-"))
-    url, pg_name = fresh_database(args.db, workdir)
-    try:
+    with scratch_database(args.db) as (url, workdir):
         return _run(args, url, workdir)
-    finally:
-        if pg_name:
-            drop_database(pg_name)
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _run(args: argparse.Namespace, url: str, workdir: Path) -> int:

@@ -18,6 +18,7 @@ from antrean.services.accounts import create_user
 from antrean.testing.live_server import running_server
 from antrean.testing.seed import open_all_week_clinic
 from tests.integration.conftest import SECRET, make_settings
+from tests.integration.sse import sse_events
 
 pytestmark = pytest.mark.slow
 DEADLINE = 1.0  # seconds from the change to the subscriber
@@ -48,19 +49,6 @@ async def _token(client: httpx.AsyncClient) -> dict[str, str]:
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
 
-async def _events(lines):
-    """Events as read off the stream: `event` (its name), `id` and `data`."""
-    event: dict[str, str] = {}
-    async for line in lines:
-        if line == "":
-            if "data" in event:
-                yield event
-            event = {}
-        elif not line.startswith(":"):
-            name, _, value = line.partition(":")
-            event[name] = value.strip()
-
-
 async def _subscribed(lines) -> dict[str, str]:
     """Read up to the server's ': subscribed' comment, then the `snapshot` event a new client
     starts from: every later change comes as an event of its own."""
@@ -75,7 +63,7 @@ async def _subscribed(lines) -> dict[str, str]:
 
 
 async def _first_event(lines) -> dict[str, str]:
-    async for event in _events(lines):
+    async for event in sse_events(lines):
         return event
     raise AssertionError("stream ended")
 
@@ -150,7 +138,7 @@ def test_clinic_and_ticket_streams_and_replay(db_url, tmp_path):
                     "GET", f"/api/v1/clinics/{clinic_id}/events", headers=headers
                 ) as stream:
                     seen = []
-                    async for ev in _events(stream.aiter_lines()):
+                    async for ev in sse_events(stream.aiter_lines()):
                         seen.append(ev)
                         if len(seen) == 2:
                             return seen

@@ -19,6 +19,7 @@ from antrean.services.queue import issue_walk_in
 from antrean.testing.live_server import running_server
 from antrean.testing.seed import open_all_week_clinic
 from tests.integration.conftest import SECRET, make_settings
+from tests.integration.sse import sse_events
 
 pytestmark = pytest.mark.slow
 MISSED = 1_000
@@ -44,18 +45,6 @@ def _walk_ins(c, clinic_id: int, count: int) -> None:
         )
 
 
-async def _events(lines):
-    event: dict[str, str] = {}
-    async for line in lines:
-        if line == "":
-            if "data" in event:
-                yield event
-            event = {}
-        elif not line.startswith(":"):
-            name, _, value = line.partition(":")
-            event[name] = value.strip()
-
-
 async def _read(base: str, path: str, count: int, headers=None, then=None) -> list[dict]:
     """The first `count` events of a stream; `then` runs once the stream is subscribed."""
     async with (
@@ -71,7 +60,7 @@ async def _read(base: str, path: str, count: int, headers=None, then=None) -> li
         started = asyncio.Event()
 
         async def collect():
-            async for event in _events(lines):
+            async for event in sse_events(lines):
                 seen.append(event)
                 started.set()
                 if len(seen) == count:

@@ -49,3 +49,5 @@ def test_board_and_staff_list(api, admin, clinic_setup):
     assert gone["waited_minutes"] is None and gone["position"] is None, "left without a call"
     assert api.client.get(f"/api/v1/clinics/{clinic}/queue").status_code == 401
     assert api.client.get("/api/v1/clinics/999/board").status_code == 404
+    r = api.client.get("/api/v1/clinics/999/events")
+    assert r.status_code == 404 and r.json()["code"] == "not_found", "before any stream starts"

@@ -122,6 +122,8 @@ class SqlUnitOfWork:
         self._turn: AbstractContextManager[Any] | None = None
         self._shared: SharedTransaction | None = None
         self._savepoint: str | None = None
+        # Where stored events are also notified (PostgreSQL LISTEN/NOTIFY), if anywhere.
+        self._channel = bus.channel if isinstance(bus, PostgresNotifyBus) else None
 
     def __call__(self, *, write: bool = False) -> SqlUnitOfWork:
         self._write = write
@@ -139,8 +141,7 @@ class SqlUnitOfWork:
         self.sequences = SqlSequences(conn)
         self.facilities = SqlFacilities(conn)
         self.tickets = SqlTickets(conn)
-        channel = self._bus.channel if isinstance(self._bus, PostgresNotifyBus) else None
-        self.events = SqlEvents(conn, notify_channel=channel)
+        self.events = SqlEvents(conn, notify_channel=self._channel)
 
     def __enter__(self) -> SqlUnitOfWork:
         shared = SharedTransaction.current()

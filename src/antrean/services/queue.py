@@ -35,7 +35,7 @@ from antrean.domain.queue import (
 )
 from antrean.domain.queue import status_code as status_code_text
 from antrean.services.access import FRONT_DESK, SIGNED_IN, allow
-from antrean.services.patients import add_checked_patient
+from antrean.services.patients import add_checked_patient, today
 from antrean.services.ports import ClinicQueueFacts, UnitOfWork
 from antrean.services.providers import PhoneNumbers
 
@@ -184,7 +184,7 @@ def issue_walk_in(
     patient, take the number and store ticket and event. Where the ticket stands (people
     ahead) is `status_of`, run after it outside the write lock; every adapter answers a walk-in
     with both."""
-    walk_in = walk_in.validated(uow.clock.now().astimezone(policy.time_zone).date())
+    walk_in = walk_in.validated(today(uow, policy))
     with uow(write=True):
         now = uow.clock.now()
         local = now.astimezone(policy.time_zone)

@@ -24,6 +24,7 @@ from antrean.bootstrap import Container
 from antrean.domain.events import DomainEvent
 from antrean.domain.fields import MAX_ID
 from antrean.domain.identity import Actor
+from antrean.services import catalog
 from antrean.services import queue_views as views
 
 router = APIRouter(tags=["live"])
@@ -135,7 +136,8 @@ async def clinic_events(
             last_event_id=last,
         )
 
-    await c.call(views.board_snapshot, c.uow(), actor=actor, policy=c.policy, clinic_id=clinic_id)
+    # An unknown clinic answers 404 before the stream starts.
+    await c.call(catalog.get_clinic, c.uow(), actor=actor, clinic_id=clinic_id)
     stream = _stream(c, ("clinic", clinic_id), begin, _last_id(last_event_id))
     return EventSourceResponse(stream, ping=HEARTBEAT_SECONDS)
 

@@ -19,6 +19,15 @@ WEAK_SECRETS = {"", "secret", "changeme", "change-me", "dev", "development", "an
 MIN_SECRET_LENGTH = 32
 LOCAL_HOSTS = {None, "", "localhost", "127.0.0.1", "::1"}
 
+# The accounts `antrean demo` creates: (role, username, password). The sign-in page lists
+# them while the server runs in development, so a newcomer knows how to get in.
+DEMO_ACCOUNTS = (
+    ("admin", "admin", "admin-demo-123"),
+    ("operator", "operator", "operator-demo-123"),
+    ("doctor", "dokter", "dokter-demo-123"),
+    ("patient", "pasien", "pasien-demo-123"),
+)
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ANTREAN_", env_file=".env", extra="ignore")

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from antrean.bootstrap import Container
+from antrean.config import DEMO_ACCOUNTS
 from antrean.domain.booking import BookingDraft
 from antrean.domain.catalog import ClinicDraft, DoctorDraft, OpeningHours, ServiceDraft
 from antrean.domain.errors import AntreanError
@@ -136,10 +137,7 @@ LAST_NAMES = [
 MOBILE_PREFIXES = ["0812", "0813", "0821", "0852", "0857", "0878", "0896"]
 CITIES = ["Jakarta Selatan", "Bandung", "Surabaya", "Depok", "Bekasi", "Tangerang", "Bogor"]
 
-DEMO_USERS = [
-    ("admin", "admin-demo-123", "admin", "Admin Klinik"),
-    ("operator", "operator-demo-123", "operator", "Petugas Pendaftaran"),
-]
+STAFF_NAMES = {"admin": "Admin Klinik", "operator": "Petugas Pendaftaran"}
 
 
 def load_demo(container: Container, *, patients: int, force: bool, console: Console) -> None:
@@ -165,10 +163,8 @@ def load_demo(container: Container, *, patients: int, force: bool, console: Cons
     console.print(
         f"Demo loaded: {len(clinic_ids)} clinics, {len(doctor_ids)} doctors, {patients} patients."
     )
-    for username, password, role, _ in DEMO_USERS:
+    for role, username, password in DEMO_ACCOUNTS:
         console.print(f"  {role:9} {username} / {password}")
-    console.print("  doctor    dokter / dokter-demo-123")
-    console.print("  patient   pasien / pasien-demo-123")
     console.print("The emergency unit (IGD) is open around the clock: try a walk-in at any hour.")
 
 
@@ -295,25 +291,28 @@ def _bookings(
 
 def _users(container: Container, admin: Actor, patient_id: int, doctor_id: int) -> None:
     accounts_to_make = [
-        StaffAccountDraft(username, password, frozenset({Role(roles)}), full_name)
-        for username, password, roles, full_name in DEMO_USERS
+        StaffAccountDraft(username, password, frozenset({Role(role)}), STAFF_NAMES[role])
+        for role, username, password in DEMO_ACCOUNTS
+        if role in STAFF_NAMES
     ]
+    doctor = next(a for a in DEMO_ACCOUNTS if a[0] == "doctor")
     accounts_to_make.append(
         StaffAccountDraft(
-            "dokter", "dokter-demo-123", frozenset({Role.DOCTOR}), "dr. Andi Wijaya", doctor_id
+            doctor[1], doctor[2], frozenset({Role.DOCTOR}), "dr. Andi Wijaya", doctor_id
         )
     )
     for draft in accounts_to_make:
         accounts.create_user(container.uow(), actor=admin, hasher=container.passwords, draft=draft)
     # The demo patient's login is tied to an existing record, as the front desk would do.
-    password_hash = container.passwords.hash("pasien-demo-123")
+    _, username, password = next(a for a in DEMO_ACCOUNTS if a[0] == "patient")
+    password_hash = container.passwords.hash(password)
     uow = container.uow()
     with uow(write=True):
         uow.users.add(
             User(
                 0,
                 admin.facility_id,
-                "pasien",
+                username,
                 "Pasien Demo",
                 frozenset({Role.PATIENT}),
                 patient_id,

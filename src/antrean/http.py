@@ -1,5 +1,6 @@
-"""The HTTP application: the REST API under /api/v1 (OpenAPI docs at /docs), XML-RPC at /RPC2
-and the health probes, mounted side by side on one ASGI app. `create` is uvicorn's factory."""
+"""The HTTP application: the REST API under /api/v1 (OpenAPI docs at /docs), XML-RPC at /RPC2,
+the web pages and the health probes, mounted side by side on one ASGI app. `create` is
+uvicorn's factory."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from antrean import __version__
-from antrean.adapters import rest, xmlrpc
+from antrean.adapters import rest, web, xmlrpc
 from antrean.bootstrap import Container, build
 from antrean.config import Settings
 
@@ -93,6 +94,7 @@ def create_app(container: Container) -> FastAPI:
     app.add_route(
         "/RPC2", xmlrpc.make_endpoint(container), methods=["POST"], include_in_schema=False
     )
+    web.install(app, container)  # the pages last: their paths are the most general
     return app
 
 

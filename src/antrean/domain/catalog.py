@@ -44,6 +44,43 @@ class Clinic:
 
 
 @dataclass(frozen=True, slots=True)
+class Facility:
+    """The clinic or hospital itself: shown on every page, ticket and confirmation."""
+
+    id: int
+    code: str
+    name: str
+    address: str
+    phone: str
+    time_zone: str
+
+
+@dataclass(frozen=True, slots=True)
+class FacilityPatch:
+    """A change of what the facility tells patients about itself."""
+
+    name: Maybe[str] = UNSET
+    address: Maybe[str] = UNSET
+    phone: Maybe[str] = UNSET
+
+    def apply(self, facility: Facility) -> Facility:
+        if not any(given(v) for v in (self.name, self.address, self.phone)):
+            raise AntreanError("nothing_to_change")
+        changed = facility
+        if given(self.name):
+            changed = replace(changed, name=clean_text(self.name, "name", max_length=NAME_LENGTH))
+        if given(self.address):
+            address = clean_text(
+                self.address, "address", max_length=500, required=False, multiline=True
+            )
+            changed = replace(changed, address=address)
+        if given(self.phone):
+            phone = clean_text(self.phone, "phone", max_length=40, required=False)
+            changed = replace(changed, phone=phone)
+        return changed
+
+
+@dataclass(frozen=True, slots=True)
 class Service:
     """Something a clinic offers, with its typical duration."""
 

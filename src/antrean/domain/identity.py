@@ -108,7 +108,7 @@ def check_password_strength(password: str) -> None:
     if not isinstance(password, str):
         raise AntreanError("field_invalid", field="password")
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise AntreanError("weak_password", min_length=MIN_PASSWORD_LENGTH)
+        raise AntreanError("weak_password", field="password", min_length=MIN_PASSWORD_LENGTH)
     if len(password) > MAX_PASSWORD_LENGTH:
         raise AntreanError("field_too_long", field="password", max_length=MAX_PASSWORD_LENGTH)
     clean_text(password, "password", max_length=MAX_PASSWORD_LENGTH)

@@ -322,6 +322,7 @@ ticket = Table(
         "sort_at",
         "number",
     ),
+    Index("ix_ticket_patient_day", "facility_id", "patient_id", "day"),
 )
 
 # Counters (loket) or rooms where a clinic's patients are called to.

@@ -267,6 +267,12 @@ class SqlTickets(Repository):
         rows = self.conn.execute(self._day(facility_id, clinic_id, day).order_by(_T.c.number))
         return [_ticket(r) for r in rows]
 
+    def for_patient(self, facility_id: int, patient_id: int, day: date) -> list[Ticket]:
+        stmt = select(*_COLUMNS).where(
+            _T.c.facility_id == facility_id, _T.c.patient_id == patient_id, _T.c.day == day
+        )
+        return [_ticket(r) for r in self.conn.execute(stmt.order_by(_T.c.id))]
+
     def waiting(self, facility_id: int, clinic_id: int, day: date) -> list[Ticket]:
         stmt = self._day(facility_id, clinic_id, day).where(_T.c.state == TicketState.WAITING.value)
         return [_ticket(r) for r in self.conn.execute(stmt)]

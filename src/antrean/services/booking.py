@@ -177,7 +177,9 @@ def _insert_with_new_code(
             return appointment.code, new_id
 
 
-def _load(uow: UnitOfWork, actor: Actor, code: str) -> Appointment:
+def load_appointment(uow: UnitOfWork, actor: Actor, code: str) -> Appointment:
+    """An appointment by its booking code, in the caller's transaction: staff see any, a patient
+    only their own (another's answers as if it did not exist)."""
     appointment = uow.appointments.get_by_code(actor.facility_id, booking_code(code))
     if appointment is None:
         raise AntreanError("appointment_not_found")
@@ -190,7 +192,7 @@ def _load(uow: UnitOfWork, actor: Actor, code: str) -> Appointment:
 @allow(*SIGNED_IN)
 def get_appointment(uow: UnitOfWork, *, actor: Actor, code: str) -> Appointment:
     with uow():
-        return _load(uow, actor, code)
+        return load_appointment(uow, actor, code)
 
 
 @allow(*SIGNED_IN)
@@ -198,7 +200,7 @@ def cancel_appointment(uow: UnitOfWork, *, actor: Actor, code: str, reason: str)
     """Cancel with a reason; the place goes back to the slot in the same transaction."""
     reason = cancel_reason(reason)
     with uow(write=True):
-        appointment = _load(uow, actor, code)
+        appointment = load_appointment(uow, actor, code)
         check_can_change(appointment)
         if appointment.slot_id is not None:
             uow.slots.release(appointment.slot_id)
@@ -233,7 +235,7 @@ def reschedule_appointment(
     check_id(new_slot_id, "slot_id")
     with uow(write=True):
         now = uow.clock.now()
-        appointment = _load(uow, actor, code)
+        appointment = load_appointment(uow, actor, code)
         check_can_change(appointment)
         if appointment.slot_id == new_slot_id:
             raise AntreanError("same_slot")

@@ -13,6 +13,8 @@ from antrean.domain.catalog import (
     Doctor,
     DoctorDraft,
     DoctorPatch,
+    Facility,
+    FacilityPatch,
     Service,
     ServiceDraft,
     ServicePatch,
@@ -114,6 +116,31 @@ def update_clinic(
         updated = find_clinic(uow, actor.facility_id, clinic.id)
         uow.commit()
     return updated
+
+
+# --- the facility ---------------------------------------------------------------------------
+
+
+@allow(public=True)
+def get_facility(uow: UnitOfWork, *, actor: Actor) -> Facility:
+    """The facility's name, address and phone, as shown to patients."""
+    with uow():
+        facility = uow.facilities.get(actor.facility_id)
+    if facility is None:
+        raise AntreanError("not_found", entity="Facility")
+    return facility
+
+
+@allow(Role.ADMIN)
+def update_facility(uow: UnitOfWork, *, actor: Actor, patch: FacilityPatch) -> Facility:
+    with uow(write=True):
+        facility = uow.facilities.get(actor.facility_id)
+        if facility is None:
+            raise AntreanError("not_found", entity="Facility")
+        changed = patch.apply(facility)
+        uow.facilities.save(changed)
+        uow.commit()
+    return changed
 
 
 # --- counters (loket) and rooms ------------------------------------------------------------

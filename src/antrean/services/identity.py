@@ -99,6 +99,22 @@ def refresh_session(
 
 
 @allow(public=True)
+def resume_session(uow: UnitOfWork, *, actor: Actor, refresh_token: str) -> User:
+    """The account a browser session stands for: its refresh token is the session's key, kept
+    in a signed cookie and not rotated (the cookie is out of reach of page scripts). A revoked
+    or expired token, or a disabled account, ends the session at once (`invalid_token`)."""
+    hashed = digest(_token_text(refresh_token))
+    with uow():
+        row = uow.users.get_refresh_token(hashed)
+        if row is None or row.revoked_at is not None or row.expires_at <= uow.clock.now():
+            raise AntreanError("invalid_token")
+        user = uow.users.get(row.user_id)
+    if user is None or not user.active or user.facility_id != actor.facility_id:
+        raise AntreanError("invalid_token")
+    return user
+
+
+@allow(public=True)
 def logout(uow: UnitOfWork, *, actor: Actor, refresh_token: str) -> None:
     """Revoke a refresh token; an unknown one is no error (the caller is signed out anyway)."""
     hashed = digest(_token_text(refresh_token))

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 from typing import Protocol
 
 from antrean.domain.booking import Appointment, AppointmentStatus, SlotView
-from antrean.domain.catalog import Clinic, Doctor, OpeningHours, Service
+from antrean.domain.catalog import Clinic, Doctor, Facility, OpeningHours, Service
 from antrean.domain.common import Clock, Page
 from antrean.domain.eta import EwmaServiceTime
 from antrean.domain.events import DomainEvent
@@ -266,6 +266,10 @@ class Tickets(Protocol):
         ...
 
     def list_day(self, facility_id: int, clinic_id: int, day: date) -> list[Ticket]: ...
+    def for_patient(self, facility_id: int, patient_id: int, day: date) -> list[Ticket]:
+        """A patient's tickets of a day, oldest first."""
+        ...
+
     def waiting(self, facility_id: int, clinic_id: int, day: date) -> list[Ticket]: ...
     def count_ahead(self, ticket: Ticket, *, now: datetime, aging: timedelta) -> int:
         """Waiting tickets called before this one, in the order of `domain.queue.queue_order`,
@@ -324,6 +328,10 @@ class Facilities(Protocol):
     def ensure(
         self, *, facility_id: int, code: str, name: str, time_zone: str, at: datetime
     ) -> None: ...
+    def get(self, facility_id: int) -> Facility | None: ...
+    def save(self, facility: Facility) -> None:
+        """Store name, address and phone (not the code or time zone, which come from settings)."""
+        ...
 
 
 class Events(Protocol):

@@ -17,9 +17,11 @@ from antrean.domain.catalog import Clinic
 from antrean.domain.errors import AntreanError
 from antrean.domain.eta import EwmaServiceTime, estimate_call
 from antrean.domain.events import EventKind
+from antrean.domain.fields import check_id
 from antrean.domain.identity import Actor, Role
 from antrean.domain.patients import Patient, PatientDraft
 from antrean.domain.queue import (
+    ACTIVE_STATES,
     Priority,
     QueuePolicy,
     Ticket,
@@ -58,6 +60,8 @@ class TicketStatus:
     estimated_call_earliest: datetime
     estimated_call_latest: datetime
     status_code: str
+    counter: str | None = None  # where the patient is called to (room or counter)
+    recalls: int = 0  # how many times the current call was repeated
 
 
 def people_ahead(uow: UnitOfWork, ticket: Ticket, now: datetime, qp: QueuePolicy) -> int:
@@ -95,6 +99,8 @@ def _status(
         estimated_call_earliest=now + estimate.low,
         estimated_call_latest=now + estimate.high,
         status_code=ticket.status_code,
+        counter=ticket.counter,
+        recalls=ticket.recalls,
     )
 
 
@@ -209,6 +215,60 @@ def issue_walk_in(
         )
         uow.commit()
     return IssuedTicket(ticket, facts)
+
+
+@allow(Role.PATIENT)
+def take_number(
+    uow: UnitOfWork, *, actor: Actor, policy: BookingPolicy, clinic_id: int
+) -> IssuedTicket:
+    """A signed-in patient takes today's next number of a clinic open now, from their phone,
+    as themselves. A patient already in that clinic's line today gets that ticket back, not a
+    second one (a double tap, or a second try, takes one number)."""
+    check_id(clinic_id, "clinic_id")
+    if actor.patient_id is None:
+        raise AntreanError("forbidden")
+    with uow(write=True):
+        now = uow.clock.now()
+        local = now.astimezone(policy.time_zone)
+        found = uow.tickets.queue_clinic(actor.facility_id, clinic_id, local.date())
+        if found is None:
+            raise AntreanError("not_found", entity="Clinic")
+        clinic, facts = found
+        for held in uow.tickets.for_patient(actor.facility_id, actor.patient_id, local.date()):
+            if held.clinic_id == clinic_id and held.state in ACTIVE_STATES:
+                return IssuedTicket(held, facts)
+        if not clinic_open_at(clinic, local):
+            raise AntreanError("clinic_closed")
+        ticket = issue_ticket(
+            uow,
+            actor=actor,
+            clinic=clinic,
+            day=local.date(),
+            patient_id=actor.patient_id,
+            source=TicketSource.WALK_IN,
+            sort_at=now,
+            action="issue",
+        )
+        uow.commit()
+    return IssuedTicket(ticket, facts)
+
+
+@allow(Role.PATIENT)
+def my_tickets_today(
+    uow: UnitOfWork, *, actor: Actor, policy: BookingPolicy, queue: QueuePolicy = QUEUE_POLICY
+) -> list[TicketStatus]:
+    """A patient's own queue numbers of today, each with where it stands now."""
+    if actor.patient_id is None:
+        return []
+    with uow():
+        now = uow.clock.now()
+        day = now.astimezone(policy.time_zone).date()
+        found = []
+        for ticket in uow.tickets.for_patient(actor.facility_id, actor.patient_id, day):
+            with_facts = uow.tickets.with_clinic_facts(ticket.status_code)
+            if with_facts is not None:
+                found.append(_status(uow, with_facts[0], with_facts[1], now, queue))
+        return found
 
 
 @allow(*FRONT_DESK, Role.PATIENT)

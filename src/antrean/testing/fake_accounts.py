@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
+from antrean.domain.catalog import Facility
 from antrean.domain.common import Page
 from antrean.domain.identity import Role, User
 from antrean.services.ports import (
-    Named,
     RefreshTokenRow,
     UniqueViolation,
 )
@@ -102,4 +102,15 @@ class FakeFacilities(StorePart):
     def ensure(
         self, *, facility_id: int, code: str, name: str, time_zone: str, at: datetime
     ) -> None:
-        self.s.facilities.setdefault(facility_id, Named(facility_id, name))
+        self.s.facilities.setdefault(
+            facility_id, Facility(facility_id, code, name, "", "", time_zone)
+        )
+
+    def get(self, facility_id: int) -> Facility | None:
+        return self.s.facilities.get(facility_id)
+
+    def save(self, facility: Facility) -> None:
+        old = self.s.facilities[facility.id]
+        self.s.facilities[facility.id] = replace(
+            old, name=facility.name, address=facility.address, phone=facility.phone
+        )

@@ -87,6 +87,14 @@ class FakeTickets(StorePart):
         ]
         return sorted(found, key=lambda k: k.number)
 
+    def for_patient(self, facility_id: int, patient_id: int, day: date) -> list[Ticket]:
+        found = [
+            replace(k)
+            for k in self.s.tickets.values()
+            if (k.facility_id, k.patient_id, k.day) == (facility_id, patient_id, day)
+        ]
+        return sorted(found, key=lambda k: k.id)
+
     def waiting(self, facility_id: int, clinic_id: int, day: date) -> list[Ticket]:
         return [
             replace(k)

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 from antrean.domain.booking import Appointment
-from antrean.domain.catalog import Clinic, Doctor, Service
+from antrean.domain.catalog import Clinic, Doctor, Facility, Service
 from antrean.domain.eta import EwmaServiceTime
 from antrean.domain.events import DomainEvent
 from antrean.domain.identity import User
@@ -16,7 +16,6 @@ from antrean.domain.patients import Patient
 from antrean.domain.queue import Ticket
 from antrean.domain.scheduling import Schedule, ScheduleException
 from antrean.services.ports import (
-    Named,
     RefreshTokenRow,
 )
 
@@ -38,7 +37,7 @@ class SlotRow:
 @dataclass
 class Store:
     ids: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    facilities: dict[int, Named] = field(default_factory=dict)
+    facilities: dict[int, Facility] = field(default_factory=dict)
     clinics: dict[int, Clinic] = field(default_factory=dict)
     services: dict[int, Service] = field(default_factory=dict)
     doctors: dict[int, Doctor] = field(default_factory=dict)

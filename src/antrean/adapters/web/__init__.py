@@ -1,0 +1,35 @@
+"""The web adapter: server-rendered pages for patients, staff, waiting rooms and admins.
+
+Routes render Jinja2 templates in the visitor's language and call the same use cases, with the
+same actor, as the REST API; HTMX (vendored) makes the forms quicker, and every form also works
+without script."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import Response
+
+from antrean.adapters.web import (
+    routes_account,
+    routes_appointments,
+    routes_booking,
+    routes_ticket,
+)
+from antrean.adapters.web.assets import PREFIX
+from antrean.adapters.web.core import Web
+from antrean.bootstrap import Container
+
+ROUTERS = (routes_account, routes_booking, routes_appointments, routes_ticket)
+
+
+def install(app: FastAPI, container: Container) -> None:
+    web = Web(container)
+    app.state.web = web
+
+    async def asset(request: Request) -> Response:
+        return web.assets.response(request)
+
+    app.add_route(PREFIX + "{name}", asset, methods=["GET", "HEAD"], include_in_schema=False)
+    for module in ROUTERS:
+        app.include_router(module.router)

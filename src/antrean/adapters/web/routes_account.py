@@ -1,0 +1,173 @@
+"""The front page, the language switch, signing in and out, and a patient's sign-up.
+
+Signing in or up keeps where the visitor was going (`next`): a patient half-way through a
+booking comes back to the same step with the same choices."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from antrean.adapters.web.core import (
+    Visitor,
+    WebRoute,
+    read_form,
+    redirect,
+    render,
+    safe_next,
+    text_of,
+    visit,
+    web_of,
+)
+from antrean.adapters.web.i18n import LANGUAGES
+from antrean.adapters.web.session import remember_language
+from antrean.config import DEMO_ACCOUNTS
+from antrean.domain.errors import AntreanError
+from antrean.domain.patients import PatientDraft, Sex
+from antrean.services import accounts, catalog, identity
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+
+SIGNUP_FIELDS = ("name", "birth_date", "sex", "phone", "username", "password")
+REQUIRED = ("name", "birth_date", "username", "password")
+
+
+@router.get("/")
+async def home(request: Request, v: Visitor = Depends(visit)) -> Response:
+    """Signed in: the role's own home. Anyone else: what they can do here."""
+    if v.user is not None:
+        return redirect(v.home)
+    c = web_of(request).container
+    clinics = await c.call(catalog.clinics_open_now, c.uow(), actor=v.actor, policy=c.policy)
+    context = {"clinics": clinics, "accounts": DEMO_ACCOUNTS}
+    return render(request, v, "home.html", context)
+
+
+@router.get("/lang/{lang}")
+async def switch_language(lang: str, request: Request, v: Visitor = Depends(visit)) -> Response:
+    """Remembered in a cookie, for anyone, signed in or not."""
+    response = redirect(safe_next(request.query_params.get("next")))
+    if lang in LANGUAGES:
+        remember_language(request, response, lang)
+    return response
+
+
+@router.get("/login")
+async def login_page(request: Request, v: Visitor = Depends(visit)) -> Response:
+    next_url = safe_next(request.query_params.get("next"), "")
+    if v.user is not None:
+        return redirect(next_url or v.home)
+    return render(request, v, "login.html", {"errors": {}, "username": "", "next": next_url})
+
+
+@router.post("/login")
+async def login(request: Request, v: Visitor = Depends(visit)) -> Response:
+    form = await read_form(request, v)
+    c = web_of(request).container
+    username, next_url = text_of(form, "username"), safe_next(text_of(form, "next"), "")
+    errors: dict[str, str] = {}
+    try:
+        pair = await c.offload(
+            identity.login,
+            c.uow(),
+            actor=c.anonymous(),
+            hasher=c.passwords,
+            tokens=c.tokens,
+            username=username,
+            password=text_of(form, "password"),
+        )
+    except AntreanError as exc:
+        errors["_form" if exc.field is None else exc.field] = exc.message(v.lang)
+        context = {"errors": errors, "username": username[:120], "next": next_url}
+        return render(request, v, "login.html", context, status=400)
+    v.session = v.session.signed_in(pair.refresh_token)
+    user = await c.call(
+        identity.resume_session, c.uow(), actor=c.anonymous(), refresh_token=pair.refresh_token
+    )
+    v.user, v.actor = user, user.actor()
+    return redirect(next_url or v.home)
+
+
+@router.post("/logout")
+async def logout(request: Request, v: Visitor = Depends(visit)) -> Response:
+    await read_form(request, v)
+    if v.session.key is not None:
+        c = web_of(request).container
+        await c.call(identity.logout, c.uow(), actor=c.anonymous(), refresh_token=v.session.key)
+    v.session = v.session.signed_out()
+    return redirect("/")
+
+
+@router.get("/signup")
+async def signup_page(request: Request, v: Visitor = Depends(visit)) -> Response:
+    next_url = safe_next(request.query_params.get("next"), "")
+    if v.user is not None:
+        return redirect(next_url or v.home)
+    values = dict.fromkeys(SIGNUP_FIELDS, "")
+    return render(request, v, "signup.html", {"errors": {}, "values": values, "next": next_url})
+
+
+def _signup_draft(values: dict[str, str], errors: dict[str, str], lang: str) -> PatientDraft:
+    birth = None
+    if values["birth_date"]:
+        try:
+            birth = date.fromisoformat(values["birth_date"])
+        except ValueError:
+            errors["birth_date"] = AntreanError("invalid_birth_date").message(lang)
+    try:
+        sex = Sex(values["sex"] or Sex.UNKNOWN.value)
+    except ValueError:
+        errors["sex"] = AntreanError("field_invalid", field="sex").message(lang)
+        sex = Sex.UNKNOWN
+    return PatientDraft(
+        name=values["name"],
+        birth_date=birth or date.min,
+        sex=sex,
+        phone=values["phone"] or None,
+    )
+
+
+@router.post("/signup")
+async def signup(request: Request, v: Visitor = Depends(visit)) -> Response:
+    form = await read_form(request, v)
+    c = web_of(request).container
+    values = {name: text_of(form, name) for name in SIGNUP_FIELDS}
+    next_url = safe_next(text_of(form, "next"), "")
+    errors = {
+        name: AntreanError("field_required", field=name).message(v.lang)
+        for name in REQUIRED
+        if not values[name].strip()
+    }
+    draft = _signup_draft(values, errors, v.lang)
+    if not errors:
+        try:
+            await c.offload(
+                accounts.register_account,
+                c.uow(),
+                actor=c.anonymous(),
+                policy=c.policy,
+                phones=c.phones,
+                hasher=c.passwords,
+                username=values["username"],
+                password=values["password"],
+                patient=draft,
+            )
+        except AntreanError as exc:
+            errors[exc.field if exc.field in SIGNUP_FIELDS else "_form"] = exc.message(v.lang)
+    if errors:
+        values["password"] = ""  # never sent back to the browser
+        context = {"errors": errors, "values": values, "next": next_url}
+        return render(request, v, "signup.html", context, status=400)
+    pair = await c.offload(
+        identity.login,
+        c.uow(),
+        actor=c.anonymous(),
+        hasher=c.passwords,
+        tokens=c.tokens,
+        username=values["username"],
+        password=values["password"],
+    )
+    v.session = v.session.signed_in(pair.refresh_token)
+    return redirect(next_url or "/my")

@@ -1,0 +1,230 @@
+"""Booking, step by step: clinic, service, doctor (or any doctor), day, time, then "check your
+answers" and book. Every step is a plain link carrying the choices so far in its address, so
+the flow works without script, survives signing in on the way, and the back button works.
+Only choices that lead somewhere are offered: doctors and days with free places."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from antrean.adapters.web.core import (
+    Visitor,
+    WebRoute,
+    parse_id,
+    read_form,
+    redirect,
+    render,
+    text_of,
+    visit,
+    web_of,
+)
+from antrean.bootstrap import Container
+from antrean.domain.booking import BookingDraft
+from antrean.domain.catalog import Clinic, Service
+from antrean.domain.errors import AntreanError
+from antrean.services import booking, catalog, scheduling
+from antrean.services.ports import FreeSlot
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+
+STRIP_DAYS = 14  # the date strip: two weeks from the first day shown
+# Refusals that mean "this time cannot be had": the patient is offered the other free times.
+TIME_REFUSALS = frozenset(
+    {"slot_full", "slot_unavailable", "slot_in_past", "booking_cutoff_passed", "slot_not_found"}
+)
+
+
+@dataclass
+class Choices:
+    """The choices made so far, read from the address (anything unreadable counts as not
+    chosen, so a damaged link only sends the patient a step back)."""
+
+    clinic_id: int | None = None
+    service_id: int | None = None
+    doctor: str | None = None  # "any" or a doctor's id
+    day: date | None = None
+    slot_id: int | None = None
+    start: date | None = None  # first day of the date strip
+
+    @classmethod
+    def read(cls, params: Any) -> Choices:
+        doctor = params.get("doctor")
+        return cls(
+            clinic_id=parse_id(params.get("clinic")),
+            service_id=parse_id(params.get("service")),
+            doctor=doctor if doctor == "any" or parse_id(doctor) else None,
+            day=_day(params.get("day")),
+            slot_id=parse_id(params.get("slot")),
+            start=_day(params.get("start")),
+        )
+
+    @property
+    def doctor_id(self) -> int | None:
+        return parse_id(self.doctor) if self.doctor not in (None, "any") else None
+
+    def link(self, **changes: Any) -> str:
+        values = {
+            "clinic": self.clinic_id,
+            "service": self.service_id,
+            "doctor": self.doctor,
+            "day": self.day.isoformat() if self.day else None,
+            "slot": self.slot_id,
+            "start": self.start.isoformat() if self.start else None,
+        }
+        values.update(changes)
+        kept = {k: v for k, v in values.items() if v is not None}
+        return "/book" + ("?" + urlencode(kept) if kept else "")
+
+
+def _day(value: str | None) -> date | None:
+    if not value or len(value) != 10:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+@dataclass
+class Flow:
+    """What the page shows: the step reached, the choices' names, and what to pick next."""
+
+    choices: Choices
+    step: str = "clinic"
+    clinic: Clinic | None = None
+    service: Service | None = None
+    clinics: list[Clinic] = field(default_factory=list)
+    services: list[Service] = field(default_factory=list)
+    doctors: list[tuple[int, str, int]] = field(default_factory=list)  # id, name, free places
+    days: list[tuple[date, int]] = field(default_factory=list)  # day, free places
+    times: list[FreeSlot] = field(default_factory=list)
+    slot: FreeSlot | None = None
+    doctor_name: str | None = None
+    error: str | None = None
+
+
+async def today_of(c: Container) -> date:
+    return c.clock.now().astimezone(c.policy.time_zone).date()
+
+
+async def free_slots(
+    c: Container, v: Visitor, ch: Choices, first: date, last: date
+) -> list[FreeSlot]:
+    return await c.call(
+        scheduling.search_slots,
+        c.uow(),
+        actor=v.actor,
+        policy=c.policy,
+        date_from=first,
+        date_to=last,
+        clinic_id=ch.clinic_id,
+        doctor_id=ch.doctor_id,
+    )
+
+
+async def build_flow(c: Container, v: Visitor, ch: Choices) -> Flow:
+    """Walk the steps in order; the first one without a valid choice is the page."""
+    flow = Flow(choices=ch)
+    clinics = [k for k in await c.call(catalog.list_clinics, c.uow(), actor=v.actor) if k.is_open]
+    flow.clinic = next((k for k in clinics if k.id == ch.clinic_id), None)
+    if flow.clinic is None:
+        flow.clinics = clinics
+        return flow
+    services = await c.call(catalog.list_services, c.uow(), actor=v.actor, clinic_id=ch.clinic_id)
+    flow.services = [s for s in services if s.active]
+    flow.service = next((s for s in flow.services if s.id == ch.service_id), None)
+    if flow.service is None:
+        flow.step = "service"
+        return flow
+    today = await today_of(c)
+    horizon = today + timedelta(days=min(c.policy.horizon_days, 30))
+    if ch.doctor is None or (ch.doctor_id and not await _doctor_has_places(c, v, ch, today)):
+        flow.step = "doctor"
+        flow.doctors = _doctors(await free_slots(c, v, Choices(ch.clinic_id), today, horizon))
+        return flow
+    if ch.doctor_id:
+        doctor = await c.call(catalog.get_doctor, c.uow(), actor=v.actor, doctor_id=ch.doctor_id)
+        flow.doctor_name = doctor.name
+    first = max(ch.start or today, today)
+    last = min(first + timedelta(days=STRIP_DAYS - 1), horizon)
+    if ch.day is None or not today <= ch.day <= horizon:
+        flow.step = "day"
+        flow.days = free_days(await free_slots(c, v, ch, first, last), first, last)
+        return flow
+    flow.times = await free_slots(c, v, ch, ch.day, ch.day)
+    flow.slot = next((s for s in flow.times if s.id == ch.slot_id), None)
+    flow.step = "time" if flow.slot is None else "confirm"
+    if ch.slot_id is not None and flow.slot is None:
+        flow.error = AntreanError("slot_unavailable").message(v.lang)
+    return flow
+
+
+async def _doctor_has_places(c: Container, v: Visitor, ch: Choices, today: date) -> bool:
+    horizon = today + timedelta(days=min(c.policy.horizon_days, 30))
+    return bool(await free_slots(c, v, ch, today, horizon))
+
+
+def _doctors(slots: list[FreeSlot]) -> list[tuple[int, str, int]]:
+    free: dict[int, tuple[str, int]] = {}
+    for s in slots:
+        name, count = free.get(s.doctor_id, (s.doctor_name, 0))
+        free[s.doctor_id] = (name, count + s.available)
+    return sorted(((k, n, f) for k, (n, f) in free.items()), key=lambda d: d[1])
+
+
+def free_days(slots: list[FreeSlot], first: date, last: date) -> list[tuple[date, int]]:
+    free = {first + timedelta(days=n): 0 for n in range((last - first).days + 1)}
+    for s in slots:
+        free[s.day] = free.get(s.day, 0) + s.available
+    return sorted(free.items())
+
+
+def _page(request: Request, v: Visitor, flow: Flow, status: int = 200, **extra: Any) -> Response:
+    context = {"flow": flow, "ch": flow.choices, "idem": secrets.token_urlsafe(16), **extra}
+    return render(request, v, "book.html", context, status=status)
+
+
+@router.get("/book")
+async def book_page(request: Request, v: Visitor = Depends(visit)) -> Response:
+    c = web_of(request).container
+    flow = await build_flow(c, v, Choices.read(request.query_params))
+    return _page(request, v, flow)
+
+
+@router.post("/book")
+async def book(request: Request, v: Visitor = Depends(visit)) -> Response:
+    form = await read_form(request, v)
+    c = web_of(request).container
+    ch = Choices.read(form)
+    if v.user is None:
+        return redirect("/login?next=" + quote(ch.link(), safe=""))
+    draft = BookingDraft(
+        slot_id=ch.slot_id or 0, service_id=ch.service_id, note=text_of(form, "note")
+    )
+    try:
+        appointment = await c.write(
+            booking.book_appointment,
+            c.uow(),
+            actor=v.actor,
+            policy=c.policy,
+            draft=draft,
+            idempotency_key=text_of(form, "idem")[:200] or None,
+        )
+    except AntreanError as exc:
+        if exc.field == "note":
+            flow = await build_flow(c, v, ch)
+            return _page(request, v, flow, 400, errors={"note": exc.message(v.lang)})
+        if exc.code not in TIME_REFUSALS:
+            raise
+        # That time cannot be had: the other free times of the day, with the reason.
+        flow = await build_flow(c, v, Choices(ch.clinic_id, ch.service_id, ch.doctor, ch.day))
+        flow.error = exc.message(v.lang)
+        return _page(request, v, flow, 409)
+    return redirect(f"/appointments/{appointment.code}?new=1")

@@ -1,0 +1,117 @@
+/* antrean: the few lines of script the pages use besides HTMX. Every page works without it;
+   it makes live parts update themselves and turns on alerts. */
+(function () {
+  "use strict";
+
+  function focusSummary() {
+    var el = document.querySelector("[data-autofocus]");
+    if (el) { el.focus(); }
+  }
+
+  var audio = null;
+  function soundOn() {
+    if (!audio) {
+      var Ctx = window.AudioContext || window.webkitAudioContext;
+      if (Ctx) { audio = new Ctx(); }
+    }
+    if (audio && audio.state === "suspended") { audio.resume(); }
+    return !!audio;
+  }
+
+  /* Two tones, the second lower: "ding-dong". Made here, so no sound file is downloaded. */
+  function chime() {
+    if (!audio) { return; }
+    var t = audio.currentTime;
+    [[0, 880], [0.4, 660]].forEach(function (p) {
+      var osc = audio.createOscillator(), gain = audio.createGain();
+      osc.frequency.value = p[1];
+      osc.connect(gain); gain.connect(audio.destination);
+      gain.gain.setValueAtTime(0.0001, t + p[0]);
+      gain.gain.exponentialRampToValueAtTime(0.5, t + p[0] + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, t + p[0] + 0.6);
+      osc.start(t + p[0]); osc.stop(t + p[0] + 0.65);
+    });
+  }
+
+  function alertCall(el) {
+    el.classList.remove("flash");
+    void el.offsetWidth; /* restart the flash */
+    el.classList.add("flash");
+    chime();
+    if (navigator.vibrate) { navigator.vibrate([400, 200, 400, 200, 400]); }
+    var title = el.getAttribute("data-call-title");
+    if (title) { document.title = title; }
+  }
+
+  /* A live part: listens to a server-sent event stream and, on each event, fetches its own
+     fresh HTML from the server (rendered there, in the reader's language). A reconnecting
+     stream resumes from the last event it saw, so nothing is missed. */
+  function live(el) {
+    var busy = false, again = false;
+    var status = document.querySelector("[data-live-status]");
+    function say(key) {
+      if (status) { status.textContent = status.getAttribute("data-" + key) || ""; }
+    }
+    function swap(html) {
+      var box = document.createElement("div");
+      box.innerHTML = html.trim();
+      var fresh = box.firstElementChild;
+      if (!fresh) { return; }
+      var before = el.getAttribute("data-call") || "";
+      el.innerHTML = fresh.innerHTML;
+      el.className = fresh.className;
+      el.setAttribute("data-call", fresh.getAttribute("data-call") || "");
+      var after = el.getAttribute("data-call");
+      if (after && after !== before) { alertCall(el); }
+    }
+    function refresh() {
+      if (busy) { again = true; return; }
+      busy = true;
+      fetch(el.getAttribute("data-live-part"), {
+        headers: { "HX-Request": "true" }, credentials: "same-origin", cache: "no-store"
+      }).then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) { if (html !== null) { swap(html); } })
+        .catch(function () { /* the stream's reconnect brings the next try */ })
+        .then(function () { busy = false; if (again) { again = false; refresh(); } });
+    }
+    var stream = new EventSource(el.getAttribute("data-live-src"));
+    streams.push({ el: el, stream: stream });
+    stream.addEventListener("snapshot", refresh);
+    stream.addEventListener("queue", refresh);
+    stream.addEventListener("open", function () { say("live"); });
+    stream.addEventListener("error", function () { say("offline"); });
+  }
+
+  var streams = [];
+
+  /* Pages swapped in by HTMX (boosted links) start their own live parts; the streams of a
+     page that is gone are closed. */
+  function start() {
+    focusSummary();
+    streams = streams.filter(function (s) {
+      if (document.body.contains(s.el)) { return true; }
+      s.stream.close();
+      return false;
+    });
+    Array.prototype.forEach.call(document.querySelectorAll("[data-live-src]"), function (el) {
+      if (el.hasAttribute("data-started")) { return; }
+      el.setAttribute("data-started", "");
+      live(el);
+    });
+    Array.prototype.forEach.call(document.querySelectorAll("[data-sound-toggle]"), function (b) {
+      if (b.hasAttribute("data-started")) { return; }
+      b.setAttribute("data-started", "");
+      b.addEventListener("click", function () {
+        if (soundOn()) {
+          chime();
+          b.setAttribute("aria-pressed", "true");
+          b.textContent = b.getAttribute("data-on-text") || b.textContent;
+        }
+        if (navigator.vibrate) { navigator.vibrate(100); }
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", start);
+  document.addEventListener("htmx:afterSettle", start);
+})();

@@ -1,0 +1,103 @@
+"""What people read about bookings: one appointment with the names and address to show or
+send, and a patient's own list split into what is ahead and what is past."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from antrean.domain.booking import Appointment
+from antrean.domain.catalog import Facility
+from antrean.domain.common import Page
+from antrean.domain.errors import AntreanError
+from antrean.domain.identity import Actor
+from antrean.services.access import SIGNED_IN, allow
+from antrean.services.booking import load_appointment
+from antrean.services.ports import AppointmentFilter, UnitOfWork
+
+MY_LIST_SIZE = 200
+
+
+@dataclass(frozen=True, slots=True)
+class AppointmentDetails:
+    appointment: Appointment
+    clinic_name: str
+    doctor_name: str
+    doctor_specialty: str
+    service_name: str | None
+    facility: Facility
+
+
+@dataclass(frozen=True, slots=True)
+class MyAppointments:
+    upcoming: list[AppointmentDetails]  # soonest first
+    past: list[AppointmentDetails]  # latest first
+
+
+def _details(uow: UnitOfWork, facility: Facility, appointment: Appointment) -> AppointmentDetails:
+    clinic = uow.catalog.get_clinic(appointment.facility_id, appointment.clinic_id)
+    doctor = uow.catalog.get_doctor(appointment.facility_id, appointment.doctor_id)
+    service = (
+        uow.catalog.get_service(appointment.facility_id, appointment.service_id)
+        if appointment.service_id is not None
+        else None
+    )
+    return AppointmentDetails(
+        appointment=appointment,
+        clinic_name=clinic.name if clinic else "",
+        doctor_name=doctor.name if doctor else "",
+        doctor_specialty=doctor.specialty if doctor else "",
+        service_name=service.name if service else None,
+        facility=facility,
+    )
+
+
+def _facility(uow: UnitOfWork, actor: Actor) -> Facility:
+    facility = uow.facilities.get(actor.facility_id)
+    if facility is None:
+        raise AntreanError("not_found", entity="Facility")
+    return facility
+
+
+@allow(*SIGNED_IN)
+def appointment_details(uow: UnitOfWork, *, actor: Actor, code: str) -> AppointmentDetails:
+    """One appointment with its clinic, doctor, service and the facility's address: staff see
+    any, a patient only their own."""
+    with uow():
+        appointment = load_appointment(uow, actor, code)
+        return _details(uow, _facility(uow, actor), appointment)
+
+
+@allow(*SIGNED_IN)
+def my_appointments(uow: UnitOfWork, *, actor: Actor) -> MyAppointments:
+    """A patient's own appointments: those still to come (booked or checked in, from today
+    on) and the rest, latest first."""
+    if actor.patient_id is None:
+        raise AntreanError("forbidden")
+    with uow():
+        now = uow.clock.now()
+        facility = _facility(uow, actor)
+        found, _ = uow.appointments.find(
+            actor.facility_id,
+            AppointmentFilter(patient_id=actor.patient_id),
+            Page(1, MY_LIST_SIZE),
+        )
+        # The catalog is small: read it once, not three rows per appointment.
+        clinics = {c.id: c.name for c in uow.catalog.list_clinics(actor.facility_id)}
+        doctors = {d.id: d for d in uow.catalog.list_doctors(actor.facility_id)}
+        services = {s.id: s.name for s in uow.catalog.list_services(actor.facility_id, None)}
+    upcoming: list[AppointmentDetails] = []
+    past: list[AppointmentDetails] = []
+    for appointment in found:
+        doctor = doctors.get(appointment.doctor_id)
+        details = AppointmentDetails(
+            appointment=appointment,
+            clinic_name=clinics.get(appointment.clinic_id, ""),
+            doctor_name=doctor.name if doctor else "",
+            doctor_specialty=doctor.specialty if doctor else "",
+            service_name=services.get(appointment.service_id or 0),
+            facility=facility,
+        )
+        ahead = appointment.status.is_active and appointment.end_at > now
+        (upcoming if ahead else past).append(details)
+    past.reverse()
+    return MyAppointments(upcoming=upcoming, past=past)

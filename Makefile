@@ -7,7 +7,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint bench-booking clean
+.PHONY: install run test lint messages bench-booking clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ lint: install
 
 test: lint
 	$(BIN)/pytest
+
+# After changing a visible string: add it to both catalogs, then translate the Indonesian one.
+messages: install
+	$(BIN)/python scripts/catalogs.py
 
 bench-booking: install
 	$(BIN)/python bench/booking.py --db sqlite

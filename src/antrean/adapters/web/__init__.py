@@ -14,13 +14,22 @@ from antrean.adapters.web import (
     routes_account,
     routes_appointments,
     routes_booking,
+    routes_console,
+    routes_doctor,
     routes_ticket,
 )
 from antrean.adapters.web.assets import PREFIX
 from antrean.adapters.web.core import Web
 from antrean.bootstrap import Container
 
-ROUTERS = (routes_account, routes_booking, routes_appointments, routes_ticket)
+ROUTERS = (
+    routes_account,
+    routes_booking,
+    routes_appointments,
+    routes_ticket,
+    routes_doctor,
+    routes_console,
+)
 
 
 def install(app: FastAPI, container: Container) -> None:

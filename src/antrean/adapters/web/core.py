@@ -8,9 +8,11 @@ Routes stay translators: read the form, call one use case with the visitor's act
 from __future__ import annotations
 
 import gzip
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -18,7 +20,7 @@ from fastapi import Request
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.datastructures import FormData
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 from antrean.adapters.web.assets import Assets
 from antrean.adapters.web.i18n import LANGUAGES, Formats, language, load_translations
@@ -36,7 +38,8 @@ from antrean.domain.fields import MAX_ID
 from antrean.domain.identity import Actor, Role, User
 from antrean.services import catalog, identity
 
-TEMPLATES = __import__("pathlib").Path(__file__).parent / "templates"
+TEMPLATES = Path(__file__).parent / "templates"
+log = logging.getLogger(__name__)
 COMPRESS_FROM = 1400  # bytes: below one packet, compressing gains nothing
 MAX_FORM_FIELDS = 200
 
@@ -122,6 +125,7 @@ class Web:
             env.globals["timedelta"] = timedelta
             # Words for states and roles, as macros every template can call.
             env.globals["words"] = env.get_template("words.html").module
+            env.globals["ui"] = env.get_template("macros.html").module
             self.envs[lang] = env
 
 
@@ -278,6 +282,14 @@ async def error_page(request: Request, exc: AntreanError) -> Response:
     return render(request, visitor, "error.html", {"error": exc, "status": status}, status=status)
 
 
+async def broken_page(request: Request) -> Response:
+    try:
+        visitor = await visit(request)
+        return render(request, visitor, "error.html", {"error": None, "status": 500}, status=500)
+    except Exception:
+        return PlainTextResponse("Maaf, terjadi kesalahan. / Sorry, something went wrong.", 500)
+
+
 async def refused_form_page(request: Request) -> Response:
     visitor = await visit(request)
     return render(request, visitor, "error.html", {"error": None, "status": 403}, status=403)
@@ -297,6 +309,9 @@ class WebRoute(APIRoute):
                 response = await error_page(request, exc)
             except FormRefused:
                 response = await refused_form_page(request)
+            except Exception:  # a fault of ours: logged, and a page that says so in words
+                log.exception("page %s failed", request.url.path)
+                response = await broken_page(request)
             visitor: Visitor | None = getattr(request.state, "visitor", None)
             if visitor is not None:
                 sessions = web_of(request).sessions

@@ -25,8 +25,9 @@ from antrean.adapters.web.i18n import LANGUAGES
 from antrean.adapters.web.session import remember_language
 from antrean.config import DEMO_ACCOUNTS
 from antrean.domain.errors import AntreanError
+from antrean.domain.identity import check_password_strength, normalize_username
 from antrean.domain.patients import PatientDraft, Sex
-from antrean.services import accounts, catalog, identity
+from antrean.services import accounts, catalog, identity, patients
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -141,6 +142,19 @@ async def signup(request: Request, v: Visitor = Depends(visit)) -> Response:
         if not values[name].strip()
     }
     draft = _signup_draft(values, errors, v.lang)
+    # Every rule the form breaks at once (the domain's own checks), not one per try.
+    today = patients.today(c.uow(), c.policy)
+    checks = (
+        lambda: draft.validated(today),
+        lambda: normalize_username(values["username"]),
+        lambda: check_password_strength(values["password"]),
+    )
+    for check in checks:
+        try:
+            check()
+        except AntreanError as exc:
+            name = exc.field if exc.field in SIGNUP_FIELDS else "_form"
+            errors.setdefault(name, exc.message(v.lang))
     if not errors:
         try:
             await c.offload(

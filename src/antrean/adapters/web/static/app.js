@@ -52,17 +52,20 @@
     function say(key) {
       if (status) { status.textContent = status.getAttribute("data-" + key) || ""; }
     }
+    var target = el.getAttribute("data-live-target");
     function swap(html) {
       var box = document.createElement("div");
       box.innerHTML = html.trim();
-      var fresh = box.firstElementChild;
-      if (!fresh) { return; }
-      var before = el.getAttribute("data-call") || "";
-      el.innerHTML = fresh.innerHTML;
-      el.className = fresh.className;
-      el.setAttribute("data-call", fresh.getAttribute("data-call") || "");
-      var after = el.getAttribute("data-call");
-      if (after && after !== before) { alertCall(el); }
+      var fresh = box.querySelector("#" + target);
+      var old = document.getElementById(target);
+      if (!fresh || !old) { return; }
+      var before = old.getAttribute("data-call") || "";
+      var focused = document.activeElement && old.contains(document.activeElement) ? document.activeElement.id : null;
+      old.replaceWith(fresh);
+      if (window.htmx) { window.htmx.process(fresh); }
+      if (focused && document.getElementById(focused)) { document.getElementById(focused).focus(); }
+      var after = fresh.getAttribute("data-call") || "";
+      if (after && after !== before) { alertCall(fresh); }
     }
     function refresh() {
       if (busy) { again = true; return; }
@@ -82,6 +85,40 @@
     stream.addEventListener("error", function () { say("offline"); });
   }
 
+  /* Function keys on the console (F2 call next, F3 call again, F4 start, F8 finish): each
+     presses the visible button that shows it. */
+  function shortcut(e) {
+    if (!/^F\d+$/.test(e.key) || e.altKey || e.ctrlKey || e.metaKey) { return; }
+    var button = document.querySelector('button[data-key="' + e.key + '"]:not([disabled])');
+    if (button) { e.preventDefault(); button.click(); }
+  }
+
+  /* A booking's QR code read with the device camera, where the browser can (BarcodeDetector);
+     elsewhere the button stays hidden and the code is typed. */
+  function scanner(button) {
+    if (!("BarcodeDetector" in window) || !navigator.mediaDevices) { return; }
+    var name = button.getAttribute("data-scan-qr");
+    var input = document.getElementById(name);
+    var video = document.querySelector('[data-scanner="' + name + '"]');
+    if (!input || !video) { return; }
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      var detector = new window.BarcodeDetector({ formats: ["qr_code"] });
+      navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } }).then(function (media) {
+        video.srcObject = media; video.hidden = false; video.play();
+        function stop() { media.getTracks().forEach(function (t) { t.stop(); }); video.hidden = true; }
+        function look() {
+          if (video.hidden) { return; }
+          detector.detect(video).then(function (codes) {
+            if (codes.length) { input.value = codes[0].rawValue; stop(); input.form.requestSubmit(); }
+            else { window.requestAnimationFrame(look); }
+          }, function () { window.requestAnimationFrame(look); });
+        }
+        look();
+      }, function () { button.hidden = true; });
+    });
+  }
+
   var streams = [];
 
   /* Pages swapped in by HTMX (boosted links) start their own live parts; the streams of a
@@ -98,6 +135,11 @@
       el.setAttribute("data-started", "");
       live(el);
     });
+    Array.prototype.forEach.call(document.querySelectorAll("[data-scan-qr]"), function (b) {
+      if (b.hasAttribute("data-started")) { return; }
+      b.setAttribute("data-started", "");
+      scanner(b);
+    });
     Array.prototype.forEach.call(document.querySelectorAll("[data-sound-toggle]"), function (b) {
       if (b.hasAttribute("data-started")) { return; }
       b.setAttribute("data-started", "");
@@ -113,5 +155,6 @@
   }
 
   document.addEventListener("DOMContentLoaded", start);
+  document.addEventListener("keydown", shortcut);
   document.addEventListener("htmx:afterSettle", start);
 })();

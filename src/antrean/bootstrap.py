@@ -21,6 +21,7 @@ from antrean.domain.identity import Actor
 from antrean.domain.queue import QueuePolicy
 from antrean.integrations.passwords import Argon2Passwords
 from antrean.integrations.phones import PhonenumbersParser
+from antrean.integrations.receipt_printer import EscposPrinter
 from antrean.integrations.tokens import JwtAccessTokens
 from antrean.live import Broadcaster
 from antrean.persistence.batch import WriteBatcher
@@ -48,6 +49,7 @@ class Container:
     bus: EventBus
     inline_db_calls: bool = True
     batcher: WriteBatcher | None = None
+    printer: EscposPrinter = field(default_factory=EscposPrinter)
     # CPU-heavy use cases (password hashing) run here, never on an event loop: one thread
     # per core, so they use every core and the loop keeps answering meanwhile.
     cpu_pool: ThreadPoolExecutor = field(

@@ -13,11 +13,12 @@ from antrean.bootstrap import Container
 from antrean.config import DEMO_ACCOUNTS
 from antrean.domain.booking import BookingDraft
 from antrean.domain.catalog import ClinicDraft, DoctorDraft, OpeningHours, ServiceDraft
+from antrean.domain.devices import DeviceKind, DeviceLinkDraft
 from antrean.domain.errors import AntreanError
 from antrean.domain.identity import Actor, Role, StaffAccountDraft, User
 from antrean.domain.patients import PatientDraft, Sex
 from antrean.domain.scheduling import ExceptionKind, Schedule, ScheduleException
-from antrean.services import accounts, booking, catalog, patients, scheduling
+from antrean.services import accounts, booking, catalog, devices, patients, scheduling
 
 WEEKDAYS = range(0, 5)  # Monday to Friday
 SATURDAY = 5
@@ -165,6 +166,14 @@ def load_demo(container: Container, *, patients: int, force: bool, console: Cons
     )
     for role, username, password in DEMO_ACCOUNTS:
         console.print(f"  {role:9} {username} / {password}")
+    base = f"http://{container.settings.host}:{container.settings.port}"
+    for name, kind in (("TV ruang tunggu", DeviceKind.DISPLAY), ("Kios tiket", DeviceKind.KIOSK)):
+        made = devices.create_device_link(
+            container.uow(),
+            actor=admin,
+            draft=DeviceLinkDraft(kind=kind, name=name, clinic_ids=tuple(clinic_ids.values())),
+        )
+        console.print(f"  {kind.value:9} {base}/{kind.value}/{made.token}")
     console.print("The emergency unit (IGD) is open around the clock: try a walk-in at any hour.")
 
 

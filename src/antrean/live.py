@@ -40,6 +40,21 @@ class Broadcaster:
             if not self._subscribers[key]:
                 del self._subscribers[key]
 
+    @contextlib.contextmanager
+    def subscribe_all(self, keys: Iterable[tuple[str, object]]) -> Any:
+        """One queue for the events of several streams (a board showing several clinics)."""
+        keys = list(dict.fromkeys(keys))
+        queue: asyncio.Queue[DomainEvent | None] = asyncio.Queue(QUEUE_LIMIT)
+        for key in keys:
+            self._subscribers[key].add(queue)
+        try:
+            yield queue
+        finally:
+            for key in keys:
+                self._subscribers[key].discard(queue)
+                if not self._subscribers[key]:
+                    del self._subscribers[key]
+
     def encoded(self, event: DomainEvent, encode: Callable[[DomainEvent], bytes]) -> bytes:
         """An event as sent to subscribers, encoded once however many it goes to."""
         found = self._encoded.get(event.id)

@@ -411,13 +411,27 @@ def test_tickets_move_only_from_the_state_they_are_in(uow):
         assert uow.tickets.move(
             k.id, from_state="called", to_state="called", counter="Loket 1", recall=True
         )
+        uow.events.add(
+            ticket_event(
+                replace(called, recalls=1),
+                "recall",
+                at=NOW + timedelta(minutes=7),
+                actor_user_id=3,
+                from_state=TicketState.CALLED,
+            )
+        )
         uow.commit()
     with uow():
+        assert uow.tickets.last_called_at([k.id]) == {k.id: NOW + timedelta(minutes=7)}
+        assert uow.tickets.last_called_at([]) == {}
+        assert [t.id for t in uow.tickets.for_patient(1, patient, MONDAY)] == [k.id]
+        assert uow.tickets.for_patient(1, patient, MONDAY + timedelta(days=1)) == []
+        assert uow.tickets.for_patient(2, patient, MONDAY) == []
         stored = uow.tickets.get(1, k.id)
         assert (stored.state, stored.counter, stored.recalls) == (TicketState.CALLED, "Loket 1", 1)
         assert uow.tickets.get(2, k.id) is None
         last = uow.tickets.last_event(k.id)
-        assert (last.action, last.from_state, last.to_state) == ("call", "waiting", "called")
+        assert (last.action, last.from_state, last.to_state) == ("recall", "called", "called")
         assert uow.tickets.called_at([k.id]) == {k.id: NOW + timedelta(minutes=5)}
         assert [t.id for t in uow.tickets.list_day(1, clinic, MONDAY)] == [k.id]
         assert uow.tickets.waiting(1, clinic, MONDAY) == []
@@ -469,3 +483,16 @@ def test_events_are_ordered_and_read_by_stream(uow):
         assert uow.events.since(1, after_id=issued.id, status_code=k.status_code) == []
         assert uow.events.latest_ids(1, clinic_id=clinic) == [issued.id]
         assert uow.events.latest_ids(1, limit=1) == [booked.id]
+
+
+def test_the_facility_profile_is_read_and_changed(uow):
+    with uow(write=True):
+        facility = uow.facilities.get(1)
+        assert facility is not None and facility.id == 1
+        uow.facilities.save(replace(facility, name="Klinik Baru", address="Jl. A 1", phone="021"))
+        uow.commit()
+    with uow():
+        changed = uow.facilities.get(1)
+        assert (changed.name, changed.address, changed.phone) == ("Klinik Baru", "Jl. A 1", "021")
+        assert changed.code == facility.code and changed.time_zone == facility.time_zone
+        assert uow.facilities.get(99) is None

@@ -114,6 +114,7 @@ def test_public_use_cases_are_the_reads_anyone_may_make():
             "login",
             "logout",
             "missed_events",
+            "open_device",
             "refresh_session",
             "register_account",
             "resume_session",

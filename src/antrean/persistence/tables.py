@@ -265,6 +265,23 @@ refresh_token = Table(
     Column("created_at", UTCDateTime, nullable=False),
 )
 
+# Display boards and kiosks, each opened by a secret link (stored as its SHA-256 digest).
+device_link = Table(
+    "device_link",
+    metadata,
+    _id(),
+    _facility(),
+    Column("kind", String(16), nullable=False),
+    Column("name", String(80), nullable=False),
+    Column("clinic_ids", String(400), nullable=False),  # "1,2,3"
+    Column("sound", Boolean, nullable=False),
+    Column("printer", String(260), nullable=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Index(None, "facility_id"),
+)
+
 idempotency_key = Table(
     "idempotency_key",
     metadata,

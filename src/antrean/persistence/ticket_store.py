@@ -336,6 +336,16 @@ class SqlTickets(Repository):
         )
         return {ticket_id: at for ticket_id, at in rows}
 
+    def last_called_at(self, ticket_ids: list[int]) -> dict[int, datetime]:
+        if not ticket_ids:
+            return {}
+        rows = self.conn.execute(
+            select(_E.c.ticket_id, func.max(_E.c.at))
+            .where(_E.c.ticket_id.in_(ticket_ids), _E.c.action.in_(("call", "recall")))
+            .group_by(_E.c.ticket_id)
+        )
+        return {ticket_id: at for ticket_id, at in rows}
+
     def open_before(self, facility_id: int, day: date) -> list[Ticket]:
         active = [s.value for s in (TicketState.WAITING, TicketState.CALLED, TicketState.SERVING)]
         rows = self.conn.execute(

@@ -12,6 +12,7 @@ from antrean.domain.common import Clock
 from antrean.domain.events import DomainEvent
 from antrean.persistence.appointment_store import SqlAppointments
 from antrean.persistence.catalog_store import SqlCatalog
+from antrean.persistence.device_store import SqlDeviceLinks
 from antrean.persistence.engine import Database
 from antrean.persistence.event_bus import EventBus, PostgresNotifyBus
 from antrean.persistence.event_store import SqlEvents
@@ -140,6 +141,7 @@ class SqlUnitOfWork:
         self.idempotency = SqlIdempotency(conn)
         self.sequences = SqlSequences(conn)
         self.facilities = SqlFacilities(conn)
+        self.devices = SqlDeviceLinks(conn)
         self.tickets = SqlTickets(conn)
         self.events = SqlEvents(conn, notify_channel=self._channel)
 

@@ -9,6 +9,7 @@ from typing import Protocol
 from antrean.domain.booking import Appointment, AppointmentStatus, SlotView
 from antrean.domain.catalog import Clinic, Doctor, Facility, OpeningHours, Service
 from antrean.domain.common import Clock, Page
+from antrean.domain.devices import DeviceLink
 from antrean.domain.eta import EwmaServiceTime
 from antrean.domain.events import DomainEvent
 from antrean.domain.identity import User
@@ -297,6 +298,10 @@ class Tickets(Protocol):
         """When each ticket was first called, for those called at all."""
         ...
 
+    def last_called_at(self, ticket_ids: list[int]) -> dict[int, datetime]:
+        """When each ticket was last called or called again, for those called at all."""
+        ...
+
     def recent_service_times(
         self, facility_id: int, clinic_id: int, since: datetime, limit: int = 50
     ) -> list[timedelta]:
@@ -321,6 +326,15 @@ class Sequences(Protocol):
 
     def next_mrn(self, facility_id: int) -> int:
         """A new medical record number: unique, gaps allowed."""
+        ...
+
+
+class DeviceLinks(Protocol):
+    def add(self, link: DeviceLink, token_hash: str) -> int: ...
+    def list(self, facility_id: int) -> list[DeviceLink]: ...
+    def by_token(self, token_hash: str) -> DeviceLink | None: ...
+    def revoke(self, facility_id: int, link_id: int, at: datetime) -> bool:
+        """Mark it revoked; False when it is unknown or was revoked already."""
         ...
 
 
@@ -379,6 +393,7 @@ class UnitOfWork(Protocol):
     idempotency: Idempotency
     sequences: Sequences
     facilities: Facilities
+    devices: DeviceLinks
     tickets: Tickets
     events: Events
 

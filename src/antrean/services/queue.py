@@ -281,9 +281,11 @@ def status_of(
 
 
 def _appointment_to_check_in(uow: UnitOfWork, actor: Actor, code: str, day: date) -> Appointment:
-    """Today's booked appointment by its code: staff's, or the patient's own."""
+    """Today's booked appointment by its code: staff's and a kiosk's (the code printed or shown
+    is the proof), or the patient's own."""
     appointment = uow.appointments.get_by_code(actor.facility_id, booking_code(code))
-    if appointment is None or (not actor.is_staff and appointment.patient_id != actor.patient_id):
+    anyone_with_code = actor.is_staff or Role.KIOSK in actor.roles
+    if appointment is None or (not anyone_with_code and appointment.patient_id != actor.patient_id):
         raise AntreanError("appointment_not_found")
     if appointment.status is not AppointmentStatus.BOOKED:
         raise AntreanError("appointment_not_active", status=appointment.status.value)
@@ -292,7 +294,7 @@ def _appointment_to_check_in(uow: UnitOfWork, actor: Actor, code: str, day: date
     return appointment
 
 
-@allow(*SIGNED_IN)
+@allow(*SIGNED_IN, Role.KIOSK)
 def check_in(
     uow: UnitOfWork,
     *,

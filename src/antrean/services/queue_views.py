@@ -27,6 +27,8 @@ class CalledTicket:
     label: str
     counter: str | None
     state: TicketState
+    called_at: datetime | None = None  # the latest call or call again
+    recalls: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,13 +69,18 @@ def board_snapshot(
         now, today = _clinic_day(uow, policy)
         tickets = uow.tickets.list_day(actor.facility_id, clinic.id, today)
         seen = uow.events.latest_ids(actor.facility_id, clinic_id=clinic.id, limit=STREAM_WINDOW)
-    busy = [k for k in tickets if k.state in (TicketState.CALLED, TicketState.SERVING)]
+        busy = [k for k in tickets if k.state in (TicketState.CALLED, TicketState.SERVING)]
+        called = uow.tickets.last_called_at([k.id for k in busy])
     order = queue_order(tickets, now, queue.aging)
+    # Latest call first: the one a board shows largest.
+    busy.sort(key=lambda k: (called.get(k.id) or k.issued_at, k.number), reverse=True)
     return BoardSnapshot(
         clinic_id=clinic.id,
         clinic_name=clinic.name,
         day=today,
-        calling=[CalledTicket(k.label, k.counter, k.state) for k in reversed(busy)],
+        calling=[
+            CalledTicket(k.label, k.counter, k.state, called.get(k.id), k.recalls) for k in busy
+        ],
         waiting=len(order),
         next_up=[k.label for k in order[:NEXT_UP]],
         seen_event_ids=frozenset(seen),

@@ -1,4 +1,4 @@
-"""In-memory users, idempotency keys, sequences and facilities."""
+"""In-memory users, idempotency keys, sequences, facilities and device links."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from datetime import datetime
 
 from antrean.domain.catalog import Facility
 from antrean.domain.common import Page
+from antrean.domain.devices import DeviceLink
 from antrean.domain.identity import Role, User
 from antrean.services.ports import (
     RefreshTokenRow,
@@ -114,3 +115,23 @@ class FakeFacilities(StorePart):
         self.s.facilities[facility.id] = replace(
             old, name=facility.name, address=facility.address, phone=facility.phone
         )
+
+
+class FakeDeviceLinks(StorePart):
+    def add(self, link: DeviceLink, token_hash: str) -> int:
+        link_id = self.s.next_id("device")
+        self.s.devices[link_id] = (replace(link, id=link_id), token_hash)
+        return link_id
+
+    def list(self, facility_id: int) -> list[DeviceLink]:
+        return [k for k, _ in self.s.devices.values() if k.facility_id == facility_id]
+
+    def by_token(self, token_hash: str) -> DeviceLink | None:
+        return next((k for k, h in self.s.devices.values() if h == token_hash), None)
+
+    def revoke(self, facility_id: int, link_id: int, at: datetime) -> bool:
+        found = self.s.devices.get(link_id)
+        if found is None or found[0].facility_id != facility_id or found[0].revoked_at:
+            return False
+        self.s.devices[link_id] = (replace(found[0], revoked_at=at), found[1])
+        return True

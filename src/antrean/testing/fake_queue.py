@@ -158,6 +158,13 @@ class FakeTickets(StorePart):
                 found[ticket_id] = min(at, found.get(ticket_id, at))
         return found
 
+    def last_called_at(self, ticket_ids: list[int]) -> dict[int, datetime]:
+        found: dict[int, datetime] = {}
+        for ticket_id, at, action, _ in self._timeline():
+            if ticket_id in ticket_ids and action in ("call", "recall"):
+                found[ticket_id] = max(at, found.get(ticket_id, at))
+        return found
+
     def recent_service_times(
         self, facility_id: int, clinic_id: int, since: datetime, limit: int = 50
     ) -> list[timedelta]:

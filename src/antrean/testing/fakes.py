@@ -10,7 +10,13 @@ import copy
 
 from antrean.domain.common import Clock
 from antrean.domain.events import DomainEvent
-from antrean.testing.fake_accounts import FakeFacilities, FakeIdempotency, FakeSequences, FakeUsers
+from antrean.testing.fake_accounts import (
+    FakeDeviceLinks,
+    FakeFacilities,
+    FakeIdempotency,
+    FakeSequences,
+    FakeUsers,
+)
 from antrean.testing.fake_booking import FakeAppointments, FakePatients, FakeSlots
 from antrean.testing.fake_catalog import FakeCatalog, FakeSchedules
 from antrean.testing.fake_queue import FakeEvents, FakeTickets
@@ -43,6 +49,7 @@ class FakeUnitOfWork:
         self.idempotency = FakeIdempotency(w)
         self.sequences = FakeSequences(w)
         self.facilities = FakeFacilities(w)
+        self.devices = FakeDeviceLinks(w)
         self.tickets = FakeTickets(w)
         self.events = FakeEvents(w)
         return self

@@ -9,6 +9,7 @@ from typing import Any
 
 from antrean.domain.booking import Appointment
 from antrean.domain.catalog import Clinic, Doctor, Facility, Service
+from antrean.domain.devices import DeviceLink
 from antrean.domain.eta import EwmaServiceTime
 from antrean.domain.events import DomainEvent
 from antrean.domain.identity import User
@@ -58,6 +59,7 @@ class Store:
     service_points: dict[tuple[int, str], bool] = field(default_factory=dict)
     service_times: dict[int, EwmaServiceTime] = field(default_factory=dict)
     events: list[DomainEvent] = field(default_factory=list)
+    devices: dict[int, tuple[DeviceLink, str]] = field(default_factory=dict)
     # The facility of rows whose domain type does not carry it (services, doctors, ...).
     owners: dict[tuple[str, int], int] = field(default_factory=dict)
 

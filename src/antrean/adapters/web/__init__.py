@@ -15,7 +15,9 @@ from antrean.adapters.web import (
     routes_appointments,
     routes_booking,
     routes_console,
+    routes_display,
     routes_doctor,
+    routes_kiosk,
     routes_ticket,
 )
 from antrean.adapters.web.assets import PREFIX
@@ -29,6 +31,8 @@ ROUTERS = (
     routes_ticket,
     routes_doctor,
     routes_console,
+    routes_display,
+    routes_kiosk,
 )
 
 

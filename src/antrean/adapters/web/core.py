@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from babel.support import Translations
 from fastapi import Request
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -24,6 +25,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 
 from antrean.adapters.web.assets import Assets
 from antrean.adapters.web.i18n import LANGUAGES, Formats, language, load_translations
+from antrean.adapters.web.qr import qr_svg
 from antrean.adapters.web.session import (
     CSRF_FIELD,
     CSRF_HEADER,
@@ -31,6 +33,7 @@ from antrean.adapters.web.session import (
     Sessions,
     WebSession,
 )
+from antrean.adapters.web.speech import Voice
 from antrean.bootstrap import Container
 from antrean.domain.catalog import Facility
 from antrean.domain.errors import AntreanError, ErrorKind
@@ -106,9 +109,12 @@ class Web:
     assets: Assets = field(default_factory=Assets)
     envs: dict[str, Environment] = field(default_factory=dict)
     sessions: Sessions | None = None
+    voice: Voice = field(init=False)
+    translations: dict[str, Translations] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         c = self.container
+        self.voice = Voice(c.settings.data_dir / "speech")
         self.sessions = Sessions(c.tokens.secret, max_age=int(c.tokens.refresh_ttl.total_seconds()))
         for lang in LANGUAGES:
             env = Environment(
@@ -120,9 +126,11 @@ class Web:
                 lstrip_blocks=True,
                 auto_reload=False,
             )
-            env.install_gettext_translations(load_translations(lang), newstyle=True)  # type: ignore[attr-defined]
+            self.translations[lang] = load_translations(lang)
+            env.install_gettext_translations(self.translations[lang], newstyle=True)  # type: ignore[attr-defined]
             env.globals["asset"] = self.assets.url
             env.globals["timedelta"] = timedelta
+            env.globals["qr_svg"] = qr_svg
             # Words for states and roles, as macros every template can call.
             env.globals["words"] = env.get_template("words.html").module
             env.globals["ui"] = env.get_template("macros.html").module

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-import segno
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
@@ -22,6 +21,7 @@ from antrean.adapters.web.core import (
     visit,
     web_of,
 )
+from antrean.adapters.web.qr import qr_svg
 from antrean.adapters.web.routes_booking import (
     STRIP_DAYS,
     TIME_REFUSALS,
@@ -36,12 +36,6 @@ from antrean.integrations.calendar import appointment_ics
 from antrean.services import booking, booking_views, queue
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
-
-
-def qr_svg(text: str, label: str) -> str:
-    """A QR code as inline SVG (it scales with the page, and no image is downloaded)."""
-    svg: str = segno.make_qr(text, error="m").svg_inline(scale=1, omitsize=True, title=label)
-    return svg.replace("<svg ", '<svg role="img" aria-label="QR" ', 1)
 
 
 @router.get("/my")

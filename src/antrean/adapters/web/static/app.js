@@ -20,7 +20,7 @@
 
   /* Two tones, the second lower: "ding-dong". Made here, so no sound file is downloaded. */
   function chime() {
-    if (!audio) { return; }
+    if (!audio || audio.state !== "running") { return; }
     var t = audio.currentTime;
     [[0, 880], [0.4, 660]].forEach(function (p) {
       var osc = audio.createOscillator(), gain = audio.createGain();
@@ -154,6 +154,22 @@
     });
   }
 
+  /* Printing a ticket: the button, the kiosk's automatic print, and the kiosk going back to
+     its start page by itself so the next patient finds it ready. */
+  function printing() {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-print]"), function (b) {
+      b.addEventListener("click", function () { window.print(); });
+    });
+    if (document.querySelector("[data-autoprint]")) { window.setTimeout(function () { window.print(); }, 300); }
+    var back = document.querySelector("[data-return-after]");
+    if (back) {
+      window.setTimeout(function () { window.location.href = back.getAttribute("href"); },
+        1000 * parseInt(back.getAttribute("data-return-after"), 10));
+    }
+  }
+
+  window.antreanSound = { on: soundOn, chime: chime };
+  document.addEventListener("DOMContentLoaded", printing);
   document.addEventListener("DOMContentLoaded", start);
   document.addEventListener("keydown", shortcut);
   document.addEventListener("htmx:afterSettle", start);

@@ -8,7 +8,7 @@ from datetime import date, datetime, time, timedelta
 
 import pytest
 
-from antrean.domain.booking import Appointment, AppointmentStatus
+from antrean.domain.booking import Appointment, AppointmentStatus, appointment_event
 from antrean.domain.catalog import Clinic, Doctor, OpeningHours, Service
 from antrean.domain.common import Page
 from antrean.domain.events import DomainEvent, EventKind
@@ -339,6 +339,57 @@ def test_appointments_codes_day_limits_and_conflicts(uow):
         assert (saved.status, saved.cancel_reason) == (AppointmentStatus.CANCELLED, "Sembuh")
         assert uow.appointments.active_in_slots([slot]) == []
         assert uow.appointments.open_conflicts(1) == []
+
+
+def test_the_bookings_table_searches_sorts_and_counts(uow):
+    with uow(write=True):
+        clinic = _clinic(uow)
+        doctor = uow.catalog.add_doctor(1, Doctor(0, "dr. Andi", "", True))
+        slots = _slots(uow, clinic, doctor)
+        siti = _patient(uow, phone="+6281234567890")
+        budi = _patient(uow, mrn="00-00-02", name="Budi 100%_Santoso")
+        first = _appointment(1, "AAA234", slots[0], siti, clinic, doctor)
+        second = replace(
+            _appointment(1, "BBB234", slots[1], budi, clinic, doctor),
+            start_at=NOW + timedelta(hours=1),
+            status=AppointmentStatus.CANCELLED,
+        )
+        a = uow.appointments.add(first, None)
+        b = uow.appointments.add(second, None)
+        uow.events.add(
+            appointment_event(
+                EventKind.APPOINTMENT_BOOKED, replace(first, id=a), at=NOW, actor_user_id=None
+            )
+        )
+        uow.commit()
+    with uow():
+
+        def ids(search=None, order="start", flt=AppointmentFilter(), page=Page()):
+            rows, total = uow.appointments.table(1, flt, search, order, page)
+            return [r.appointment.id for r in rows], total
+
+        assert ids() == ([a, b], 2)
+        assert ids(order="-start") == ([b, a], 2)
+        assert ids(order="patient") == ([b, a], 2)  # Budi before Siti
+        assert ids(search="bbb234") == ([b], 1)
+        assert ids(search="SITI") == ([a], 1)
+        assert ids(search="100%_") == ([b], 1)  # LIKE wildcards are plain characters
+        assert ids(search="zz%") == ([], 0)
+        assert ids(search="+6281234567890") == ([a], 1)
+        assert ids(flt=AppointmentFilter(status=AppointmentStatus.CANCELLED)) == ([b], 1)
+        assert ids(page=Page(2, 1)) == ([b], 2)
+        rows, _ = uow.appointments.table(1, AppointmentFilter(), "siti", "start", Page())
+        assert (rows[0].patient_name, rows[0].patient_mrn) == ("Siti Aminah", "00-00-01")
+        assert rows[0].patient_phone == "+6281234567890"
+        assert uow.appointments.table(2, AppointmentFilter(), None, "start", Page()) == ([], 0)
+        assert uow.appointments.day_summary(1, MONDAY) == {
+            (clinic, "booked"): 1,
+            (clinic, "cancelled"): 1,
+        }
+        assert uow.appointments.day_summary(2, MONDAY) == {}
+        history = uow.events.for_appointment(1, a)
+        assert [e.kind for e in history] == [EventKind.APPOINTMENT_BOOKED]
+        assert uow.events.for_appointment(1, b) == [] and uow.events.for_appointment(2, a) == []
 
 
 # --- tickets and events --------------------------------------------------------------------

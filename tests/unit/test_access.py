@@ -36,6 +36,7 @@ IN_TRANSACTION_HELPERS = {
     "antrean.services.queue.issue_ticket",
     "antrean.services.queue.people_ahead",
     "antrean.services.queue.refresh_service_time",
+    "antrean.services.slot_sync.plan_sync",
     "antrean.services.slot_sync.sync_slots",
 }
 EVERY_ROLE = frozenset(Role)

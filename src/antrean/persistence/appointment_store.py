@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, func, insert, select, text, update
+from sqlalchemy import Row, and_, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from antrean.domain.booking import ACTIVE_STATUSES, Appointment, AppointmentStatus
 from antrean.domain.common import Page
 from antrean.persistence import tables as t
-from antrean.persistence.rows import Repository
-from antrean.services.ports import AppointmentFilter, Conflict
+from antrean.persistence.rows import Repository, like_pattern, search_key
+from antrean.services.ports import AppointmentFilter, BookingRow, Conflict
 
 _a = t.appointment
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
@@ -62,9 +62,28 @@ _APPOINTMENT_COLUMNS = [
 
 
 def _appointment(row: Row[Any]) -> Appointment:
-    values = list(row)
+    values = list(row)[: len(_APPOINTMENT_COLUMNS)]
     values[11] = AppointmentStatus(values[11])
     return Appointment(*values)
+
+
+def _filter_conditions(flt: AppointmentFilter) -> list[Any]:
+    a = t.appointment
+    conditions = []
+    if flt.day_from is not None:
+        conditions.append(a.c.day >= flt.day_from)
+    if flt.day_to is not None:
+        conditions.append(a.c.day <= flt.day_to)
+    for column, value in (
+        (a.c.clinic_id, flt.clinic_id),
+        (a.c.doctor_id, flt.doctor_id),
+        (a.c.patient_id, flt.patient_id),
+    ):
+        if value is not None:
+            conditions.append(column == value)
+    if flt.status is not None:
+        conditions.append(a.c.status == flt.status.value)
+    return conditions
 
 
 class SqlAppointments(Repository):
@@ -130,21 +149,7 @@ class SqlAppointments(Repository):
         self, facility_id: int, flt: AppointmentFilter, page: Page
     ) -> tuple[list[Appointment], int]:
         a = t.appointment
-        conditions = [a.c.facility_id == facility_id]
-        if flt.day_from is not None:
-            conditions.append(a.c.day >= flt.day_from)
-        if flt.day_to is not None:
-            conditions.append(a.c.day <= flt.day_to)
-        for column, value in (
-            (a.c.clinic_id, flt.clinic_id),
-            (a.c.doctor_id, flt.doctor_id),
-            (a.c.patient_id, flt.patient_id),
-        ):
-            if value is not None:
-                conditions.append(column == value)
-        if flt.status is not None:
-            conditions.append(a.c.status == flt.status.value)
-        where = and_(*conditions)
+        where = and_(a.c.facility_id == facility_id, *_filter_conditions(flt))
         total = self.conn.execute(select(func.count()).select_from(a).where(where)).scalar_one()
         rows = self.conn.execute(
             select(*_APPOINTMENT_COLUMNS)
@@ -154,6 +159,49 @@ class SqlAppointments(Repository):
             .offset(page.offset)
         )
         return [_appointment(r) for r in rows], int(total)
+
+    def table(
+        self, facility_id: int, flt: AppointmentFilter, search: str | None, order: str, page: Page
+    ) -> tuple[list[BookingRow], int]:
+        a, p = t.appointment, t.patient
+        conditions = [a.c.facility_id == facility_id, *_filter_conditions(flt)]
+        if search:
+            conditions.append(
+                or_(
+                    a.c.code == search.upper(),
+                    p.c.name_search.like(like_pattern(search_key(search)), escape="\\"),
+                    p.c.phone == search,
+                )
+            )
+        joined = a.join(p, p.c.id == a.c.patient_id)
+        where = and_(*conditions)
+        total = self.conn.execute(select(func.count()).select_from(joined).where(where))
+        column = {
+            "start": a.c.start_at,
+            "created": a.c.created_at,
+            "patient": p.c.name_search,
+            "status": a.c.status,
+        }[order.lstrip("-")]
+        sort = column.desc() if order.startswith("-") else column.asc()
+        rows = self.conn.execute(
+            select(*_APPOINTMENT_COLUMNS, p.c.name, p.c.mrn, p.c.phone)
+            .select_from(joined)
+            .where(where)
+            .order_by(sort, a.c.id)
+            .limit(page.size)
+            .offset(page.offset)
+        )
+        found = [BookingRow(_appointment(r), r.name, r.mrn, r.phone) for r in rows]
+        return found, int(total.scalar_one())
+
+    def day_summary(self, facility_id: int, day: date) -> dict[tuple[int, str], int]:
+        a = t.appointment
+        rows = self.conn.execute(
+            select(a.c.clinic_id, a.c.status, func.count())
+            .where(a.c.facility_id == facility_id, a.c.day == day)
+            .group_by(a.c.clinic_id, a.c.status)
+        )
+        return {(clinic_id, status): int(n) for clinic_id, status, n in rows}
 
     def active_in_slots(self, slot_ids: list[int]) -> list[Appointment]:
         if not slot_ids:

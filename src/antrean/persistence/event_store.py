@@ -95,6 +95,14 @@ class SqlEvents(Repository):
         values["tail"] = event.to_json()[len(_NOTIFY_PREFIX) :]
         return event.stored_as(int(_INSERT_AND_NOTIFY.scalar(self.conn, values)))
 
+    def for_appointment(self, facility_id: int, appointment_id: int) -> list[DomainEvent]:
+        rows = self.conn.execute(
+            select(*_COLUMNS)
+            .where(_E.c.facility_id == facility_id, _E.c.appointment_id == appointment_id)
+            .order_by(_E.c.id)
+        )
+        return [_event(r) for r in rows]
+
     def _stream(self, facility_id: int, clinic_id: int | None, status_code: str | None) -> Any:
         stmt = select(*_COLUMNS).where(_E.c.facility_id == facility_id)
         if clinic_id is not None:  # ticket events: the partial index's condition, spelled out

@@ -403,4 +403,12 @@ domain_event = Table(
         sqlite_where=text("ticket_id IS NOT NULL"),
         postgresql_where=text("ticket_id IS NOT NULL"),
     ),
+    # An appointment's history (the staff's booking page).
+    Index(
+        "ix_domain_event_appointment",
+        "appointment_id",
+        "id",
+        sqlite_where=text("appointment_id IS NOT NULL"),
+        postgresql_where=text("appointment_id IS NOT NULL"),
+    ),
 )

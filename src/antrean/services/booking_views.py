@@ -3,18 +3,30 @@ send, and a patient's own list split into what is ahead and what is past."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from antrean.domain.booking import Appointment
 from antrean.domain.catalog import Facility
-from antrean.domain.common import Page
+from antrean.domain.common import Page, checked_page
 from antrean.domain.errors import AntreanError
-from antrean.domain.identity import Actor
+from antrean.domain.events import DomainEvent
+from antrean.domain.fields import check_id, clean_text
+from antrean.domain.identity import Actor, Role
 from antrean.services.access import SIGNED_IN, allow
 from antrean.services.booking import load_appointment
-from antrean.services.ports import AppointmentFilter, UnitOfWork
+from antrean.services.ports import (
+    BOOKING_ORDERS,
+    AppointmentFilter,
+    BookingRow,
+    UnitOfWork,
+)
+from antrean.services.providers import PhoneNumbers
 
 MY_LIST_SIZE = 200
+TABLE_PAGE_SIZE = 1000
+SEARCH_LENGTH = 100
+PHONE_LIKE = re.compile(r"^\+?[\d\s().-]{8,}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,3 +113,70 @@ def my_appointments(uow: UnitOfWork, *, actor: Actor) -> MyAppointments:
         (upcoming if ahead else past).append(details)
     past.reverse()
     return MyAppointments(upcoming=upcoming, past=past)
+
+
+@dataclass(frozen=True, slots=True)
+class BookingTable:
+    rows: list[BookingRow]
+    total: int
+    page: Page
+
+
+@allow(Role.OPERATOR, Role.DOCTOR)
+def booking_table(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    phones: PhoneNumbers,
+    flt: AppointmentFilter,
+    search: str | None = None,
+    order: str = "start",
+    page: Page = Page(1, 50),
+) -> BookingTable:
+    """The staff's bookings: filtered by dates, clinic, doctor and status; found by booking
+    code, part of the patient's name or their phone (as typed: 0812..., +62812...); sorted;
+    a page at a time."""
+    page = checked_page(page, TABLE_PAGE_SIZE)
+    if not isinstance(order, str) or order.lstrip("-") not in BOOKING_ORDERS:
+        raise AntreanError("field_invalid", field="order")
+    text = clean_text(search or "", "search", max_length=SEARCH_LENGTH, required=False)
+    if text and PHONE_LIKE.match(text):
+        text = phones.to_e164(text) or text
+    for value, name in ((flt.clinic_id, "clinic_id"), (flt.doctor_id, "doctor_id")):
+        if value is not None:
+            check_id(value, name)
+    with uow():
+        rows, total = uow.appointments.table(actor.facility_id, flt, text or None, order, page)
+    return BookingTable(rows=rows, total=total, page=page)
+
+
+@dataclass(frozen=True, slots=True)
+class BookingHistory:
+    details: AppointmentDetails
+    patient_name: str
+    patient_mrn: str
+    patient_phone: str | None
+    events: list[tuple[DomainEvent, str]]  # each change, with who made it ("" for the system)
+
+
+@allow(Role.OPERATOR, Role.DOCTOR)
+def booking_history(uow: UnitOfWork, *, actor: Actor, code: str) -> BookingHistory:
+    """One booking for the staff: its details, its patient and every change made to it."""
+    with uow():
+        appointment = load_appointment(uow, actor, code)
+        details = _details(uow, _facility(uow, actor), appointment)
+        patient = uow.patients.get(actor.facility_id, appointment.patient_id)
+        events = uow.events.for_appointment(actor.facility_id, appointment.id)
+        names: dict[int, str] = {}
+        for event in events:
+            user_id = event.actor_user_id
+            if user_id and user_id not in names:
+                user = uow.users.get(user_id)
+                names[user_id] = (user.full_name or user.username) if user else ""
+    return BookingHistory(
+        details=details,
+        patient_name=patient.name if patient else "",
+        patient_mrn=patient.mrn if patient else "",
+        patient_phone=patient.phone if patient else None,
+        events=[(e, names.get(e.actor_user_id or 0, "")) for e in events],
+    )

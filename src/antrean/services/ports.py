@@ -67,6 +67,20 @@ class AppointmentFilter:
     status: AppointmentStatus | None = None
 
 
+# How the staff's bookings table may be sorted (a leading "-" for descending).
+BOOKING_ORDERS = frozenset({"start", "created", "patient", "status"})
+
+
+@dataclass(frozen=True, slots=True)
+class BookingRow:
+    """A booking as the staff's table shows it: with who it is for."""
+
+    appointment: Appointment
+    patient_name: str
+    patient_mrn: str
+    patient_phone: str | None
+
+
 @dataclass(frozen=True, slots=True)
 class RefreshTokenRow:
     id: int
@@ -185,6 +199,18 @@ class Appointments(Protocol):
     def find(
         self, facility_id: int, flt: AppointmentFilter, page: Page
     ) -> tuple[list[Appointment], int]: ...
+    def table(
+        self, facility_id: int, flt: AppointmentFilter, search: str | None, order: str, page: Page
+    ) -> tuple[list[BookingRow], int]:
+        """The staff's bookings table: `search` matches a booking code exactly, or part of the
+        patient's name, or the patient's phone (E.164); `order` is one of BOOKING_ORDERS,
+        with a leading "-" for descending."""
+        ...
+
+    def day_summary(self, facility_id: int, day: date) -> dict[tuple[int, str], int]:
+        """How many appointments of the day each clinic has in each status."""
+        ...
+
     def active_in_slots(self, slot_ids: list[int]) -> list[Appointment]: ...
     def try_count_day(
         self, facility_id: int, patient_id: int, clinic_id: int, day: date, limit: int
@@ -366,6 +392,10 @@ class Events(Protocol):
     ) -> list[DomainEvent]:
         """Events after an id, oldest first: all of a facility, a clinic's queue events, or one
         ticket's (by its status code)."""
+        ...
+
+    def for_appointment(self, facility_id: int, appointment_id: int) -> list[DomainEvent]:
+        """An appointment's history, oldest first."""
         ...
 
     def latest_ids(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, timedelta
 
-from antrean.domain.booking import BookingPolicy, appointment_event
+from antrean.domain.booking import Appointment, BookingPolicy, appointment_event
 from antrean.domain.errors import AntreanError
 from antrean.domain.events import EventKind
 from antrean.domain.fields import check_date, check_id, check_optional_id
@@ -22,7 +22,7 @@ from antrean.domain.scheduling import (
 from antrean.services.access import allow
 from antrean.services.catalog import find_clinic, find_doctor, find_service
 from antrean.services.ports import Conflict, FreeSlot, UnitOfWork
-from antrean.services.slot_sync import SlotSyncReport, sync_slots
+from antrean.services.slot_sync import SlotSyncReport, plan_sync, sync_slots
 
 MAX_SEARCH_DAYS = 31
 
@@ -129,6 +129,25 @@ def add_exception(
         report = sync_slots(uow, facility_id=actor.facility_id, policy=policy)
         uow.commit()
     return exception, report
+
+
+@allow(Role.ADMIN)
+def preview_exception(
+    uow: UnitOfWork, *, actor: Actor, policy: BookingPolicy, exception: ScheduleException
+) -> list[Appointment]:
+    """The bookings that leave, a holiday or changed hours would touch, before it is saved:
+    those in slots it takes away (they stay booked and are reported for staff to move)."""
+    exception = validate_exception(exception)
+    with uow():
+        if exception.doctor_id is not None:
+            find_doctor(uow, actor.facility_id, exception.doctor_id)
+        if exception.clinic_id is not None:
+            find_clinic(uow, actor.facility_id, exception.clinic_id)
+        plan = plan_sync(
+            uow, facility_id=actor.facility_id, policy=policy, more_exceptions=(exception,)
+        )
+        touched = uow.appointments.active_in_slots(plan.orphan + plan.over_capacity)
+    return sorted(touched, key=lambda a: (a.start_at, a.id))
 
 
 @allow(Role.ADMIN)

@@ -7,7 +7,12 @@ from dataclasses import dataclass
 
 from antrean.domain.booking import BookingPolicy, appointment_event
 from antrean.domain.events import EventKind
-from antrean.domain.scheduling import generate_slots, plan_slot_sync
+from antrean.domain.scheduling import (
+    ScheduleException,
+    SlotPlan,
+    generate_slots,
+    plan_slot_sync,
+)
 from antrean.services.ports import UnitOfWork
 
 
@@ -21,24 +26,38 @@ class SlotSyncReport:
     conflicts: int = 0
 
 
+def plan_sync(
+    uow: UnitOfWork,
+    *,
+    facility_id: int,
+    policy: BookingPolicy,
+    more_exceptions: tuple[ScheduleException, ...] = (),
+) -> SlotPlan:
+    """What bringing the slots in step would change, without changing anything; with
+    `more_exceptions`, as if those were recorded too (to show their effect before saving)."""
+    first_day = uow.clock.now().astimezone(policy.time_zone).date()
+    last_day = policy.last_bookable_day(first_day)
+    desired = generate_slots(
+        schedules=uow.schedules.all(facility_id),
+        exceptions=[
+            *uow.schedules.list_exceptions(facility_id, first_day, last_day),
+            *more_exceptions,
+        ],
+        opening_hours=uow.catalog.opening_hours(facility_id),
+        first_day=first_day,
+        last_day=last_day,
+        tz=policy.time_zone,
+    )
+    return plan_slot_sync(desired, uow.slots.existing(facility_id, first_day, last_day))
+
+
 def sync_slots(uow: UnitOfWork, *, facility_id: int, policy: BookingPolicy) -> SlotSyncReport:
     """Bring stored slots in step with schedules and exceptions over the booking horizon.
 
     Runs inside the caller's transaction. Bookings are never dropped: a booked slot that the
     schedules no longer want is deactivated and its appointments reported as conflicts.
     """
-    now = uow.clock.now()
-    first_day = now.astimezone(policy.time_zone).date()
-    last_day = policy.last_bookable_day(first_day)
-    desired = generate_slots(
-        schedules=uow.schedules.all(facility_id),
-        exceptions=uow.schedules.list_exceptions(facility_id, first_day, last_day),
-        opening_hours=uow.catalog.opening_hours(facility_id),
-        first_day=first_day,
-        last_day=last_day,
-        tz=policy.time_zone,
-    )
-    plan = plan_slot_sync(desired, uow.slots.existing(facility_id, first_day, last_day))
+    plan = plan_sync(uow, facility_id=facility_id, policy=policy)
     uow.slots.delete(plan.delete)
     uow.slots.set_active(plan.orphan, False)
     uow.slots.set_active(plan.reactivate, True)

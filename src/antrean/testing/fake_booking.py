@@ -11,11 +11,16 @@ from antrean.domain.patients import Patient
 from antrean.domain.scheduling import ExistingSlot, SlotSpec
 from antrean.services.ports import (
     AppointmentFilter,
+    BookingRow,
     Conflict,
     FreeSlot,
     UniqueViolation,
 )
 from antrean.testing.memory_store import SlotRow, StorePart
+
+
+def _key(name: str) -> str:
+    return " ".join(name.lower().split())
 
 
 class FakeSlots(StorePart):
@@ -235,6 +240,36 @@ class FakeAppointments(StorePart):
         ]
         found.sort(key=lambda a: (a.start_at, a.id))
         return found[page.offset : page.offset + page.size], len(found)
+
+    def table(
+        self, facility_id: int, flt: AppointmentFilter, search: str | None, order: str, page: Page
+    ) -> tuple[list[BookingRow], int]:
+        everything, _ = self.find(facility_id, flt, Page(1, 10**9))
+        rows = []
+        for a in everything:
+            p = self.s.patients[a.patient_id]
+            if search and not (
+                a.code == search.upper() or _key(search) in _key(p.name) or p.phone == search
+            ):
+                continue
+            rows.append(BookingRow(a, p.name, p.mrn, p.phone))
+        key = {
+            "start": lambda r: r.appointment.start_at,
+            "created": lambda r: r.appointment.created_at,
+            "patient": lambda r: _key(r.patient_name),
+            "status": lambda r: r.appointment.status.value,
+        }[order.lstrip("-")]
+        rows.sort(key=lambda r: r.appointment.id)
+        rows.sort(key=key, reverse=order.startswith("-"))
+        return rows[page.offset : page.offset + page.size], len(rows)
+
+    def day_summary(self, facility_id: int, day: date) -> dict[tuple[int, str], int]:
+        counts: dict[tuple[int, str], int] = {}
+        for a in self.s.appointments.values():
+            if a.facility_id == facility_id and a.day == day:
+                key = (a.clinic_id, a.status.value)
+                counts[key] = counts.get(key, 0) + 1
+        return counts
 
     def active_in_slots(self, slot_ids: list[int]) -> list[Appointment]:
         return [

@@ -196,6 +196,13 @@ class FakeEvents(StorePart):
         self.s.events.append(stored)
         return stored
 
+    def for_appointment(self, facility_id: int, appointment_id: int) -> list[DomainEvent]:
+        return [
+            e
+            for e in self.s.events
+            if e.facility_id == facility_id and e.appointment_id == appointment_id
+        ]
+
     def _stream(
         self, facility_id: int, clinic_id: int | None, status_code: str | None
     ) -> list[DomainEvent]:

@@ -12,8 +12,13 @@ from starlette.responses import Response
 
 from antrean.adapters.web import (
     routes_account,
+    routes_admin,
+    routes_admin_catalog,
+    routes_admin_doctors,
+    routes_admin_people,
     routes_appointments,
     routes_booking,
+    routes_bookings,
     routes_console,
     routes_display,
     routes_doctor,
@@ -33,6 +38,11 @@ ROUTERS = (
     routes_console,
     routes_display,
     routes_kiosk,
+    routes_admin,
+    routes_admin_catalog,
+    routes_admin_doctors,
+    routes_admin_people,
+    routes_bookings,
 )
 
 

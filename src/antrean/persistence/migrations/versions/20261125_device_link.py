@@ -1,4 +1,4 @@
-"""device links: display boards and kiosks opened by a secret link
+"""device links: display boards and kiosks opened by a secret link; an appointment's history
 
 Revision ID: 0007
 Revises: 0006
@@ -41,8 +41,16 @@ def upgrade() -> None:
         sa.UniqueConstraint("token_hash", name="uq_device_link_token_hash"),
     )
     op.create_index("ix_device_link_facility_id", "device_link", ["facility_id"])
+    op.create_index(
+        "ix_domain_event_appointment",
+        "domain_event",
+        ["appointment_id", "id"],
+        sqlite_where=sa.text("appointment_id IS NOT NULL"),
+        postgresql_where=sa.text("appointment_id IS NOT NULL"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_domain_event_appointment", table_name="domain_event")
     op.drop_index("ix_device_link_facility_id", table_name="device_link")
     op.drop_table("device_link")

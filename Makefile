@@ -23,7 +23,7 @@ run: install
 
 lint: install
 	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src
+	$(BIN)/ruff format --check src tests/e2e
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 

@@ -27,35 +27,10 @@ from tests.e2e.conftest import (
 
 ScreenshotFn = Callable[[Page, str], Path]
 
-# Faults of the pages found by these tests. Each mark goes when its fault is fixed: the marks
-# are strict, so a test that starts passing fails until its mark is removed.
-STALE_CSRF = (
-    "With script on, signing in or up is a boosted HTMX request that swaps only the inside of "
-    "<body>: the hx-headers attribute on <body> keeps the old session's CSRF secret, and "
-    "read_form (core.py) prefers that X-CSRF-Token header over the form's fresh csrf_token "
-    "field, so the first form sent after signing in (book, take a number) is refused with the "
-    "403 'this form has expired' page."
-)
-DEMO_TABLE_OVERFLOW = (
-    "In Indonesian the demo accounts table on the front page (home.html, section.card.demo "
-    "table) is about 320 px wide and sticks out of its card by 10 px on a 360 px phone: it "
-    "is not inside the .table-wrap that app.css has for this."
-)
-STALE_LANG = (
-    "With script on, the language links are boosted: HTMX swaps the inside of <body> with the "
-    "page in the new language, but <html lang> keeps the old language, so screen readers read "
-    "English with the Indonesian voice (and the other way round)."
-)
 
-
-def with_and_without_script(fault: str | None = None) -> pytest.MarkDecorator:
-    """Run a test with script off (plain forms and links) and on (HTMX), the latter marked
-    as failing for a known `fault` while there is one."""
+def with_and_without_script() -> pytest.MarkDecorator:
+    """Run a test with script off (plain forms and links) and on (HTMX)."""
     on = pytest.param(True, id="with-script")
-    if fault is not None:
-        on = pytest.param(
-            True, id="with-script", marks=pytest.mark.xfail(strict=True, reason=fault)
-        )
     return pytest.mark.parametrize("script", [pytest.param(False, id="without-script"), on])
 
 
@@ -131,7 +106,7 @@ def walk_to_confirm(page: Page, base_url: str) -> dict[str, str]:
 # --- a. booking, with a new account made on the way ----------------------------------------
 
 
-@with_and_without_script(STALE_CSRF)
+@with_and_without_script()
 def test_a_new_patient_signs_up_on_the_way_to_booking(
     open_page: Callable[..., Page],
     base_url: str,
@@ -227,7 +202,7 @@ def test_b_an_empty_signup_shows_each_message_next_to_its_field(
 # --- c. the language switch ----------------------------------------------------------------
 
 
-@with_and_without_script(STALE_LANG)
+@with_and_without_script()
 def test_c_the_language_switch_changes_the_page_language(
     open_page: Callable[..., Page], base_url: str, script: bool
 ):
@@ -253,7 +228,6 @@ def test_c_the_language_switch_changes_the_page_language(
 # --- d. the live ticket page ---------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=STALE_CSRF)
 def test_the_first_form_after_signing_in_is_accepted(page: Page, base_url: str):
     sign_in(page, base_url, "patient", next_url="/walk-in")
     expect(page).to_have_url(re.compile(r"/walk-in$"))
@@ -412,17 +386,7 @@ PUBLIC_PAGES = ("/", "/login", "/signup", "/walk-in", "/book", "/book?clinic=1")
 
 @pytest.mark.parametrize(
     ("lang", "path"),
-    [
-        pytest.param(
-            lang,
-            path,
-            marks=[pytest.mark.xfail(strict=True, reason=DEMO_TABLE_OVERFLOW)]
-            if (lang, path) == ("id", "/")
-            else [],
-        )
-        for lang in ("id", "en")
-        for path in PUBLIC_PAGES
-    ],
+    [(lang, path) for lang in ("id", "en") for path in PUBLIC_PAGES],
 )
 def test_g_the_public_pages_fit_a_small_phone(page: Page, base_url: str, lang: str, path: str):
     switch_language(page, base_url, lang)

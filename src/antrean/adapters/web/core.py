@@ -254,7 +254,9 @@ async def read_form(request: Request, visitor: Visitor) -> FormData:
         form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
     except Exception as exc:  # a body that is not a form
         raise FormRefused from exc
-    token = request.headers.get(CSRF_HEADER) or form.get(CSRF_FIELD)
+    # The form's own field first: it was rendered with the page the form is on, while a header
+    # set once on the page may predate a sign-in that changed the secret.
+    token = form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER)
     if not isinstance(token, str) or not visitor.session.csrf_ok(token):
         raise FormRefused
     return form

@@ -174,10 +174,11 @@ def printed_ticket(request: Request, v: Visitor, t: queue.TicketStatus) -> Print
     now = c.clock.now()
     n = t.people_ahead
     ahead = words.ngettext("%(num)d person ahead", "%(num)d people ahead", n) % {"num": n}
-    about = words.gettext("About %(start)s – %(end)s") % {
-        "start": fmt.clock(t.estimated_call_earliest),
-        "end": fmt.clock(t.estimated_call_latest),
-    }
+    start, end = fmt.clock(t.estimated_call_earliest), fmt.clock(t.estimated_call_latest)
+    if start == end:
+        about = words.gettext("About %(time)s") % {"time": start}
+    else:
+        about = words.gettext("About %(start)s – %(end)s") % {"start": start, "end": end}
     return PrintedTicket(
         facility=v.facility.name,
         number=t.label,

@@ -279,6 +279,15 @@ def test_slots_take_places_up_to_capacity_and_are_found(uow):
             only_free=True,
         )
         assert [(s.id, s.available) for s in found] == [(first, 1), (second, 5)]
+        window = {"first_day": MONDAY, "last_day": MONDAY, "not_before": NOW - timedelta(days=1)}
+        places = uow.slots.free_places(1, **window, clinic_id=clinic, doctor_id=None)
+        assert [(p.day, p.doctor_id, p.doctor_name, p.places) for p in places] == [
+            (MONDAY, doctor, "dr. Andi", 6)  # 1 + 5; the inactive slot does not count
+        ]
+        assert uow.slots.free_places(1, **window, clinic_id=None, doctor_id=doctor + 1) == []
+        assert uow.slots.free_places(2, **window, clinic_id=None, doctor_id=None) == []
+        later = {**window, "not_before": NOW + timedelta(days=30)}
+        assert uow.slots.free_places(1, **later, clinic_id=None, doctor_id=None) == []
         assert (
             uow.slots.search(
                 2,

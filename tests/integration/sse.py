@@ -15,4 +15,8 @@ async def sse_events(lines: AsyncIterator[str]) -> AsyncIterator[dict[str, str]]
             event = {}
         elif not line.startswith(":"):
             name, _, value = line.partition(":")
-            event[name] = value.strip()
+            value = value.removeprefix(" ")  # one space after the colon, as the standard says
+            if name == "data" and "data" in event:
+                event["data"] += "\n" + value  # a multi-line payload comes as several lines
+            else:
+                event[name] = value

@@ -109,7 +109,8 @@ def test_the_server_speaks_only_its_own_signed_texts(api, igd):
     assert api.client.get(forged).status_code == 404
 
 
-async def _first_events(base: str, path: str, then) -> list[dict]:
+async def _first_events(base: str, path: str, then, count: int = 2) -> list[dict]:
+    """The first `count` events of a stream; `then` runs (in a thread) after the first."""
     async with (
         httpx.AsyncClient(base_url=base, timeout=20) as client,
         client.stream("GET", path) as stream,
@@ -120,7 +121,7 @@ async def _first_events(base: str, path: str, then) -> list[dict]:
             seen.append(event)
             if len(seen) == 1:
                 await asyncio.to_thread(then)
-            if len(seen) == 2:
+            if len(seen) == count:
                 return seen
     return seen
 
@@ -138,10 +139,31 @@ def test_the_board_stream_of_a_real_server(api, igd, db_url, tmp_path, clock):
                 timeout=30,
             )
         )
-        assert [e["event"] for e in events] == ["snapshot", "queue"]
-        assert '"ticket": "A-001"' in events[1]["data"]
-        page = httpx.get(f"{base}/display/{made.token}", headers={"HX-Request": "true"})
-        assert "A-001" in page.text
+        assert [e["event"] for e in events] == ["board", "board"]
+        assert 'id="board"' in events[0]["data"] and "now-number" not in events[0]["data"]
+        assert 'class="now-number">A-001<' in events[1]["data"]  # the board itself, pushed
+        assert 'data-fresh="1"' in events[1]["data"]
+        assert events[1]["id"].isdigit() and "id" not in events[0]
+
+
+@pytest.mark.slow
+def test_the_ticket_page_stream_tells_its_own_changes_from_the_lines(
+    api, igd, db_url, tmp_path, clock
+):
+    clock.set(datetime.now(UTC))
+    _walk_in(api, igd, "Budi")
+    mine = _walk_in(api, igd, "Ani")
+    env = {"ANTREAN_EVENT_BUS": "tail"} if db_url.startswith("sqlite") else {}
+    path = f"/t/{mine.ticket.status_code}/events"
+
+    def two_calls() -> None:
+        _call(api, igd)  # Budi: someone ahead moves
+        _call(api, igd)  # Ani: this ticket
+
+    with running_server(db_url, tmp_path / "srv", secret=SECRET, workers=1, extra_env=env) as base:
+        events = asyncio.run(asyncio.wait_for(_first_events(base, path, two_calls, 3), 30))
+        assert [e["event"] for e in events] == ["snapshot", "line", "mine"]
+        assert httpx.get(f"{base}/t/not-a-code/events").status_code == 404
 
 
 def test_the_kiosk_takes_a_number_and_checks_in_a_booking(api, igd):

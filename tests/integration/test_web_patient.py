@@ -215,7 +215,7 @@ def test_an_online_queue_number_and_its_public_live_page(web, api, clinic_setup,
     assert page.status_code == 200 and "A-001" in page.text and "Siti" not in page.text
     part = anyone.get(taken.url.path, headers={"HX-Request": "true"})
     assert part.text.lstrip().startswith('<section id="ticket-card"')
-    assert "/api/v1/queue/status/" in page.text  # the page listens to the ticket's stream
+    assert f'data-live-src="{taken.url.path}/events"' in page.text  # listens to its stream
     assert "A-001" in web.get("/my").text
     assert clock.now() > FROZEN_AT
     assert anyone.get("/t/not-a-ticket").status_code == 404

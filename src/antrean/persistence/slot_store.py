@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import bindparam, delete, exists, insert, select, update
+from sqlalchemy import bindparam, delete, exists, func, insert, select, update
 
 from antrean.domain.booking import SlotView
 from antrean.domain.scheduling import ExistingSlot, SlotSpec
 from antrean.persistence import tables as t
 from antrean.persistence.rows import Repository
-from antrean.services.ports import FreeSlot
+from antrean.services.ports import FreePlaces, FreeSlot
 
 _s, _c, _e = t.slot, t.clinic, t.schedule_exception
 
@@ -178,3 +178,35 @@ class SqlSlots(Repository):
         if only_free:
             stmt = stmt.where(s.c.booked < s.c.capacity)
         return [FreeSlot(*row) for row in self.conn.execute(stmt)]
+
+    def free_places(
+        self,
+        facility_id: int,
+        *,
+        first_day: date,
+        last_day: date,
+        not_before: datetime,
+        clinic_id: int | None,
+        doctor_id: int | None,
+    ) -> list[FreePlaces]:
+        s, d = t.slot, t.doctor
+        stmt = (
+            select(s.c.day, s.c.doctor_id, d.c.name, func.sum(s.c.capacity - s.c.booked))
+            .join(d, d.c.id == s.c.doctor_id)
+            .where(
+                s.c.facility_id == facility_id,
+                s.c.day >= first_day,
+                s.c.day <= last_day,
+                s.c.start_at >= not_before,
+                s.c.active,
+                d.c.active,
+                s.c.booked < s.c.capacity,
+            )
+            .group_by(s.c.day, s.c.doctor_id, d.c.name)
+            .order_by(s.c.day, s.c.doctor_id)
+        )
+        if clinic_id is not None:
+            stmt = stmt.where(s.c.clinic_id == clinic_id)
+        if doctor_id is not None:
+            stmt = stmt.where(s.c.doctor_id == doctor_id)
+        return [FreePlaces(day, doc, name, int(n)) for day, doc, name, n in self.conn.execute(stmt)]

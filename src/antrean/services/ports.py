@@ -29,6 +29,16 @@ class Named:
 
 
 @dataclass(frozen=True, slots=True)
+class FreePlaces:
+    """How many places are free on a day with a doctor (a summary for choosing a day)."""
+
+    day: date
+    doctor_id: int
+    doctor_name: str
+    places: int
+
+
+@dataclass(frozen=True, slots=True)
 class FreeSlot:
     id: int
     doctor_id: int
@@ -166,6 +176,19 @@ class Slots(Protocol):
         doctor_id: int | None,
         only_free: bool,
     ) -> list[FreeSlot]: ...
+    def free_places(
+        self,
+        facility_id: int,
+        *,
+        first_day: date,
+        last_day: date,
+        not_before: datetime,
+        clinic_id: int | None,
+        doctor_id: int | None,
+    ) -> list[FreePlaces]:
+        """Free places per day and doctor, in day then doctor order (the same slots as
+        `search` with `only_free`, counted in the database)."""
+        ...
 
 
 class Patients(Protocol):

@@ -3,7 +3,7 @@ slots they make, and the bookings that a change left without a place."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from antrean.domain.booking import Appointment, BookingPolicy, appointment_event
@@ -21,7 +21,7 @@ from antrean.domain.scheduling import (
 )
 from antrean.services.access import allow
 from antrean.services.catalog import find_clinic, find_doctor, find_service
-from antrean.services.ports import Conflict, FreeSlot, UnitOfWork
+from antrean.services.ports import Conflict, FreePlaces, FreeSlot, UnitOfWork
 from antrean.services.slot_sync import SlotSyncReport, plan_sync, sync_slots
 
 MAX_SEARCH_DAYS = 31
@@ -182,31 +182,76 @@ def search_slots(
 ) -> list[FreeSlot]:
     """Bookable slots from one day to another (the same day when no end is given; at most 31
     days), soonest first. A service narrows the search to its clinic."""
-    date_to = check_date(date_to or date_from, "date_to")
-    check_date(date_from, "date_from")
-    if date_from > date_to:
-        raise AntreanError("invalid_date_range")
-    if (date_to - date_from).days >= MAX_SEARCH_DAYS:
-        raise AntreanError("date_range_too_long", max_days=MAX_SEARCH_DAYS)
-    check_optional_id(clinic_id, "clinic_id")
-    check_optional_id(doctor_id, "doctor_id")
     with uow():
-        if service_id is not None:
-            service = find_service(uow, actor.facility_id, service_id)
-            if clinic_id is not None and clinic_id != service.clinic_id:
-                raise AntreanError("service_not_in_clinic")
-            clinic_id = service.clinic_id
+        window = _search_window(uow, actor, date_from, date_to, clinic_id, service_id)
         not_before = uow.clock.now()
         if only_free:
             not_before += timedelta(minutes=policy.cutoff_minutes)
         return uow.slots.search(
             actor.facility_id,
-            first_day=date_from,
-            last_day=date_to,
+            first_day=window.first,
+            last_day=window.last,
             not_before=not_before,
-            clinic_id=clinic_id,
-            doctor_id=doctor_id,
+            clinic_id=window.clinic_id,
+            doctor_id=check_optional_id(doctor_id, "doctor_id"),
             only_free=only_free,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Window:
+    first: date
+    last: date
+    clinic_id: int | None
+
+
+def _search_window(
+    uow: UnitOfWork,
+    actor: Actor,
+    date_from: date,
+    date_to: date | None,
+    clinic_id: int | None,
+    service_id: int | None,
+) -> _Window:
+    """The days and clinic of a search, checked, in the caller's transaction."""
+    last = check_date(date_to or date_from, "date_to")
+    check_date(date_from, "date_from")
+    if date_from > last:
+        raise AntreanError("invalid_date_range")
+    if (last - date_from).days >= MAX_SEARCH_DAYS:
+        raise AntreanError("date_range_too_long", max_days=MAX_SEARCH_DAYS)
+    check_optional_id(clinic_id, "clinic_id")
+    if service_id is not None:
+        service = find_service(uow, actor.facility_id, service_id)
+        if clinic_id is not None and clinic_id != service.clinic_id:
+            raise AntreanError("service_not_in_clinic")
+        clinic_id = service.clinic_id
+    return _Window(date_from, last, clinic_id)
+
+
+@allow(public=True)
+def free_places(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    policy: BookingPolicy,
+    date_from: date,
+    date_to: date | None = None,
+    clinic_id: int | None = None,
+    service_id: int | None = None,
+    doctor_id: int | None = None,
+) -> list[FreePlaces]:
+    """How many places are still bookable on each day with each doctor: what a patient
+    choosing a doctor or a day needs, counted in the database instead of slot by slot."""
+    with uow():
+        window = _search_window(uow, actor, date_from, date_to, clinic_id, service_id)
+        return uow.slots.free_places(
+            actor.facility_id,
+            first_day=window.first,
+            last_day=window.last,
+            not_before=uow.clock.now() + timedelta(minutes=policy.cutoff_minutes),
+            clinic_id=window.clinic_id,
+            doctor_id=check_optional_id(doctor_id, "doctor_id"),
         )
 
 

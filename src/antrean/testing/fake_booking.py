@@ -13,6 +13,7 @@ from antrean.services.ports import (
     AppointmentFilter,
     BookingRow,
     Conflict,
+    FreePlaces,
     FreeSlot,
     UniqueViolation,
 )
@@ -144,6 +145,33 @@ class FakeSlots(StorePart):
             and (not only_free or s.booked < s.capacity)
         ]
         return sorted(found, key=lambda f: (f.start_at, f.doctor_id))
+
+    def free_places(
+        self,
+        facility_id: int,
+        *,
+        first_day: date,
+        last_day: date,
+        not_before: datetime,
+        clinic_id: int | None,
+        doctor_id: int | None,
+    ) -> list[FreePlaces]:
+        totals: dict[tuple[date, int], int] = {}
+        for slot in self.search(
+            facility_id,
+            first_day=first_day,
+            last_day=last_day,
+            not_before=not_before,
+            clinic_id=clinic_id,
+            doctor_id=doctor_id,
+            only_free=True,
+        ):
+            key = (slot.day, slot.doctor_id)
+            totals[key] = totals.get(key, 0) + slot.available
+        return [
+            FreePlaces(day, doc, self.s.doctors[doc].name, n)
+            for (day, doc), n in sorted(totals.items())
+        ]
 
 
 class FakePatients(StorePart):

@@ -7,8 +7,10 @@ Routes stay translators: read the form, call one use case with the visitor's act
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -101,6 +103,32 @@ class Visitor:
         return self.user is not None and self.actor.has_any(*roles)
 
 
+class SharedFragments:
+    """Rendered page parts shared by many readers of the same version (every board of a
+    display link, for the same event): the first asks the database and renders, the others
+    wait for that answer. Bounded: the oldest are dropped; a failed render is not kept."""
+
+    def __init__(self, limit: int = 256) -> None:
+        self.limit = limit
+        self._found: OrderedDict[tuple[str, ...], asyncio.Future[str]] = OrderedDict()
+
+    async def get(self, key: tuple[str, ...], make: Callable[[], Awaitable[str]]) -> str:
+        found = self._found.get(key)
+        if found is None:
+            found = asyncio.get_running_loop().create_future()
+            self._found[key] = found
+            if len(self._found) > self.limit:
+                self._found.popitem(last=False)
+            try:
+                found.set_result(await make())
+            except BaseException as exc:
+                self._found.pop(key, None)
+                found.set_exception(exc)
+                found.exception()  # retrieved: waiting readers get it raised
+                raise
+        return await asyncio.shield(found)
+
+
 @dataclass
 class Web:
     """The web adapter's state, built once per server process."""
@@ -111,6 +139,7 @@ class Web:
     sessions: Sessions | None = None
     voice: Voice = field(init=False)
     translations: dict[str, Translations] = field(default_factory=dict)
+    fragments: SharedFragments = field(default_factory=SharedFragments)
 
     def __post_init__(self) -> None:
         c = self.container

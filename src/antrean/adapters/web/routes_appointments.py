@@ -27,6 +27,7 @@ from antrean.adapters.web.routes_booking import (
     TIME_REFUSALS,
     Choices,
     free_days,
+    free_places,
     free_slots,
     today_of,
 )
@@ -153,7 +154,7 @@ async def _reschedule(
     ch = Choices(clinic_id=a.clinic_id, doctor=str(a.doctor_id), day=day, start=start)
     first = max(start or today, today)
     last = min(first + timedelta(days=STRIP_DAYS - 1), today + timedelta(days=30))
-    days = free_days(await free_slots(c, v, ch, first, last), first, last)
+    days = free_days(await free_places(c, v, ch, first, last), first, last)
     times = []
     if day is not None and today <= day <= today + timedelta(days=c.policy.horizon_days):
         times = [s for s in await free_slots(c, v, ch, day, day) if s.id != a.slot_id]

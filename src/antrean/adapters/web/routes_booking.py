@@ -30,7 +30,7 @@ from antrean.domain.booking import BookingDraft
 from antrean.domain.catalog import Clinic, Service
 from antrean.domain.errors import AntreanError
 from antrean.services import booking, catalog, scheduling
-from antrean.services.ports import FreeSlot
+from antrean.services.ports import FreePlaces, FreeSlot
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -129,6 +129,21 @@ async def free_slots(
     )
 
 
+async def free_places(
+    c: Container, v: Visitor, ch: Choices, first: date, last: date
+) -> list[FreePlaces]:
+    return await c.call(
+        scheduling.free_places,
+        c.uow(),
+        actor=v.actor,
+        policy=c.policy,
+        date_from=first,
+        date_to=last,
+        clinic_id=ch.clinic_id,
+        doctor_id=ch.doctor_id,
+    )
+
+
 async def build_flow(c: Container, v: Visitor, ch: Choices) -> Flow:
     """Walk the steps in order; the first one without a valid choice is the page."""
     flow = Flow(choices=ch)
@@ -147,7 +162,7 @@ async def build_flow(c: Container, v: Visitor, ch: Choices) -> Flow:
     horizon = today + timedelta(days=min(c.policy.horizon_days, 30))
     if ch.doctor is None or (ch.doctor_id and not await _doctor_has_places(c, v, ch, today)):
         flow.step = "doctor"
-        flow.doctors = _doctors(await free_slots(c, v, Choices(ch.clinic_id), today, horizon))
+        flow.doctors = _doctors(await free_places(c, v, Choices(ch.clinic_id), today, horizon))
         return flow
     if ch.doctor_id:
         doctor = await c.call(catalog.get_doctor, c.uow(), actor=v.actor, doctor_id=ch.doctor_id)
@@ -156,7 +171,7 @@ async def build_flow(c: Container, v: Visitor, ch: Choices) -> Flow:
     last = min(first + timedelta(days=STRIP_DAYS - 1), horizon)
     if ch.day is None or not today <= ch.day <= horizon:
         flow.step = "day"
-        flow.days = free_days(await free_slots(c, v, ch, first, last), first, last)
+        flow.days = free_days(await free_places(c, v, ch, first, last), first, last)
         return flow
     flow.times = await free_slots(c, v, ch, ch.day, ch.day)
     flow.slot = next((s for s in flow.times if s.id == ch.slot_id), None)
@@ -168,21 +183,21 @@ async def build_flow(c: Container, v: Visitor, ch: Choices) -> Flow:
 
 async def _doctor_has_places(c: Container, v: Visitor, ch: Choices, today: date) -> bool:
     horizon = today + timedelta(days=min(c.policy.horizon_days, 30))
-    return bool(await free_slots(c, v, ch, today, horizon))
+    return bool(await free_places(c, v, ch, today, horizon))
 
 
-def _doctors(slots: list[FreeSlot]) -> list[tuple[int, str, int]]:
+def _doctors(places: list[FreePlaces]) -> list[tuple[int, str, int]]:
     free: dict[int, tuple[str, int]] = {}
-    for s in slots:
-        name, count = free.get(s.doctor_id, (s.doctor_name, 0))
-        free[s.doctor_id] = (name, count + s.available)
+    for p in places:
+        name, count = free.get(p.doctor_id, (p.doctor_name, 0))
+        free[p.doctor_id] = (name, count + p.places)
     return sorted(((k, n, f) for k, (n, f) in free.items()), key=lambda d: d[1])
 
 
-def free_days(slots: list[FreeSlot], first: date, last: date) -> list[tuple[date, int]]:
+def free_days(places: list[FreePlaces], first: date, last: date) -> list[tuple[date, int]]:
     free = {first + timedelta(days=n): 0 for n in range((last - first).days + 1)}
-    for s in slots:
-        free[s.day] = free.get(s.day, 0) + s.available
+    for p in places:
+        free[p.day] = free.get(p.day, 0) + p.places
     return sorted(free.items())
 
 

@@ -5,9 +5,12 @@ event, rendered here in the reader's language."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
+from sse_starlette.event import ServerSentEvent
+from sse_starlette.sse import EventSourceResponse
 from starlette.responses import Response
 
 from antrean.adapters.web.core import (
@@ -27,6 +30,7 @@ from antrean.domain.identity import Role
 from antrean.services import catalog, queue
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
+HEARTBEAT_SECONDS = 15
 
 
 async def _open_clinics(request: Request, v: Visitor) -> list[catalog.ClinicNow]:
@@ -78,6 +82,32 @@ async def _status(request: Request, v: Visitor, code: str) -> queue.TicketStatus
     return await c.call(
         queue.ticket_status, c.uow(), actor=c.anonymous(), status_code=code, queue=c.queue_policy
     )
+
+
+@router.get("/t/{code}/events")
+async def ticket_events(code: str, request: Request) -> Response:
+    """The ticket page's stream: `mine` when this ticket changes (refetch now), `line` when
+    someone else in its clinic's line moves (the people ahead change: the page refetches
+    after a short random wait, so a thousand phones in one line do not ask at once)."""
+    c = web_of(request).container
+    status = await c.call(
+        queue.ticket_status, c.uow(), actor=c.anonymous(), status_code=code, queue=c.queue_policy
+    )
+
+    async def stream() -> AsyncIterator[ServerSentEvent]:
+        keys = [("ticket", status.status_code), ("clinic", status.clinic_id)]
+        with c.broadcaster.subscribe_all(keys) as events:
+            yield ServerSentEvent(data="{}", event="snapshot")
+            while True:
+                event = await events.get()
+                if event is None:
+                    yield ServerSentEvent(data="{}", event="snapshot")
+                elif event.status_code == status.status_code:
+                    yield ServerSentEvent(data="{}", event="mine", id=str(event.id))
+                else:
+                    yield ServerSentEvent(data="{}", event="line", id=str(event.id))
+
+    return EventSourceResponse(stream(), ping=HEARTBEAT_SECONDS)
 
 
 @router.get("/t/{code}")

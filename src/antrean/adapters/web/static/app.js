@@ -81,6 +81,17 @@
     streams.push({ el: el, stream: stream });
     stream.addEventListener("snapshot", refresh);
     stream.addEventListener("queue", refresh);
+    stream.addEventListener("mine", refresh);
+    /* Changes that touch this part only a little (others moving in the same line): fetched
+       after a random wait of up to a few seconds, so many readers spread their requests. */
+    var later = el.getAttribute("data-live-later");
+    var pending = null;
+    if (later) {
+      stream.addEventListener(later, function () {
+        if (pending) { return; }
+        pending = window.setTimeout(function () { pending = null; refresh(); }, 500 + Math.random() * 4000);
+      });
+    }
     stream.addEventListener("open", function () { say("live"); });
     stream.addEventListener("error", function () { say("offline"); });
   }

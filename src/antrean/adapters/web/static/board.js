@@ -67,22 +67,13 @@
     next();
   }
 
-  var busy = false, again = false;
-  function refresh() {
-    if (busy) { again = true; return; }
-    busy = true;
-    fetch(root.getAttribute("data-board-part"), { headers: { "HX-Request": "true" }, cache: "no-store" })
-      .then(function (r) { return r.ok ? r.text() : null; })
-      .then(function (html) {
-        if (html === null) { return; }
-        var box = document.createElement("div");
-        box.innerHTML = html.trim();
-        var fresh = box.querySelector("#board");
-        var old = document.getElementById("board");
-        if (fresh && old) { old.replaceWith(fresh); announceNew(); }
-      })
-      .catch(function () {})
-      .then(function () { busy = false; if (again) { again = false; refresh(); } });
+  /* Each event of the stream carries the board as it is now, rendered by the server. */
+  function show(event) {
+    var box = document.createElement("div");
+    box.innerHTML = event.data.trim();
+    var fresh = box.querySelector("#board");
+    var old = document.getElementById("board");
+    if (fresh && old) { old.replaceWith(fresh); announceNew(); }
   }
 
   function setSound(on) {
@@ -109,8 +100,7 @@
   if (window.speechSynthesis) { window.speechSynthesis.getVoices(); }
 
   var stream = new EventSource(root.getAttribute("data-board-src"));
-  stream.addEventListener("snapshot", refresh);
-  stream.addEventListener("queue", refresh);
+  stream.addEventListener("board", show);
   stream.addEventListener("open", function () { if (status) { status.hidden = true; } });
   stream.addEventListener("error", function () { if (status) { status.hidden = false; } });
   /* The clock in the facility's time zone, whatever the TV's own setting. */

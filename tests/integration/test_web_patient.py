@@ -251,3 +251,17 @@ def test_monday_morning_is_shown_in_the_facility_time_zone(web, api, clinic_setu
     day = MONDAY.strftime("%d").lstrip("0")
     assert "Senin" in page.text and f"{day} November 2026" in page.text
     assert "08.00" in page.text and "08.30" in page.text
+
+
+def test_a_second_booking_the_same_day_is_refused_with_the_way_to_the_first(web, clinic_setup):
+    confirm = _walk_to_confirm(web, clinic_setup)
+    web.get("/signup")
+    back = web.post("/signup", {**SIGN_UP, "next": confirm})
+    first = web.post("/book", dict(re.findall(r'name="(\w+)" value="([^"]*)"', back.text)))
+    assert first.url.path.startswith("/appointments/")
+    times = web.get(confirm.split("&slot=")[0]).text
+    other = [link for link in _links(times, r"/book\?[^\"]*slot=") if link != confirm][0]
+    page = web.get(other)
+    again = web.post("/book", dict(re.findall(r'name="(\w+)" value="([^"]*)"', page.text)))
+    assert again.status_code == 409
+    assert 'href="/my"' in again.text and 'role="alert"' in again.text

@@ -28,7 +28,7 @@ from antrean.adapters.web.core import (
 from antrean.bootstrap import Container
 from antrean.domain.booking import BookingDraft
 from antrean.domain.catalog import Clinic, Service
-from antrean.domain.errors import AntreanError
+from antrean.domain.errors import AntreanError, ErrorKind
 from antrean.services import booking, catalog, scheduling
 from antrean.services.ports import FreePlaces, FreeSlot
 
@@ -37,7 +37,18 @@ router = APIRouter(route_class=WebRoute, include_in_schema=False)
 STRIP_DAYS = 14  # the date strip: two weeks from the first day shown
 # Refusals that mean "this time cannot be had": the patient is offered the other free times.
 TIME_REFUSALS = frozenset(
-    {"slot_full", "slot_unavailable", "slot_in_past", "booking_cutoff_passed", "slot_not_found"}
+    {
+        "slot_full",
+        "slot_unavailable",
+        "slot_in_past",
+        "booking_cutoff_passed",
+        "slot_not_found",
+        "clinic_closed",
+        "doctor_on_leave",
+        "public_holiday",
+        "outside_booking_window",
+        "same_slot",
+    }
 )
 
 
@@ -108,6 +119,7 @@ class Flow:
     slot: FreeSlot | None = None
     doctor_name: str | None = None
     error: str | None = None
+    see_mine: bool = False  # the refusal's next step is the patient's own list
 
 
 async def today_of(c: Container) -> date:
@@ -236,10 +248,14 @@ async def book(request: Request, v: Visitor = Depends(visit)) -> Response:
         if exc.field == "note":
             flow = await build_flow(c, v, ch)
             return _page(request, v, flow, 400, errors={"note": exc.message(v.lang)})
-        if exc.code not in TIME_REFUSALS:
+        if exc.kind in (ErrorKind.FORBIDDEN, ErrorKind.UNAUTHORIZED):
             raise
-        # That time cannot be had: the other free times of the day, with the reason.
-        flow = await build_flow(c, v, Choices(ch.clinic_id, ch.service_id, ch.doctor, ch.day))
+        if exc.code in TIME_REFUSALS:
+            # That time cannot be had: the other free times of the day, with the reason.
+            flow = await build_flow(c, v, Choices(ch.clinic_id, ch.service_id, ch.doctor, ch.day))
+        else:  # who books, not when (already booked that day, ...): said on the same step
+            flow = await build_flow(c, v, ch)
+            flow.see_mine = exc.code == "duplicate_appointment"
         flow.error = exc.message(v.lang)
         return _page(request, v, flow, 409)
     return redirect(f"/appointments/{appointment.code}?new=1")

@@ -146,6 +146,10 @@ def load_demo(container: Container, *, patients: int, force: bool, console: Cons
     admin = container.system()
     if catalog.list_clinics(uow(), actor=admin) and not force:
         console.print("The database already has clinics; demo data not loaded (use --force).")
+        _print_accounts(container, console)
+        console.print(
+            "  Display and kiosk links: sign in as admin, then Admin > Displays and kiosks."
+        )
         return
     rng = random.Random(20261122)
     policy = container.policy
@@ -164,8 +168,7 @@ def load_demo(container: Container, *, patients: int, force: bool, console: Cons
     console.print(
         f"Demo loaded: {len(clinic_ids)} clinics, {len(doctor_ids)} doctors, {patients} patients."
     )
-    for role, username, password in DEMO_ACCOUNTS:
-        console.print(f"  {role:9} {username} / {password}")
+    _print_accounts(container, console)
     base = f"http://{container.settings.host}:{container.settings.port}"
     for name, kind in (("TV ruang tunggu", DeviceKind.DISPLAY), ("Kios tiket", DeviceKind.KIOSK)):
         made = devices.create_device_link(
@@ -175,6 +178,13 @@ def load_demo(container: Container, *, patients: int, force: bool, console: Cons
         )
         console.print(f"  {kind.value:9} {base}/{kind.value}/{made.token}")
     console.print("The emergency unit (IGD) is open around the clock: try a walk-in at any hour.")
+
+
+def _print_accounts(container: Container, console: Console) -> None:
+    base = f"http://{container.settings.host}:{container.settings.port}"
+    console.print(f"Open {base} and sign in with a demo account:")
+    for role, username, password in DEMO_ACCOUNTS:
+        console.print(f"  {role:9} {username} / {password}")
 
 
 def _clinics(container: Container, admin: Actor) -> dict[str, int]:

@@ -274,6 +274,20 @@ def login_url(request: Request) -> str:
     return "/login?next=" + quote(_here(request), safe="")
 
 
+class SignInFirst(Exception):
+    """A page for signed-in people, asked for by someone signed out: to the sign-in page, and
+    back here after it."""
+
+
+def require(v: Visitor, *roles: Role) -> None:
+    """Signed in (with one of `roles`, when given; admins always). The use case checks again:
+    this only picks the right page (sign in, or the 403 page) before any work is done."""
+    if v.user is None:
+        raise SignInFirst
+    if roles and not v.has(*roles):
+        raise AntreanError("forbidden")
+
+
 class FormRefused(Exception):
     """A form without the session's CSRF secret: refused before any use case runs."""
 
@@ -348,6 +362,8 @@ class WebRoute(APIRoute):
                 response = await error_page(request, exc)
             except FormRefused:
                 response = await refused_form_page(request)
+            except SignInFirst:
+                response = redirect(login_url(request))
             except Exception:  # a fault of ours: logged, and a page that says so in words
                 log.exception("page %s failed", request.url.path)
                 response = await broken_page(request)

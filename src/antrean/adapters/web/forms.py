@@ -6,9 +6,11 @@ from __future__ import annotations
 from datetime import date, time
 
 from starlette.datastructures import FormData
+from starlette.requests import Request
 
-from antrean.adapters.web.core import parse_id, text_of
+from antrean.adapters.web.core import Visitor, parse_id, read_form, require, text_of
 from antrean.domain.errors import AntreanError, ErrorKind
+from antrean.domain.identity import Role
 
 
 class FieldErrors(dict[str, str]):
@@ -74,3 +76,10 @@ def checked(form: FormData, name: str) -> bool:
 
 def values_of(form: FormData, *names: str) -> dict[str, str]:
     return {name: text_of(form, name)[:500] for name in names}
+
+
+async def admin_form(request: Request, v: Visitor) -> tuple[FormData, FieldErrors]:
+    """An admin's form: its CSRF token checked, the role checked, and a place for messages."""
+    form = await read_form(request, v)
+    require(v, Role.ADMIN)
+    return form, FieldErrors(v.lang)

@@ -15,17 +15,17 @@ from starlette.responses import Response
 from antrean.adapters.web.core import (
     Visitor,
     WebRoute,
-    login_url,
     parse_id,
     read_form,
     redirect,
     render,
+    require,
     text_of,
     visit,
     wants_fragment,
     web_of,
 )
-from antrean.adapters.web.forms import FieldErrors, checked, values_of
+from antrean.adapters.web.forms import FieldErrors, admin_form, checked, values_of
 from antrean.domain.catalog import FacilityPatch
 from antrean.domain.devices import DeviceLinkDraft
 from antrean.domain.errors import AntreanError
@@ -36,19 +36,9 @@ router = APIRouter(route_class=WebRoute, include_in_schema=False)
 HEARTBEAT_SECONDS = 15
 
 
-def require_admin(request: Request, v: Visitor) -> Response | None:
-    """Signed out: to the sign-in page. Signed in without the role: refused (403 page)."""
-    if v.user is None:
-        return redirect(login_url(request))
-    if not v.has(Role.ADMIN):
-        raise AntreanError("forbidden")
-    return None
-
-
 @router.get("/admin")
 async def dashboard_page(request: Request, v: Visitor = Depends(visit)) -> Response:
-    if (answer := require_admin(request, v)) is not None:
-        return answer
+    require(v, Role.ADMIN)
     c = web_of(request).container
     rows = await c.call(dashboard.today_by_clinic, c.uow(), actor=v.actor, policy=c.policy)
     context = {"rows": rows, "section": "dashboard", "now": c.clock.now()}
@@ -59,8 +49,7 @@ async def dashboard_page(request: Request, v: Visitor = Depends(visit)) -> Respo
 @router.get("/admin/events")
 async def dashboard_events(request: Request, v: Visitor = Depends(visit)) -> Response:
     """Every clinic's queue events in one stream: the dashboard fetches its figures again."""
-    if (answer := require_admin(request, v)) is not None:
-        return answer
+    require(v, Role.ADMIN)
     c = web_of(request).container
     clinics = await c.call(catalog.list_clinics, c.uow(), actor=v.actor)
 
@@ -81,8 +70,7 @@ SETTINGS = ("name", "address", "phone")
 
 @router.get("/admin/settings")
 async def settings_page(request: Request, v: Visitor = Depends(visit)) -> Response:
-    if (answer := require_admin(request, v)) is not None:
-        return answer
+    require(v, Role.ADMIN)
     values = {"name": v.facility.name, "address": v.facility.address, "phone": v.facility.phone}
     context = {"values": values, "errors": {}, "saved": False, "section": "settings"}
     return render(request, v, "admin_settings.html", context)
@@ -91,8 +79,7 @@ async def settings_page(request: Request, v: Visitor = Depends(visit)) -> Respon
 @router.post("/admin/settings")
 async def save_settings(request: Request, v: Visitor = Depends(visit)) -> Response:
     form = await read_form(request, v)
-    if (answer := require_admin(request, v)) is not None:
-        return answer
+    require(v, Role.ADMIN)
     c = web_of(request).container
     values = values_of(form, *SETTINGS)
     errors = FieldErrors(v.lang)
@@ -130,18 +117,14 @@ async def _devices_page(
 
 @router.get("/admin/devices")
 async def devices_page(request: Request, v: Visitor = Depends(visit)) -> Response:
-    if (answer := require_admin(request, v)) is not None:
-        return answer
+    require(v, Role.ADMIN)
     return await _devices_page(request, v)
 
 
 @router.post("/admin/devices")
 async def create_device(request: Request, v: Visitor = Depends(visit)) -> Response:
-    form = await read_form(request, v)
-    if (answer := require_admin(request, v)) is not None:
-        return answer
+    form, errors = await admin_form(request, v)
     c = web_of(request).container
-    errors = FieldErrors(v.lang)
     errors.required(form, "name")
     picked = (parse_id(x) for x in form.getlist("clinic_ids") if isinstance(x, str))
     clinic_ids = tuple(i for i in picked if i is not None)
@@ -174,8 +157,7 @@ async def create_device(request: Request, v: Visitor = Depends(visit)) -> Respon
 @router.post("/admin/devices/{link_id}/revoke")
 async def revoke_device(link_id: str, request: Request, v: Visitor = Depends(visit)) -> Response:
     await read_form(request, v)
-    if (answer := require_admin(request, v)) is not None:
-        return answer
+    require(v, Role.ADMIN)
     c = web_of(request).container
     number = parse_id(link_id) or 0
     await c.write(devices.revoke_device_link, c.uow(), actor=v.actor, link_id=number)

@@ -17,12 +17,12 @@ from antrean.adapters.web.core import (
     read_form,
     redirect,
     render,
+    require,
     text_of,
     visit,
     web_of,
 )
-from antrean.adapters.web.forms import FieldErrors, checked, values_of
-from antrean.adapters.web.routes_admin import require_admin
+from antrean.adapters.web.forms import FieldErrors, admin_form, checked, values_of
 from antrean.domain.catalog import (
     ClinicDraft,
     ClinicPatch,
@@ -31,6 +31,7 @@ from antrean.domain.catalog import (
     ServicePatch,
 )
 from antrean.domain.errors import AntreanError, ErrorKind
+from antrean.domain.identity import Role
 from antrean.services import catalog
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -85,18 +86,14 @@ async def _clinics_page(
 
 @router.get("/admin/clinics")
 async def clinics_page(request: Request, v: Visitor = Depends(visit)) -> Response:
-    if (answer := require_admin(request, v)) is not None:
-        return answer
+    require(v, Role.ADMIN)
     return await _clinics_page(request, v)
 
 
 @router.post("/admin/clinics")
 async def create_clinic(request: Request, v: Visitor = Depends(visit)) -> Response:
-    form = await read_form(request, v)
-    if (answer := require_admin(request, v)) is not None:
-        return answer
+    form, errors = await admin_form(request, v)
     c = web_of(request).container
-    errors = FieldErrors(v.lang)
     errors.required(form, "code", "name", "queue_prefix")
     hours = _hours(form, errors)
     values = {**values_of(form, "code", "name", "queue_prefix"), **_form_hours(form)}
@@ -158,18 +155,14 @@ async def _clinic_page(
 
 @router.get("/admin/clinics/{clinic_id}")
 async def clinic_page(clinic_id: str, request: Request, v: Visitor = Depends(visit)) -> Response:
-    if (answer := require_admin(request, v)) is not None:
-        return answer
+    require(v, Role.ADMIN)
     return await _clinic_page(request, v, clinic_id)
 
 
 @router.post("/admin/clinics/{clinic_id}")
 async def update_clinic(clinic_id: str, request: Request, v: Visitor = Depends(visit)) -> Response:
-    form = await read_form(request, v)
-    if (answer := require_admin(request, v)) is not None:
-        return answer
+    form, errors = await admin_form(request, v)
     c = web_of(request).container
-    errors = FieldErrors(v.lang)
     errors.required(form, "name", "queue_prefix")
     hours = _hours(form, errors)
     values = {**values_of(form, "name", "queue_prefix"), **_form_hours(form)}
@@ -203,8 +196,7 @@ async def change_counters(
 ) -> Response:
     """Add a counter or room (`name`), or remove one (`remove`)."""
     form = await read_form(request, v)
-    if (answer := require_admin(request, v)) is not None:
-        return answer
+    require(v, Role.ADMIN)
     c = web_of(request).container
     number = parse_id(clinic_id) or 0
     removing = text_of(form, "remove")
@@ -251,19 +243,15 @@ async def _services_page(
 
 @router.get("/admin/services")
 async def services_page(request: Request, v: Visitor = Depends(visit)) -> Response:
-    if (answer := require_admin(request, v)) is not None:
-        return answer
+    require(v, Role.ADMIN)
     return await _services_page(request, v)
 
 
 @router.post("/admin/services")
 async def save_service(request: Request, v: Visitor = Depends(visit)) -> Response:
     """A new service, or (with `service_id`) a change of one."""
-    form = await read_form(request, v)
-    if (answer := require_admin(request, v)) is not None:
-        return answer
+    form, errors = await admin_form(request, v)
     c = web_of(request).container
-    errors = FieldErrors(v.lang)
     errors.required(form, "name", "duration_minutes")
     service_id = errors.id(form, "service_id")
     clinic_id = errors.id(form, "clinic_id")

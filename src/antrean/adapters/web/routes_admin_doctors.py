@@ -18,14 +18,15 @@ from antrean.adapters.web.core import (
     read_form,
     redirect,
     render,
+    require,
     text_of,
     visit,
     web_of,
 )
-from antrean.adapters.web.forms import FieldErrors, checked, values_of
-from antrean.adapters.web.routes_admin import require_admin
+from antrean.adapters.web.forms import FieldErrors, admin_form, checked, values_of
 from antrean.domain.catalog import DoctorDraft, DoctorPatch
 from antrean.domain.errors import AntreanError
+from antrean.domain.identity import Role
 from antrean.domain.scheduling import ExceptionKind, Schedule, ScheduleException
 from antrean.services import catalog, scheduling
 
@@ -38,8 +39,7 @@ EXCEPTIONS_AHEAD = timedelta(days=120)
 
 @router.get("/admin/doctors")
 async def doctors_page(request: Request, v: Visitor = Depends(visit)) -> Response:
-    if (answer := require_admin(request, v)) is not None:
-        return answer
+    require(v, Role.ADMIN)
     return await _doctors_page(request, v)
 
 
@@ -54,11 +54,8 @@ async def _doctors_page(
 
 @router.post("/admin/doctors")
 async def create_doctor(request: Request, v: Visitor = Depends(visit)) -> Response:
-    form = await read_form(request, v)
-    if (answer := require_admin(request, v)) is not None:
-        return answer
+    form, errors = await admin_form(request, v)
     c = web_of(request).container
-    errors = FieldErrors(v.lang)
     errors.required(form, "name")
     values = values_of(form, *DOCTOR_FIELDS)
     if not errors:
@@ -110,18 +107,14 @@ async def _doctor_page(
 
 @router.get("/admin/doctors/{doctor_id}")
 async def doctor_page(doctor_id: str, request: Request, v: Visitor = Depends(visit)) -> Response:
-    if (answer := require_admin(request, v)) is not None:
-        return answer
+    require(v, Role.ADMIN)
     return await _doctor_page(request, v, doctor_id)
 
 
 @router.post("/admin/doctors/{doctor_id}")
 async def update_doctor(doctor_id: str, request: Request, v: Visitor = Depends(visit)) -> Response:
-    form = await read_form(request, v)
-    if (answer := require_admin(request, v)) is not None:
-        return answer
+    form, errors = await admin_form(request, v)
     c = web_of(request).container
-    errors = FieldErrors(v.lang)
     errors.required(form, "name")
     values: dict[str, Any] = {**values_of(form, *DOCTOR_FIELDS), "active": checked(form, "active")}
     if not errors:
@@ -145,11 +138,8 @@ async def update_doctor(doctor_id: str, request: Request, v: Visitor = Depends(v
 
 @router.post("/admin/doctors/{doctor_id}/schedules")
 async def add_schedule(doctor_id: str, request: Request, v: Visitor = Depends(visit)) -> Response:
-    form = await read_form(request, v)
-    if (answer := require_admin(request, v)) is not None:
-        return answer
+    form, errors = await admin_form(request, v)
     c = web_of(request).container
-    errors = FieldErrors(v.lang)
     errors.required(form, "clinic_id", "weekday", "start", "end", "slot_minutes", "capacity")
     start, end = errors.time(form, "start"), errors.time(form, "end")
     schedule = Schedule(
@@ -182,8 +172,7 @@ async def delete_schedule(
     doctor_id: str, schedule_id: str, request: Request, v: Visitor = Depends(visit)
 ) -> Response:
     await read_form(request, v)
-    if (answer := require_admin(request, v)) is not None:
-        return answer
+    require(v, Role.ADMIN)
     c = web_of(request).container
     await c.write(
         scheduling.delete_schedule,
@@ -216,11 +205,8 @@ def _exception(form: FormData, errors: FieldErrors, doctor_id: int | None) -> Sc
 @router.post("/admin/doctors/{doctor_id}/exceptions")
 async def add_exception(doctor_id: str, request: Request, v: Visitor = Depends(visit)) -> Response:
     """First `step=preview`: the bookings it touches are shown; then `step=save` records it."""
-    form = await read_form(request, v)
-    if (answer := require_admin(request, v)) is not None:
-        return answer
+    form, errors = await admin_form(request, v)
     c = web_of(request).container
-    errors = FieldErrors(v.lang)
     exception = _exception(form, errors, parse_id(doctor_id))
     values = values_of(form, *EXCEPTION_FIELDS)
     if not errors:
@@ -257,8 +243,7 @@ async def delete_exception(
     doctor_id: str, exception_id: str, request: Request, v: Visitor = Depends(visit)
 ) -> Response:
     await read_form(request, v)
-    if (answer := require_admin(request, v)) is not None:
-        return answer
+    require(v, Role.ADMIN)
     c = web_of(request).container
     await c.write(
         scheduling.delete_exception,

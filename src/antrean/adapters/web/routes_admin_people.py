@@ -14,12 +14,12 @@ from antrean.adapters.web.core import (
     read_form,
     redirect,
     render,
+    require,
     text_of,
     visit,
     web_of,
 )
-from antrean.adapters.web.forms import FieldErrors, values_of
-from antrean.adapters.web.routes_admin import require_admin
+from antrean.adapters.web.forms import admin_form, values_of
 from antrean.domain.common import Page
 from antrean.domain.errors import AntreanError
 from antrean.domain.identity import Role, StaffAccountDraft
@@ -58,18 +58,14 @@ async def _users_page(
 
 @router.get("/admin/users")
 async def users_page(request: Request, v: Visitor = Depends(visit)) -> Response:
-    if (answer := require_admin(request, v)) is not None:
-        return answer
+    require(v, Role.ADMIN)
     return await _users_page(request, v)
 
 
 @router.post("/admin/users")
 async def create_user(request: Request, v: Visitor = Depends(visit)) -> Response:
-    form = await read_form(request, v)
-    if (answer := require_admin(request, v)) is not None:
-        return answer
+    form, errors = await admin_form(request, v)
     c = web_of(request).container
-    errors = FieldErrors(v.lang)
     errors.required(form, "username", "password")
     roles = [r for r in form.getlist("roles") if isinstance(r, str)]
     doctor_id = errors.id(form, "doctor_id")
@@ -101,8 +97,7 @@ async def change_user(
 ) -> Response:
     """`disable`, `enable`, or `password` (with the new one in the form)."""
     form = await read_form(request, v)
-    if (answer := require_admin(request, v)) is not None:
-        return answer
+    require(v, Role.ADMIN)
     c = web_of(request).container
     number = parse_id(user_id) or 0
     try:

@@ -12,11 +12,11 @@ from starlette.responses import Response
 from antrean.adapters.web.core import (
     Visitor,
     WebRoute,
-    login_url,
     parse_id,
     read_form,
     redirect,
     render,
+    require,
     text_of,
     visit,
     web_of,
@@ -41,8 +41,7 @@ router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
 @router.get("/my")
 async def my_page(request: Request, v: Visitor = Depends(visit)) -> Response:
-    if v.user is None:
-        return redirect(login_url(request))
+    require(v)
     if not v.has(Role.PATIENT) or v.actor.patient_id is None:
         return redirect(v.home) if v.home != "/my" else redirect("/")
     c = web_of(request).container
@@ -60,8 +59,7 @@ async def _details(request: Request, v: Visitor, code: str) -> booking_views.App
 
 @router.get("/appointments/{code}")
 async def appointment_page(code: str, request: Request, v: Visitor = Depends(visit)) -> Response:
-    if v.user is None:
-        return redirect(login_url(request))
+    require(v)
     details = await _details(request, v, code)
     context = {
         "d": details,
@@ -75,8 +73,7 @@ async def appointment_page(code: str, request: Request, v: Visitor = Depends(vis
 
 @router.get("/appointments/{code}/calendar.ics")
 async def calendar_file(code: str, request: Request, v: Visitor = Depends(visit)) -> Response:
-    if v.user is None:
-        return redirect(login_url(request))
+    require(v)
     d = await _details(request, v, code)
     a = d.appointment
     c = web_of(request).container
@@ -104,8 +101,7 @@ async def calendar_file(code: str, request: Request, v: Visitor = Depends(visit)
 @router.post("/appointments/{code}/cancel")
 async def cancel(code: str, request: Request, v: Visitor = Depends(visit)) -> Response:
     form = await read_form(request, v)
-    if v.user is None:
-        return redirect(login_url(request))
+    require(v)
     c = web_of(request).container
     reason = text_of(form, "reason")
     try:
@@ -130,8 +126,7 @@ async def cancel(code: str, request: Request, v: Visitor = Depends(visit)) -> Re
 
 @router.get("/appointments/{code}/reschedule")
 async def reschedule_page(code: str, request: Request, v: Visitor = Depends(visit)) -> Response:
-    if v.user is None:
-        return redirect(login_url(request))
+    require(v)
     details = await _details(request, v, code)
     ch = Choices.read(request.query_params)
     return await _reschedule(request, v, details, ch.day, ch.start, None)
@@ -165,8 +160,7 @@ async def _reschedule(
 @router.post("/appointments/{code}/reschedule")
 async def reschedule(code: str, request: Request, v: Visitor = Depends(visit)) -> Response:
     form = await read_form(request, v)
-    if v.user is None:
-        return redirect(login_url(request))
+    require(v)
     c = web_of(request).container
     slot_id = parse_id(text_of(form, "slot"))
     try:

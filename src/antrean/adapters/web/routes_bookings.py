@@ -19,10 +19,9 @@ from starlette.responses import Response, StreamingResponse
 from antrean.adapters.web.core import (
     Visitor,
     WebRoute,
-    login_url,
     parse_id,
-    redirect,
     render,
+    require,
     visit,
     web_of,
 )
@@ -38,14 +37,6 @@ router = APIRouter(route_class=WebRoute, include_in_schema=False)
 PAGE_SIZES = (25, 50, 100)
 EXPORT_BATCH = 1000
 EXPORT_LIMIT = 100_000
-
-
-def _staff(request: Request, v: Visitor) -> Response | None:
-    if v.user is None:
-        return redirect(login_url(request))
-    if not v.has(Role.OPERATOR, Role.DOCTOR):
-        raise AntreanError("forbidden")
-    return None
 
 
 def _day(value: str | None) -> date | None:
@@ -128,8 +119,7 @@ async def _names(request: Request, v: Visitor) -> tuple[dict[int, str], dict[int
 
 @router.get("/admin/bookings")
 async def bookings_page(request: Request, v: Visitor = Depends(visit)) -> Response:
-    if (answer := _staff(request, v)) is not None:
-        return answer
+    require(v, Role.OPERATOR, Role.DOCTOR)
     c = web_of(request).container
     q = Query.read(request.query_params)
     clinics, doctors = await _names(request, v)
@@ -167,8 +157,7 @@ async def bookings_page(request: Request, v: Visitor = Depends(visit)) -> Respon
 @router.get("/admin/bookings.csv")
 async def bookings_csv(request: Request, v: Visitor = Depends(visit)) -> Response:
     """The filtered rows, every page of them, as a spreadsheet opens them (UTF-8 with BOM)."""
-    if (answer := _staff(request, v)) is not None:
-        return answer
+    require(v, Role.OPERATOR, Role.DOCTOR)
     c = web_of(request).container
     q = Query.read(request.query_params)
     clinics, doctors = await _names(request, v)
@@ -238,8 +227,7 @@ def _safe(value: str) -> str:
 
 @router.get("/admin/bookings/{code}")
 async def booking_page(code: str, request: Request, v: Visitor = Depends(visit)) -> Response:
-    if (answer := _staff(request, v)) is not None:
-        return answer
+    require(v, Role.OPERATOR, Role.DOCTOR)
     c = web_of(request).container
     history = await c.call(booking_views.booking_history, c.uow(), actor=v.actor, code=code)
     context = {"h": history, "d": history.details, "a": history.details.appointment}

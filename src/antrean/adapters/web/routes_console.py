@@ -21,11 +21,11 @@ from starlette.responses import Response
 from antrean.adapters.web.core import (
     Visitor,
     WebRoute,
-    login_url,
     parse_id,
     read_form,
     redirect,
     render,
+    require,
     text_of,
     visit,
     wants_fragment,
@@ -45,14 +45,6 @@ MRN_LIKE = re.compile(r"^\d{2}-\d{2}-\d{2,}$")
 PHONE_LIKE = re.compile(r"^\+?[\d\s().-]{8,}$")
 SEARCH_SIZE = 20
 STAFF = (Role.OPERATOR, Role.DOCTOR)
-
-
-def _require_staff(request: Request, v: Visitor) -> Response | None:
-    if v.user is None:
-        return redirect(login_url(request))
-    if not v.has(*STAFF):
-        raise AntreanError("forbidden")
-    return None
 
 
 @dataclass
@@ -137,8 +129,7 @@ async def _console(
 
 @router.get("/console")
 async def choose_desk(request: Request, v: Visitor = Depends(visit)) -> Response:
-    if (answer := _require_staff(request, v)) is not None:
-        return answer
+    require(v, *STAFF)
     c = web_of(request).container
     clinics = await c.call(catalog.list_clinics, c.uow(), actor=v.actor)
     counters = {
@@ -152,8 +143,7 @@ async def choose_desk(request: Request, v: Visitor = Depends(visit)) -> Response
 @router.get("/console/{clinic_id}")
 @router.get("/doctor/{clinic_id}")
 async def console(clinic_id: str, request: Request, v: Visitor = Depends(visit)) -> Response:
-    if (answer := _require_staff(request, v)) is not None:
-        return answer
+    require(v, *STAFF)
     desk = await _desk(request, v, clinic_id, request.query_params.get("counter", ""))
     return await _console(request, v, desk)
 
@@ -175,8 +165,7 @@ async def _refused(request: Request, v: Visitor, desk: Desk, exc: AntreanError) 
 @router.post("/doctor/{clinic_id}/call-next")
 async def call_next(clinic_id: str, request: Request, v: Visitor = Depends(visit)) -> Response:
     form = await read_form(request, v)
-    if (answer := _require_staff(request, v)) is not None:
-        return answer
+    require(v, *STAFF)
     desk = await _desk(request, v, clinic_id, text_of(form, "counter"))
     c = web_of(request).container
     try:
@@ -200,8 +189,7 @@ async def act(
     clinic_id: str, ticket_id: str, action: str, request: Request, v: Visitor = Depends(visit)
 ) -> Response:
     form = await read_form(request, v)
-    if (answer := _require_staff(request, v)) is not None:
-        return answer
+    require(v, *STAFF)
     desk = await _desk(request, v, clinic_id, text_of(form, "counter"))
     c = web_of(request).container
     number = parse_id(ticket_id) or 0
@@ -234,8 +222,7 @@ async def act(
 @router.post("/console/{clinic_id}/check-in")
 async def check_in(clinic_id: str, request: Request, v: Visitor = Depends(visit)) -> Response:
     form = await read_form(request, v)
-    if (answer := _require_staff(request, v)) is not None:
-        return answer
+    require(v, *STAFF)
     desk = await _desk(request, v, clinic_id, text_of(form, "counter"))
     c = web_of(request).container
     code = text_of(form, "code").strip().upper()
@@ -266,8 +253,7 @@ def _search_terms(text: str) -> dict[str, str]:
 
 @router.get("/console/{clinic_id}/patients")
 async def find_patients(clinic_id: str, request: Request, v: Visitor = Depends(visit)) -> Response:
-    if (answer := _require_staff(request, v)) is not None:
-        return answer
+    require(v, *STAFF)
     desk = await _desk(request, v, clinic_id, request.query_params.get("counter", ""))
     c = web_of(request).container
     text = request.query_params.get("q", "")
@@ -326,8 +312,7 @@ def _walk_in(
 @router.post("/console/{clinic_id}/walk-in")
 async def walk_in(clinic_id: str, request: Request, v: Visitor = Depends(visit)) -> Response:
     form = await read_form(request, v)
-    if (answer := _require_staff(request, v)) is not None:
-        return answer
+    require(v, *STAFF)
     desk = await _desk(request, v, clinic_id, text_of(form, "counter"))
     c = web_of(request).container
     values = {name: text_of(form, name) for name in WALK_IN_FIELDS}

@@ -8,9 +8,8 @@ from datetime import timedelta
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from antrean.adapters.web.core import Visitor, WebRoute, login_url, redirect, render, visit, web_of
+from antrean.adapters.web.core import Visitor, WebRoute, render, require, visit, web_of
 from antrean.domain.common import Page
-from antrean.domain.errors import AntreanError
 from antrean.domain.identity import Role
 from antrean.services import booking, catalog, scheduling
 from antrean.services.ports import AppointmentFilter
@@ -21,10 +20,7 @@ WEEK = 7
 
 @router.get("/doctor")
 async def doctor_home(request: Request, v: Visitor = Depends(visit)) -> Response:
-    if v.user is None:
-        return redirect(login_url(request))
-    if not v.has(Role.DOCTOR):
-        raise AntreanError("forbidden")
+    require(v, Role.DOCTOR)
     c = web_of(request).container
     today = c.clock.now().astimezone(c.policy.time_zone).date()
     clinics = {k.id: k for k in await c.call(catalog.list_clinics, c.uow(), actor=v.actor)}

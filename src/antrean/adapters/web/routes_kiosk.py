@@ -173,18 +173,22 @@ def printed_ticket(request: Request, v: Visitor, t: queue.TicketStatus) -> Print
     words = web_of(request).translations[v.lang]
     now = c.clock.now()
     n = t.people_ahead
-    ahead = words.ngettext("%(num)d person ahead", "%(num)d people ahead", n) % {"num": n}
     start, end = fmt.clock(t.estimated_call_earliest), fmt.clock(t.estimated_call_latest)
-    if start == end:
-        about = words.gettext("About %(time)s") % {"time": start}
+    if n == 0:
+        lines: tuple[str, ...] = (words.gettext("You are next."),)
+    elif start == end:
+        ahead = words.ngettext("%(num)d person ahead", "%(num)d people ahead", n) % {"num": n}
+        lines = (ahead, words.gettext("About %(time)s") % {"time": start})
     else:
+        ahead = words.ngettext("%(num)d person ahead", "%(num)d people ahead", n) % {"num": n}
         about = words.gettext("About %(start)s – %(end)s") % {"start": start, "end": end}
+        lines = (ahead, about)
     return PrintedTicket(
         facility=v.facility.name,
         number=t.label,
         clinic=t.clinic_name,
         issued=f"{fmt.day_short(now)} {now.astimezone(c.policy.time_zone).year}, {fmt.clock(now)}",
-        lines=(ahead, about),
+        lines=lines,
         link=ticket_link(request, t.status_code),
         footer=words.gettext("Scan to follow your place in line"),
     )

@@ -5,12 +5,13 @@ code, the HTMX fragment of the queue panel, and refusals shown in words."""
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, time
 
 import pytest
 
+from antrean.domain.catalog import ClinicDraft, OpeningHours
 from antrean.domain.patients import PatientDraft
-from antrean.services import patients
+from antrean.services import catalog, patients
 from tests.integration.conftest import JKT, MONDAY, Api
 from tests.integration.web_client import WebUser, field_error
 
@@ -150,3 +151,29 @@ def test_a_doctor_calls_to_their_room_and_a_patient_may_not(desk, api, clinic_se
     assert doctor.get(room).status_code == 200
     doctor.post(f"/doctor/{clinic_setup['clinic_id']}/call-next", {"counter": "Ruang 1"})
     assert "Hadi" in doctor.last.text and "Ruang 1" in doctor.last.text
+
+
+def test_a_called_patient_is_sent_on_to_another_clinic(desk, api):
+    c = api.container
+    other = catalog.create_clinic(
+        c.uow(),
+        actor=c.system(),
+        policy=c.policy,
+        draft=ClinicDraft(
+            code="LAB",
+            name="Laboratorium",
+            queue_prefix="L",
+            hours=tuple(OpeningHours(d, time(0), time.max) for d in range(7)),
+        ),
+    )
+    web, base = desk
+    _walk_in(web, base, "Indra")
+    panel = web.post(base + "/call-next", {"counter": "Loket 1"}, headers=HTMX)
+    assert f'<option value="{other.id}">Laboratorium</option>' in panel.text  # in the swap too
+    web.get(base + "?counter=Loket%201")
+    ticket = _ticket_id(web, "A-001")
+    web.post(
+        f"{base}/tickets/{ticket}/transfer", {"counter": "Loket 1", "to_clinic": str(other.id)}
+    )
+    lab = web.get(f"/console/{other.id}?counter=1")
+    assert "Indra" in lab.text and "L-001" in lab.text

@@ -97,12 +97,14 @@ async def _panel(request: Request, v: Visitor, desk: Desk) -> dict[str, Any]:
         r for r in rows if r.ticket.state.value in ("called", "serving") and r not in at_desk
     ]
     done = [r for r in rows if r.position is None and r not in at_desk and r not in elsewhere]
+    clinics = await c.call(catalog.list_clinics, c.uow(), actor=v.actor)
     return {
         "desk": desk,
         "waiting": waiting,
         "at_desk": at_desk,
         "elsewhere": elsewhere,
         "done": done,
+        "clinics": clinics,  # where a patient may be sent on
     }
 
 
@@ -116,15 +118,11 @@ async def _console(
     status: int = 200,
     extra: dict[str, Any] | None = None,
 ) -> Response:
-    c = web_of(request).container
     context = await _panel(request, v, desk)
     context.update(notice=notice, error=error, search=None, errors={}, values={}, issued=None)
     context.update(extra or {})
-    if wants_fragment(request):
-        return render(request, v, "console.html", context, status=status, block="panel")
-    clinics = await c.call(catalog.list_clinics, c.uow(), actor=v.actor)
-    context["clinics"] = clinics
-    return render(request, v, "console.html", context, status=status)
+    block = "panel" if wants_fragment(request) else None
+    return render(request, v, "console.html", context, status=status, block=block)
 
 
 @router.get("/console")

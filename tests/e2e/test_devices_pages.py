@@ -333,21 +333,6 @@ def test_b_undo_takes_the_call_off_the_board(
     assert ticket_state(api, igd, label)["state"] == "waiting"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "src/antrean/adapters/web/templates/display.html, `#board .next` (and its rules in "
-        "static/app.css): the column lists every clinic of the link, open or closed, each on "
-        "two lines (name and waiting count, then the numbers; long names wrap to three), and "
-        "hides what does not fit (`overflow: hidden`). With the demo's seven clinics on a "
-        "1920 x 1080 TV the last one, the emergency unit, the only one open at night and the "
-        "one with people waiting, is cut off below the screen: its next numbers are not seen. "
-        "Fix: list the clinics with someone waiting first, or leave out the empty ones "
-        "(`{% for board in boards if board.waiting %}`), and/or put each clinic on one line "
-        "(`#board .next li { flex-direction: row; flex-wrap: wrap; gap: 1vw; }`) or shrink "
-        "the type with the number of clinics."
-    ),
-)
 def test_b_the_board_shows_the_next_numbers_of_every_clinic_on_a_full_hd_tv(
     open_page: Callable[..., Page], api: Api, links: Links, igd: int
 ):
@@ -461,20 +446,9 @@ def test_c_the_real_print_call_is_harmless_in_headless_chromium(
     take_a_number_at_the_kiosk(page, links, igd, "Dedi Hidayat")
     page.wait_for_function("() => window.__returned === true")
     expect(page.locator("article.receipt .r-number")).to_be_visible()
-    assert page.evaluate("() => 1 + 1") == 2
+    assert page.evaluate("() => document.readyState") == "complete"  # still answering
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "src/antrean/adapters/web/static/app.css, `@media print { @page { size: 80mm auto; "
-        "margin: 2mm; } }`: `80mm auto` is not a valid value of `size` (one or two lengths, "
-        "or a page size name), so Chromium drops the declaration (the CSSOM keeps only "
-        "`@page { margin: 2mm; }`) and prints the ticket on its default paper, Letter, 216 mm "
-        "wide. Fix: `size: 80mm 150mm;` (checked: one page, 80 mm wide); `size: 80mm;` alone "
-        "makes an 80 x 80 mm page and splits the ticket over two."
-    ),
-)
 def test_c_the_kiosk_ticket_prints_on_80_mm_paper(
     open_page: Callable[..., Page], links: Links, igd: int
 ):

@@ -346,7 +346,7 @@ def test_d_the_staff_pages_pass_axe(
     admin.goto(f"{base_url}/admin/doctors/1")
     leave = main(admin).locator('form[action="/admin/doctors/1/exceptions"]')
     next_week = datetime.now(FACILITY_ZONE).date() + timedelta(days=7)
-    leave.locator("#date_from").fill(next_week.isoformat())
+    leave.locator("#x_date_from").fill(next_week.isoformat())
     leave.locator('button[name="step"][value="preview"]').click()
     expect(main(admin).locator("#exceptions .notice.warning[role=alert]")).to_be_visible()
     check(admin, "/admin/doctors/1 with a leave's preview")
@@ -380,26 +380,10 @@ FIELDS_AND_LABELS = """() => {
   };
 }"""
 
-LABELS_FAULT = (
-    "src/antrean/adapters/web/templates/admin_doctor.html: the form for leave and changed hours "
-    'makes its fields with `ui.field("start", ...)` and `ui.field("end", ...)`, the ids '
-    "the weekly-session form above already uses (the macro's id is the field's name), so the "
-    "page has two #start and two #end: the labels 'New start (changed hours)' and 'New end "
-    "(changed hours)' name the session form's From and Until fields, and the leave form's "
-    "time fields have no label at all (a screen reader reads them unnamed; a click on their "
-    "label moves to the other form). Fix: give the macro an `id` argument (default: the name) "
-    "and use `x_start` / `x_end` there, as the same form does with `x_clinic_id`."
-)
-
 
 @pytest.mark.parametrize(
     "path",
-    [
-        pytest.param(path, marks=pytest.mark.xfail(strict=True, reason=LABELS_FAULT))
-        if path == "/admin/doctors/1"
-        else path
-        for path in (*ADMIN_PAGES, "/console/{igd}?counter=Bed%201")
-    ],
+    [path for path in (*ADMIN_PAGES, "/console/{igd}?counter=Bed%201")],
 )
 def test_d_every_field_has_a_label_of_its_own(
     open_page: Callable[..., Page], base_url: str, api: Api, path: str
@@ -452,18 +436,6 @@ def test_e_a_role_gets_the_not_allowed_page(
     expect(page).to_have_url(home)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "src/antrean/adapters/web/templates/admin_base.html, `nav.subnav`: the bookings pages "
-        "(routes_bookings.py, open to operators and doctors) extend admin_base.html, whose "
-        "menu lists every admin section (Dashboard, Clinics, Services, Doctors, Users, "
-        "Displays and kiosks, Settings) whatever the role, so a front desk operator or a "
-        "doctor on /admin/bookings is offered links that answer 403. Fix: list a section only "
-        "when the visitor may open it (e.g. `{% if v.role == 'admin' or key == 'bookings' %}`"
-        ", with the console link for staff)."
-    ),
-)
 @pytest.mark.parametrize("role", ["operator", "doctor"])
 def test_e_the_bookings_page_offers_staff_only_pages_they_may_open(
     open_page: Callable[..., Page], base_url: str, role: str

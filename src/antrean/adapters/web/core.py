@@ -99,6 +99,10 @@ class Visitor:
                     return role.value
         return "anonymous"
 
+    @property
+    def is_admin(self) -> bool:
+        return self.user is not None and Role.ADMIN in self.user.roles
+
     def has(self, *roles: Role) -> bool:
         return self.user is not None and self.actor.has_any(*roles)
 

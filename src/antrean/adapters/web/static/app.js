@@ -157,7 +157,6 @@
       b.addEventListener("click", function () {
         if (soundOn()) {
           chime();
-          b.setAttribute("aria-pressed", "true");
           b.textContent = b.getAttribute("data-on-text") || b.textContent;
         }
         if (navigator.vibrate) { navigator.vibrate(100); }

@@ -81,7 +81,6 @@
     localStorage.setItem("antrean-board-sound", on ? "on" : "off");
     var button = document.getElementById("board-sound");
     if (button) {
-      button.setAttribute("aria-pressed", on ? "true" : "false");
       button.textContent = button.getAttribute(on ? "data-on" : "data-off");
     }
   }

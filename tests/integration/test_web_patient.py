@@ -260,7 +260,7 @@ def test_a_second_booking_the_same_day_is_refused_with_the_way_to_the_first(web,
     first = web.post("/book", dict(re.findall(r'name="(\w+)" value="([^"]*)"', back.text)))
     assert first.url.path.startswith("/appointments/")
     times = web.get(confirm.split("&slot=")[0]).text
-    other = [link for link in _links(times, r"/book\?[^\"]*slot=") if link != confirm][0]
+    other = next(link for link in _links(times, r"/book\?[^\"]*slot=") if link != confirm)
     page = web.get(other)
     again = web.post("/book", dict(re.findall(r'name="(\w+)" value="([^"]*)"', page.text)))
     assert again.status_code == 409

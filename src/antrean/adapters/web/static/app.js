@@ -77,23 +77,34 @@
         .catch(function () { /* the stream's reconnect brings the next try */ })
         .then(function () { busy = false; if (again) { again = false; refresh(); } });
     }
-    var stream = new EventSource(el.getAttribute("data-live-src"));
-    streams.push({ el: el, stream: stream });
-    stream.addEventListener("snapshot", refresh);
-    stream.addEventListener("queue", refresh);
-    stream.addEventListener("mine", refresh);
     /* Changes that touch this part only a little (others moving in the same line): fetched
        after a random wait of up to a few seconds, so many readers spread their requests. */
     var later = el.getAttribute("data-live-later");
     var pending = null;
-    if (later) {
-      stream.addEventListener(later, function () {
-        if (pending) { return; }
-        pending = window.setTimeout(function () { pending = null; refresh(); }, 500 + Math.random() * 4000);
+    function soon() {
+      if (pending) { return; }
+      pending = window.setTimeout(function () { pending = null; refresh(); }, 500 + Math.random() * 4000);
+    }
+    /* The browser reconnects a dropped stream by itself; one it gave up on (an error answer
+       while the server restarts) is opened again, a little later each time. */
+    var wait = 1000;
+    function connect() {
+      var stream = new EventSource(el.getAttribute("data-live-src"));
+      streams.push({ el: el, stream: stream });
+      stream.addEventListener("snapshot", refresh);
+      stream.addEventListener("queue", refresh);
+      stream.addEventListener("mine", refresh);
+      if (later) { stream.addEventListener(later, soon); }
+      stream.addEventListener("open", function () { wait = 1000; say("live"); });
+      stream.addEventListener("error", function () {
+        say("offline");
+        if (stream.readyState === EventSource.CLOSED && document.body.contains(el)) {
+          window.setTimeout(connect, wait);
+          wait = Math.min(wait * 2, 30000);
+        }
       });
     }
-    stream.addEventListener("open", function () { say("live"); });
-    stream.addEventListener("error", function () { say("offline"); });
+    connect();
   }
 
   /* Function keys on the console (F2 call next, F3 call again, F4 start, F8 finish): each

@@ -98,10 +98,22 @@
   document.addEventListener("keydown", unlock);
   if (window.speechSynthesis) { window.speechSynthesis.getVoices(); }
 
-  var stream = new EventSource(root.getAttribute("data-board-src"));
-  stream.addEventListener("board", show);
-  stream.addEventListener("open", function () { if (status) { status.hidden = true; } });
-  stream.addEventListener("error", function () { if (status) { status.hidden = false; } });
+  /* The browser reconnects a dropped stream by itself; one it gave up on (the server
+     answered with an error while restarting) is opened again, a little later each time. */
+  var wait = 1000;
+  function connect() {
+    var stream = new EventSource(root.getAttribute("data-board-src"));
+    stream.addEventListener("board", show);
+    stream.addEventListener("open", function () { wait = 1000; if (status) { status.hidden = true; } });
+    stream.addEventListener("error", function () {
+      if (status) { status.hidden = false; }
+      if (stream.readyState === EventSource.CLOSED) {
+        window.setTimeout(connect, wait);
+        wait = Math.min(wait * 2, 30000);
+      }
+    });
+  }
+  connect();
   /* The clock in the facility's time zone, whatever the TV's own setting. */
   var format = new Intl.DateTimeFormat(lang, {
     hour: "2-digit", minute: "2-digit", hour12: false, timeZone: root.getAttribute("data-zone") || undefined

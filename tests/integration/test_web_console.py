@@ -10,8 +10,10 @@ from datetime import datetime, time
 import pytest
 
 from antrean.domain.catalog import ClinicDraft, OpeningHours
+from antrean.domain.identity import Role, StaffAccountDraft
 from antrean.domain.patients import PatientDraft
 from antrean.services import catalog, patients
+from antrean.services.accounts import create_user
 from tests.integration.conftest import JKT, MONDAY, Api
 from tests.integration.web_client import WebUser, field_error
 
@@ -177,3 +179,37 @@ def test_a_called_patient_is_sent_on_to_another_clinic(desk, api):
     )
     lab = web.get(f"/console/{other.id}?counter=1")
     assert "Indra" in lab.text and "L-001" in lab.text
+
+
+def test_a_doctor_sees_who_is_booked_with_them_today(api, clinic_setup, clock):
+    clock.set(datetime.combine(MONDAY, datetime.min.time(), JKT).replace(hour=8))
+    c = api.container
+    create_user(
+        c.uow(),
+        actor=c.system(),
+        hasher=c.passwords,
+        draft=StaffAccountDraft(
+            "drandi",
+            "doctor-password-1",
+            frozenset({Role.DOCTOR}),
+            "dr. Andi",
+            clinic_setup["doctor_id"],
+        ),
+    )
+    body = {
+        "username": "rina",
+        "password": "rina-password-1",
+        "name": "Rina Marlina",
+        "birth_date": "1990-01-01",
+    }
+    assert api.client.post("/api/v1/auth/register", json=body).status_code == 201
+    token = api.login("rina", "rina-password-1")
+    query = {"date_from": MONDAY.isoformat(), "clinic_id": clinic_setup["clinic_id"]}
+    slot = api.client.get("/api/v1/slots", params=query).json()[-1]["id"]
+    assert api.client.post("/api/v1/appointments", headers=token, json={"slot_id": slot}).is_success
+    doctor = WebUser(api.client.__class__(api.client.app))
+    doctor.sign_in("drandi", "doctor-password-1")
+    assert doctor.last.url.path == "/doctor"
+    today = doctor.last.text.split('id="today-heading"')[1].split("</section>")[0]
+    assert "Rina Marlina" in today and "11.30" in today
+    assert f"/doctor/{clinic_setup['clinic_id']}?counter=" in doctor.last.text  # works here today

@@ -11,8 +11,8 @@ from starlette.responses import Response
 from antrean.adapters.web.core import Visitor, WebRoute, render, require, visit, web_of
 from antrean.domain.common import Page
 from antrean.domain.identity import Role
-from antrean.services import booking, catalog, scheduling
-from antrean.services.ports import AppointmentFilter
+from antrean.services import booking_views, catalog, scheduling
+from antrean.services.ports import AppointmentFilter, BookingRow
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 WEEK = 7
@@ -34,25 +34,27 @@ async def doctor_home(request: Request, v: Visitor = Depends(visit)) -> Response
         rooms[clinic_id] = await c.call(
             catalog.list_counters, c.uow(), actor=v.actor, clinic_id=clinic_id
         )
-    booked: list = []
+    booked: list[BookingRow] = []
     if doctor_id is not None:
-        booked, _ = await c.call(
-            booking.list_appointments,
+        table = await c.call(
+            booking_views.booking_table,
             c.uow(),
             actor=v.actor,
+            phones=c.phones,
             flt=AppointmentFilter(
                 day_from=today, day_to=today + timedelta(days=WEEK - 1), doctor_id=doctor_id
             ),
-            page=Page(1, 200),
+            page=Page(1, 1000),
         )
+        booked = table.rows
     week = [today + timedelta(days=n) for n in range(WEEK)]
     context = {
         "clinics": clinics,
         "rooms": rooms,
         "working": working,
         "schedules": sorted(schedules, key=lambda s: (s.weekday, s.start)),
-        "today_list": [a for a in booked if a.day == today],
-        "week": [(d, [a for a in booked if a.day == d]) for d in week],
+        "today_list": [r for r in booked if r.appointment.day == today],
+        "week": [(d, [r.appointment for r in booked if r.appointment.day == d]) for d in week],
         "today": today,
     }
     return render(request, v, "doctor.html", context)

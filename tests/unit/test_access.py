@@ -119,6 +119,7 @@ def test_public_use_cases_are_the_reads_anyone_may_make():
             "refresh_session",
             "register_account",
             "resume_session",
+            "booking_choices",
             "free_places",
             "search_slots",
             "start_clinic_stream",

@@ -3,10 +3,11 @@ slots they make, and the bookings that a change left without a place."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 from antrean.domain.booking import Appointment, BookingPolicy, appointment_event
+from antrean.domain.catalog import Clinic, Service
 from antrean.domain.errors import AntreanError
 from antrean.domain.events import EventKind
 from antrean.domain.fields import check_date, check_id, check_optional_id
@@ -286,3 +287,69 @@ def resolve_conflict(uow: UnitOfWork, *, actor: Actor, conflict_id: int) -> Conf
             )
         uow.commit()
     return conflict
+
+
+BOOKING_WINDOW_DAYS = 30  # what the booking pages look at ahead, within the booking horizon
+
+
+@dataclass(frozen=True, slots=True)
+class BookingChoices:
+    """What the booking pages offer for the choices made so far, read in one transaction:
+    the clinics taking bookings; the chosen clinic's services; the free places per day and
+    doctor over the coming weeks (all doctors, to choose one; then the chosen one); the free
+    slots of a chosen day. A choice that is not (or no longer) valid is None."""
+
+    today: date
+    last_day: date
+    clinics: list[Clinic]
+    clinic: Clinic | None = None
+    services: list[Service] = field(default_factory=list)
+    service: Service | None = None
+    places: list[FreePlaces] = field(default_factory=list)
+    slots: list[FreeSlot] = field(default_factory=list)
+
+
+@allow(public=True)
+def booking_choices(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    policy: BookingPolicy,
+    clinic_id: int | None = None,
+    service_id: int | None = None,
+    doctor_id: int | None = None,
+    day: date | None = None,
+) -> BookingChoices:
+    with uow():
+        now = uow.clock.now()
+        today = now.astimezone(policy.time_zone).date()
+        last = today + timedelta(days=min(policy.horizon_days, BOOKING_WINDOW_DAYS))
+        clinics = [k for k in uow.catalog.list_clinics(actor.facility_id) if k.is_open]
+        clinic = next((k for k in clinics if k.id == clinic_id), None)
+        if clinic is None:
+            return BookingChoices(today, last, clinics)
+        services = [s for s in uow.catalog.list_services(actor.facility_id, clinic.id) if s.active]
+        service = next((s for s in services if s.id == service_id), None)
+        if service is None:
+            return BookingChoices(today, last, clinics, clinic, services)
+        not_before = now + timedelta(minutes=policy.cutoff_minutes)
+        places = uow.slots.free_places(
+            actor.facility_id,
+            first_day=today,
+            last_day=last,
+            not_before=not_before,
+            clinic_id=clinic.id,
+            doctor_id=None,
+        )
+        slots: list[FreeSlot] = []
+        if day is not None and today <= day <= last:
+            slots = uow.slots.search(
+                actor.facility_id,
+                first_day=day,
+                last_day=day,
+                not_before=not_before,
+                clinic_id=clinic.id,
+                doctor_id=check_optional_id(doctor_id, "doctor_id"),
+                only_free=True,
+            )
+    return BookingChoices(today, last, clinics, clinic, services, service, places, slots)

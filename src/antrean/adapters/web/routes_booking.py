@@ -29,7 +29,7 @@ from antrean.bootstrap import Container
 from antrean.domain.booking import BookingDraft
 from antrean.domain.catalog import Clinic, Service
 from antrean.domain.errors import AntreanError, ErrorKind
-from antrean.services import booking, catalog, scheduling
+from antrean.services import booking, scheduling
 from antrean.services.ports import FreePlaces, FreeSlot
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -157,45 +157,47 @@ async def free_places(
 
 
 async def build_flow(c: Container, v: Visitor, ch: Choices) -> Flow:
-    """Walk the steps in order; the first one without a valid choice is the page."""
+    """Walk the steps in order; the first one without a valid choice is the page. What every
+    step offers is read at once, in one transaction (`scheduling.booking_choices`)."""
     flow = Flow(choices=ch)
-    clinics = [k for k in await c.call(catalog.list_clinics, c.uow(), actor=v.actor) if k.is_open]
-    flow.clinic = next((k for k in clinics if k.id == ch.clinic_id), None)
-    if flow.clinic is None:
-        flow.clinics = clinics
+    got = await c.call(
+        scheduling.booking_choices,
+        c.uow(),
+        actor=v.actor,
+        policy=c.policy,
+        clinic_id=ch.clinic_id,
+        service_id=ch.service_id,
+        doctor_id=ch.doctor_id,
+        day=ch.day,
+    )
+    flow.clinic = got.clinic
+    if got.clinic is None:
+        flow.clinics = got.clinics
         return flow
-    services = await c.call(catalog.list_services, c.uow(), actor=v.actor, clinic_id=ch.clinic_id)
-    flow.services = [s for s in services if s.active]
-    flow.service = next((s for s in flow.services if s.id == ch.service_id), None)
-    if flow.service is None:
+    flow.services, flow.service = got.services, got.service
+    if got.service is None:
         flow.step = "service"
         return flow
-    today = await today_of(c)
-    horizon = today + timedelta(days=min(c.policy.horizon_days, 30))
-    if ch.doctor is None or (ch.doctor_id and not await _doctor_has_places(c, v, ch, today)):
+    today, horizon = got.today, got.last_day
+    mine = [p for p in got.places if ch.doctor_id is None or p.doctor_id == ch.doctor_id]
+    if ch.doctor is None or not mine:  # a doctor with nothing free is no choice
         flow.step = "doctor"
-        flow.doctors = _doctors(await free_places(c, v, Choices(ch.clinic_id), today, horizon))
+        flow.doctors = _doctors(got.places)
         return flow
     if ch.doctor_id:
-        doctor = await c.call(catalog.get_doctor, c.uow(), actor=v.actor, doctor_id=ch.doctor_id)
-        flow.doctor_name = doctor.name
+        flow.doctor_name = mine[0].doctor_name
     first = max(ch.start or today, today)
     last = min(first + timedelta(days=STRIP_DAYS - 1), horizon)
     if ch.day is None or not today <= ch.day <= horizon:
         flow.step = "day"
-        flow.days = free_days(await free_places(c, v, ch, first, last), first, last)
+        flow.days = free_days([p for p in mine if first <= p.day <= last], first, last)
         return flow
-    flow.times = await free_slots(c, v, ch, ch.day, ch.day)
+    flow.times = got.slots
     flow.slot = next((s for s in flow.times if s.id == ch.slot_id), None)
     flow.step = "time" if flow.slot is None else "confirm"
     if ch.slot_id is not None and flow.slot is None:
         flow.error = AntreanError("slot_unavailable").message(v.lang)
     return flow
-
-
-async def _doctor_has_places(c: Container, v: Visitor, ch: Choices, today: date) -> bool:
-    horizon = today + timedelta(days=min(c.policy.horizon_days, 30))
-    return bool(await free_places(c, v, ch, today, horizon))
 
 
 def _doctors(places: list[FreePlaces]) -> list[tuple[int, str, int]]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 from antrean.domain.booking import Appointment, BookingPolicy, appointment_event
-from antrean.domain.catalog import Clinic, Service
+from antrean.domain.catalog import Clinic, Doctor, Service
 from antrean.domain.errors import AntreanError
 from antrean.domain.events import EventKind
 from antrean.domain.fields import check_date, check_id, check_optional_id
@@ -297,7 +297,8 @@ class BookingChoices:
     """What the booking pages offer for the choices made so far, read in one transaction:
     the clinics taking bookings; the chosen clinic's services; the free places per day and
     doctor over the coming weeks (all doctors, to choose one; then the chosen one); the free
-    slots of a chosen day. A choice that is not (or no longer) valid is None."""
+    slots of a chosen day (then no places are counted). A choice that is not (or no longer)
+    valid is None."""
 
     today: date
     last_day: date
@@ -305,6 +306,7 @@ class BookingChoices:
     clinic: Clinic | None = None
     services: list[Service] = field(default_factory=list)
     service: Service | None = None
+    doctor: Doctor | None = None
     places: list[FreePlaces] = field(default_factory=list)
     slots: list[FreeSlot] = field(default_factory=list)
 
@@ -333,23 +335,28 @@ def booking_choices(
         if service is None:
             return BookingChoices(today, last, clinics, clinic, services)
         not_before = now + timedelta(minutes=policy.cutoff_minutes)
-        places = uow.slots.free_places(
-            actor.facility_id,
-            first_day=today,
-            last_day=last,
-            not_before=not_before,
-            clinic_id=clinic.id,
-            doctor_id=None,
-        )
+        doctor = None
+        if doctor_id is not None:
+            doctor = uow.catalog.get_doctor(actor.facility_id, check_id(doctor_id, "doctor_id"))
+        places: list[FreePlaces] = []
         slots: list[FreeSlot] = []
-        if day is not None and today <= day <= last:
-            slots = uow.slots.search(
+        if day is not None and today <= day <= last and (doctor_id is None or doctor):
+            slots = uow.slots.search(  # a day is chosen: its times only
                 actor.facility_id,
                 first_day=day,
                 last_day=day,
                 not_before=not_before,
                 clinic_id=clinic.id,
-                doctor_id=check_optional_id(doctor_id, "doctor_id"),
+                doctor_id=doctor_id,
                 only_free=True,
             )
-    return BookingChoices(today, last, clinics, clinic, services, service, places, slots)
+        else:  # choosing a doctor or a day: free places per day and doctor
+            places = uow.slots.free_places(
+                actor.facility_id,
+                first_day=today,
+                last_day=last,
+                not_before=not_before,
+                clinic_id=clinic.id,
+                doctor_id=None,
+            )
+    return BookingChoices(today, last, clinics, clinic, services, service, doctor, places, slots)

@@ -179,16 +179,20 @@ async def build_flow(c: Container, v: Visitor, ch: Choices) -> Flow:
         flow.step = "service"
         return flow
     today, horizon = got.today, got.last_day
-    mine = [p for p in got.places if ch.doctor_id is None or p.doctor_id == ch.doctor_id]
-    if ch.doctor is None or not mine:  # a doctor with nothing free is no choice
+    if ch.doctor is None or (ch.doctor_id and got.doctor is None):
         flow.step = "doctor"
         flow.doctors = _doctors(got.places)
         return flow
-    if ch.doctor_id:
-        flow.doctor_name = mine[0].doctor_name
-    first = max(ch.start or today, today)
-    last = min(first + timedelta(days=STRIP_DAYS - 1), horizon)
+    if got.doctor is not None:
+        flow.doctor_name = got.doctor.name
     if ch.day is None or not today <= ch.day <= horizon:
+        mine = [p for p in got.places if ch.doctor_id is None or p.doctor_id == ch.doctor_id]
+        if not mine:  # a doctor (or clinic) with nothing free is no choice
+            flow.step = "doctor"
+            flow.doctors = _doctors(got.places)
+            return flow
+        first = max(ch.start or today, today)
+        last = min(first + timedelta(days=STRIP_DAYS - 1), horizon)
         flow.step = "day"
         flow.days = free_days([p for p in mine if first <= p.day <= last], first, last)
         return flow

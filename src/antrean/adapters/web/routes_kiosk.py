@@ -176,12 +176,12 @@ def printed_ticket(request: Request, v: Visitor, t: queue.TicketStatus) -> Print
     start, end = fmt.clock(t.estimated_call_earliest), fmt.clock(t.estimated_call_latest)
     if n == 0:
         lines: tuple[str, ...] = (words.gettext("You are next."),)
-    elif start == end:
-        ahead = words.ngettext("%(num)d person ahead", "%(num)d people ahead", n) % {"num": n}
-        lines = (ahead, words.gettext("About %(time)s") % {"time": start})
     else:
         ahead = words.ngettext("%(num)d person ahead", "%(num)d people ahead", n) % {"num": n}
-        about = words.gettext("About %(start)s – %(end)s") % {"start": start, "end": end}
+        if start == end:
+            about = words.gettext("About %(time)s") % {"time": start}
+        else:
+            about = words.gettext("About %(start)s – %(end)s") % {"start": start, "end": end}
         lines = (ahead, about)
     return PrintedTicket(
         facility=v.facility.name,

@@ -36,6 +36,9 @@ IN_TRANSACTION_HELPERS = {
     "antrean.services.queue.issue_ticket",
     "antrean.services.queue.people_ahead",
     "antrean.services.queue.refresh_service_time",
+    "antrean.services.notifications.announce",
+    "antrean.services.notifications.queue_turn_near",
+    "antrean.services.notifications.texts_of",
     "antrean.services.slot_sync.plan_sync",
     "antrean.services.slot_sync.sync_slots",
 }

@@ -304,6 +304,56 @@ MESSAGES: dict[str, tuple[ErrorKind, str, str]] = {
         "Harus tetap ada paling sedikit satu admin aktif.",
         "At least one active admin must remain.",
     ),
+    "invalid_language": (
+        ErrorKind.INVALID,
+        "Bahasa harus 'id' atau 'en'.",
+        "The language must be 'id' or 'en'.",
+    ),
+    "invalid_message_text": (
+        ErrorKind.INVALID,
+        "Isi pesan wajib diisi, paling banyak 1024 karakter.",
+        "The message text is required, at most 1024 characters.",
+    ),
+    "invalid_message_subject": (
+        ErrorKind.INVALID,
+        "Judul pesan satu baris, paling banyak 120 karakter.",
+        "The subject is one line of at most 120 characters.",
+    ),
+    "unknown_placeholder": (
+        ErrorKind.INVALID,
+        "Isian {{{name}}} tidak dikenal. Yang bisa dipakai: {allowed}.",
+        "Unknown placeholder {{{name}}}. You can use: {allowed}.",
+    ),
+    "invalid_placeholder": (
+        ErrorKind.INVALID,
+        "Tanda kurung kurawal harus berpasangan, misalnya {{patient}}; tulis {{{{ untuk {{.",
+        "Braces must come in pairs, such as {{patient}}; write {{{{ for {{.",
+    ),
+    "invalid_template_name": (
+        ErrorKind.INVALID,
+        "Nama template WhatsApp hanya huruf kecil, angka dan garis bawah.",
+        "A WhatsApp template name has only lower-case letters, digits and underscores.",
+    ),
+    "message_not_found": (
+        ErrorKind.NOT_FOUND,
+        "Pesan tidak ditemukan.",
+        "The message was not found.",
+    ),
+    "message_not_resendable": (
+        ErrorKind.CONFLICT,
+        "Hanya pesan yang gagal atau dilewati yang dapat dikirim ulang.",
+        "Only a failed or skipped message can be sent again.",
+    ),
+    "invalid_email": (
+        ErrorKind.INVALID,
+        "Alamat e-mail tidak valid.",
+        "The e-mail address is not valid.",
+    ),
+    "not_mobile_number": (
+        ErrorKind.INVALID,
+        "Masukkan nomor HP (misalnya 0812...), bukan telepon rumah.",
+        "Enter a mobile number (such as 0812...), not a landline.",
+    ),
 }
 
 # Field names as people read them, for messages placed next to a field.
@@ -341,6 +391,12 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "priority_reason": ("Alasan prioritas", "Priority reason"),
     "idempotency_key": ("Idempotency-Key", "Idempotency-Key"),
     "status_code": ("Kode status", "Status code"),
+    "email": ("E-mail", "E-mail"),
+    "lang": ("Bahasa", "Language"),
+    "language": ("Bahasa", "Language"),
+    "body": ("Isi pesan", "Message text"),
+    "subject": ("Judul", "Subject"),
+    "whatsapp_template": ("Template WhatsApp", "WhatsApp template"),
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
@@ -38,6 +39,8 @@ class Patient:
     nik: str | None
     bpjs_number: str | None
     created_at: datetime
+    email: str | None = None
+    language: str | None = None  # of the messages the patient gets: "id" or "en"
 
 
 def validate_nik(nik: str | None) -> str | None:
@@ -91,6 +94,31 @@ def bpjs_number(value: str | None) -> str | None:
     return cleaned.replace(" ", "") if cleaned else None
 
 
+_EMAIL = re.compile(
+    r"[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
+)
+EMAIL_LENGTH = 254
+
+
+def email_address(value: str | None) -> str | None:
+    """An e-mail address: one @, a domain with a dot, no spaces; lower-cased domain."""
+    cleaned = clean_optional_text(value, "email", max_length=EMAIL_LENGTH)
+    if cleaned is None:
+        return None
+    if not _EMAIL.fullmatch(cleaned):
+        raise AntreanError("invalid_email", field="email")
+    local, _, domain = cleaned.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+def message_language(value: str | None) -> str | None:
+    if value is None or value == "":
+        return None
+    if value not in ("id", "en"):
+        raise AntreanError("invalid_language", field="language")
+    return value
+
+
 def phone_text(value: str | None) -> str | None:
     """A phone number as typed, before it is parsed: short, no control characters."""
     return clean_optional_text(value, "phone", max_length=PHONE_TEXT_LENGTH)
@@ -108,6 +136,8 @@ class PatientDraft:
     address: str | None = None
     nik: str | None = None
     bpjs_number: str | None = None
+    email: str | None = None
+    language: str | None = None
 
     def validated(self, today: date) -> PatientDraft:
         return PatientDraft(
@@ -121,11 +151,13 @@ class PatientDraft:
             ),
             nik=validate_nik(self.nik),
             bpjs_number=bpjs_number(self.bpjs_number),
+            email=email_address(self.email),
+            language=message_language(self.language),
         )
 
 
 # What a patient may change in their own record; staff may change every field but the MRN.
-SELF_SERVICE_FIELDS = frozenset({"phone", "address"})
+SELF_SERVICE_FIELDS = frozenset({"phone", "address", "email", "language"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,9 +173,22 @@ class PatientPatch:
     nik: Maybe[str | None] = UNSET
     bpjs_number: Maybe[str | None] = UNSET
     mrn: Maybe[str] = UNSET
+    email: Maybe[str | None] = UNSET
+    language: Maybe[str | None] = UNSET
 
     def fields_given(self) -> frozenset[str]:
-        names = ("name", "birth_date", "sex", "phone", "address", "nik", "bpjs_number", "mrn")
+        names = (
+            "name",
+            "birth_date",
+            "sex",
+            "phone",
+            "address",
+            "nik",
+            "bpjs_number",
+            "mrn",
+            "email",
+            "language",
+        )
         return frozenset(n for n in names if given(getattr(self, n)))
 
     def apply(self, patient: Patient, today: date) -> Patient:
@@ -169,4 +214,8 @@ class PatientPatch:
             p.nik = validate_nik(self.nik)
         if given(self.bpjs_number):
             p.bpjs_number = bpjs_number(self.bpjs_number)
+        if given(self.email):
+            p.email = email_address(self.email)
+        if given(self.language):
+            p.language = message_language(self.language)
         return p

@@ -24,6 +24,8 @@ _PATIENT_COLUMNS = (
     "nik",
     "bpjs_number",
     "created_at",
+    "email",
+    "language",
 )
 _INSERT_PATIENT = insert_returning_id(t.patient, _PATIENT_COLUMNS)
 
@@ -101,6 +103,8 @@ def _patient_values(p: Patient) -> dict[str, Any]:
         "nik": p.nik,
         "bpjs_number": p.bpjs_number,
         "created_at": p.created_at,
+        "email": p.email,
+        "language": p.language,
     }
 
 
@@ -117,4 +121,6 @@ def _patient(row: Row[Any]) -> Patient:
         nik=row.nik,
         bpjs_number=row.bpjs_number,
         created_at=row.created_at,
+        email=row.email,
+        language=row.language,
     )

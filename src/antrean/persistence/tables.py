@@ -180,6 +180,9 @@ patient = Table(
     Column("nik", String(16), nullable=True),
     Column("bpjs_number", String(20), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
+    # How the patient is written to: an e-mail address, and the language of the messages.
+    Column("email", String(254), nullable=True),
+    Column("language", String(2), nullable=True),
     UniqueConstraint("facility_id", "mrn"),
     Index(None, "facility_id", "name_search"),
     Index(None, "facility_id", "phone"),
@@ -411,4 +414,119 @@ domain_event = Table(
         sqlite_where=text("appointment_id IS NOT NULL"),
         postgresql_where=text("appointment_id IS NOT NULL"),
     ),
+)
+
+
+# The transactional outbox: a message to send, written in the transaction of the change that
+# causes it (`domain.notifications`), delivered by the worker. The text is not stored: it is
+# rendered when sent, in the patient's language, from the current record.
+outbox_message = Table(
+    "outbox_message",
+    metadata,
+    _id(),
+    Column("facility_id", Id, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("state", String(10), nullable=False),
+    Column("patient_id", Id, nullable=True),
+    Column("appointment_id", Id, nullable=True),
+    Column("ticket_id", Id, nullable=True),
+    # Messages with one order key go out in the order they were written (one patient's).
+    Column("order_key", String(80), nullable=False),
+    # Chosen when sent (or given, for a reply): how, through which channel, to where.
+    Column("medium", String(10), nullable=True),
+    Column("transport", String(20), nullable=True),
+    Column("address", String(254), nullable=True),
+    Column("lang", String(2), nullable=True),
+    Column("data", Text, nullable=False),
+    Column("dedupe_key", String(80), nullable=True, unique=True),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=True),
+    Column("tries", Integer, nullable=False, server_default="0"),
+    # A claimed message belongs to its worker until then; after, another may take it over.
+    Column("claimed_until", UTCDateTime, nullable=True),
+    Column("last_error", String(500), nullable=True),
+    Column("provider_id", String(200), nullable=True),
+    Column("delivery_status", String(12), nullable=True),
+    Column("delivery_error", String(200), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+    # What the worker looks for: only unfinished messages are in it.
+    Index(
+        "ix_outbox_message_due",
+        "due_at",
+        sqlite_where=text("state IN ('pending', 'sending')"),
+        postgresql_where=text("state IN ('pending', 'sending')"),
+    ),
+    Index(
+        "ix_outbox_message_order",
+        "order_key",
+        "id",
+        sqlite_where=text("state IN ('pending', 'sending')"),
+        postgresql_where=text("state IN ('pending', 'sending')"),
+    ),
+    Index(
+        "ix_outbox_message_provider",
+        "provider_id",
+        sqlite_where=text("provider_id IS NOT NULL"),
+        postgresql_where=text("provider_id IS NOT NULL"),
+    ),
+    Index(None, "facility_id", "id"),
+    Index(None, "facility_id", "patient_id", "id"),
+)
+
+# The texts of the messages as the clinic edited them (the built-in texts stand otherwise).
+message_text = Table(
+    "message_text",
+    metadata,
+    Column("facility_id", Id, ForeignKey("facility.id"), primary_key=True),
+    Column("kind", String(32), primary_key=True),
+    Column("lang", String(2), primary_key=True),
+    Column("subject", String(120), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("whatsapp_template", String(512), nullable=True),
+    Column("edited_at", UTCDateTime, nullable=False),
+    Column("edited_by", Id, nullable=True),
+)
+
+# An address that asked for no more messages on a medium (a "STOP" reply, or the patient's
+# choice on their page).
+contact_optout = Table(
+    "contact_optout",
+    metadata,
+    Column("facility_id", Id, ForeignKey("facility.id"), primary_key=True),
+    Column("medium", String(10), primary_key=True),
+    Column("address", String(254), primary_key=True),
+    Column("at", UTCDateTime, nullable=False),
+)
+
+# A conversation with an address: when the patient last wrote (WhatsApp's 24-hour window) and
+# in which language.
+conversation = Table(
+    "conversation",
+    metadata,
+    Column("facility_id", Id, ForeignKey("facility.id"), primary_key=True),
+    Column("address", String(254), primary_key=True),
+    Column("last_inbound_at", UTCDateTime, nullable=False),
+    Column("lang", String(2), nullable=True),
+)
+
+# Webhook deliveries already handled: a provider's repeat of the same message is a no-op.
+inbound_message = Table(
+    "inbound_message",
+    metadata,
+    Column("transport", String(20), primary_key=True),
+    Column("message_id", String(200), primary_key=True),
+    Column("facility_id", Id, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+)
+
+# Work that runs on a schedule (reminders): a row with the time it is due next. Whichever
+# worker moves the due time forward runs it; no timers in memory.
+scheduled_job = Table(
+    "scheduled_job",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("last_run_at", UTCDateTime, nullable=True),
 )

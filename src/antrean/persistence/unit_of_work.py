@@ -18,6 +18,7 @@ from antrean.persistence.event_bus import EventBus, PostgresNotifyBus
 from antrean.persistence.event_store import SqlEvents
 from antrean.persistence.facility_store import SqlFacilities
 from antrean.persistence.idempotency_store import SqlIdempotency
+from antrean.persistence.outbox_store import SqlContacts, SqlJobs, SqlMessageTexts, SqlOutbox
 from antrean.persistence.patient_store import SqlPatients
 from antrean.persistence.schedule_store import SqlSchedules
 from antrean.persistence.sequence_store import SqlSequences
@@ -112,8 +113,11 @@ class SharedTransaction:
 
 
 class SqlUnitOfWork:
-    def __init__(self, db: Database, clock: Clock, bus: EventBus | None = None) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, bus: EventBus | None = None, *, messages: bool = True
+    ) -> None:
         self._db = db
+        self._messages = messages
         self.clock = clock
         self._bus = bus
         self._events: list[DomainEvent] = []
@@ -144,6 +148,10 @@ class SqlUnitOfWork:
         self.devices = SqlDeviceLinks(conn)
         self.tickets = SqlTickets(conn)
         self.events = SqlEvents(conn, notify_channel=self._channel)
+        self.outbox = SqlOutbox(conn, writes=self._messages)
+        self.message_texts = SqlMessageTexts(conn)
+        self.contacts = SqlContacts(conn)
+        self.jobs = SqlJobs(conn)
 
     def __enter__(self) -> SqlUnitOfWork:
         shared = SharedTransaction.current()
@@ -213,10 +221,15 @@ class SqlUnitOfWork:
 
 
 class SqlUnitOfWorkFactory:
-    def __init__(self, db: Database, clock: Clock, bus: EventBus | None = None) -> None:
+    """Units of work on one database. `messages` off: changes queue no messages to patients."""
+
+    def __init__(
+        self, db: Database, clock: Clock, bus: EventBus | None = None, *, messages: bool = True
+    ) -> None:
         self.db = db
         self.clock = clock
         self.bus = bus
+        self.messages = messages
 
     def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.db, self.clock, self.bus)
+        return SqlUnitOfWork(self.db, self.clock, self.bus, messages=self.messages)

@@ -26,6 +26,7 @@ from antrean.domain.events import EventKind
 from antrean.domain.fields import check_id, check_optional_id
 from antrean.domain.identity import Actor, Role
 from antrean.services.access import SIGNED_IN, allow
+from antrean.services.notifications import announce
 from antrean.services.ports import AppointmentFilter, UniqueViolation, UnitOfWork
 
 MAX_PAGE_SIZE = 500
@@ -97,10 +98,11 @@ def _book(
         appointment.code, appointment.id = _insert_with_new_code(uow, appointment, actor.account_id)
         if key is not None:
             uow.idempotency.set_resource(actor.user_id, key, appointment.id)
-        uow.publish(
+        announce(
+            uow,
             appointment_event(
                 EventKind.APPOINTMENT_BOOKED, appointment, at=now, actor_user_id=actor.account_id
-            )
+            ),
         )
         # Last, so the contended slot row stays locked only from here to the commit.
         _take_place(uow, actor, policy, slot, patient_id)
@@ -214,14 +216,15 @@ def cancel_appointment(uow: UnitOfWork, *, actor: Actor, code: str, reason: str)
         )
         uow.appointments.save(appointment)
         uow.appointments.resolve_conflicts(appointment.id, now)
-        uow.publish(
+        announce(
+            uow,
             appointment_event(
                 EventKind.APPOINTMENT_CANCELLED,
                 appointment,
                 at=now,
                 actor_user_id=actor.account_id,
                 reason=reason,
-            )
+            ),
         )
         uow.commit()
     return appointment
@@ -248,7 +251,8 @@ def reschedule_appointment(
         before, appointment = appointment, moved_to(appointment, slot, now)
         uow.appointments.save(appointment)
         uow.appointments.resolve_conflicts(appointment.id, now)
-        uow.publish(
+        announce(
+            uow,
             appointment_event(
                 EventKind.APPOINTMENT_RESCHEDULED,
                 appointment,
@@ -256,7 +260,7 @@ def reschedule_appointment(
                 actor_user_id=actor.account_id,
                 from_slot_id=before.slot_id,
                 from_start_at=before.start_at.isoformat(),
-            )
+            ),
         )
         uow.commit()
     return appointment

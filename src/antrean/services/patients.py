@@ -75,6 +75,8 @@ def add_checked_patient(
         nik=draft.nik,
         bpjs_number=draft.bpjs_number,
         created_at=uow.clock.now(),
+        email=draft.email,
+        language=draft.language,
     )
     try:
         patient.id = uow.patients.add(patient)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Protocol
@@ -13,6 +14,16 @@ from antrean.domain.devices import DeviceLink
 from antrean.domain.eta import EwmaServiceTime
 from antrean.domain.events import DomainEvent
 from antrean.domain.identity import User
+from antrean.domain.notifications import (
+    Medium,
+    Message,
+    MessageFilter,
+    MessageKind,
+    MessageState,
+    MessageText,
+    OutboxDraft,
+    Outcome,
+)
 from antrean.domain.patients import Patient
 from antrean.domain.queue import Ticket
 from antrean.domain.scheduling import ExistingSlot, Schedule, ScheduleException, SlotSpec
@@ -433,6 +444,70 @@ class Events(Protocol):
         ...
 
 
+class Outbox(Protocol):
+    """Messages to send (`domain.notifications`), written with the change that causes them."""
+
+    def add(self, draft: OutboxDraft, now: datetime) -> None:
+        """Queue a message; one with a dedupe key already used adds nothing."""
+        ...
+
+    def claim(self, now: datetime, lease_until: datetime, limit: int) -> list[Message]:
+        """Take due messages (at most one per order key) for one worker until `lease_until`;
+        workers running at once never take the same message."""
+        ...
+
+    def finish(self, outcomes: Sequence[Outcome], now: datetime) -> int:
+        """Store outcomes of messages still claimed as the worker claimed them."""
+        ...
+
+    def get(self, facility_id: int, message_id: int) -> Message | None: ...
+    def find(self, facility_id: int, flt: MessageFilter, page: Page) -> tuple[list[Message], int]:
+        """Newest first, with the total."""
+        ...
+
+    def counts(self, facility_id: int) -> dict[MessageState, int]: ...
+    def send_again(self, facility_id: int, message_id: int, now: datetime) -> bool: ...
+    def record_delivery(
+        self, transport: str, provider_id: str, status: str, error: str | None, now: datetime
+    ) -> bool: ...
+    def add_reminders(
+        self,
+        facility_id: int,
+        *,
+        day: date,
+        booked_before: datetime,
+        due_at: datetime,
+        now: datetime,
+    ) -> int: ...
+
+
+class MessageTexts(Protocol):
+    def edited(self, facility_id: int) -> dict[tuple[MessageKind, str], MessageText]: ...
+    def save(self, facility_id: int, text: MessageText, by: int | None) -> None: ...
+    def reset(self, facility_id: int, kind: MessageKind, lang: str) -> None: ...
+
+
+class Contacts(Protocol):
+    def opted_out(self, facility_id: int, address: str) -> set[Medium]: ...
+    def set_opt_out(
+        self, facility_id: int, medium: Medium, address: str, out: bool, now: datetime
+    ) -> None: ...
+    def conversation(
+        self, facility_id: int, address: str
+    ) -> tuple[datetime, str | None] | None: ...
+    def heard_from(
+        self, facility_id: int, address: str, lang: str | None, now: datetime
+    ) -> None: ...
+    def first_delivery(
+        self, facility_id: int, transport: str, message_id: str, now: datetime
+    ) -> bool: ...
+
+
+class Jobs(Protocol):
+    def take(self, name: str, now: datetime, next_due: datetime) -> bool: ...
+    def due_at(self, name: str) -> datetime | None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Open with `with uow(write=True):`; only `commit()` makes it stick."""
 
@@ -449,6 +524,10 @@ class UnitOfWork(Protocol):
     devices: DeviceLinks
     tickets: Tickets
     events: Events
+    outbox: Outbox
+    message_texts: MessageTexts
+    contacts: Contacts
+    jobs: Jobs
 
     def __call__(self, *, write: bool = False) -> UnitOfWork: ...
     def publish(self, event: DomainEvent) -> DomainEvent:

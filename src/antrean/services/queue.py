@@ -37,6 +37,7 @@ from antrean.domain.queue import (
 )
 from antrean.domain.queue import status_code as status_code_text
 from antrean.services.access import FRONT_DESK, SIGNED_IN, allow
+from antrean.services.notifications import announce
 from antrean.services.patients import add_checked_patient, today
 from antrean.services.ports import ClinicQueueFacts, UnitOfWork
 from antrean.services.providers import PhoneNumbers
@@ -151,7 +152,7 @@ def issue_ticket(
         status_code=secrets.token_urlsafe(12),
     )
     ticket.id = uow.tickets.add(ticket, appointment_id)
-    uow.publish(ticket_event(ticket, action, at=now, actor_user_id=actor.account_id))
+    announce(uow, ticket_event(ticket, action, at=now, actor_user_id=actor.account_id))
     return ticket
 
 

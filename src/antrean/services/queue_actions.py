@@ -23,6 +23,7 @@ from antrean.domain.queue import (
 )
 from antrean.services.access import allow
 from antrean.services.catalog import find_clinic
+from antrean.services.notifications import announce
 from antrean.services.ports import AppointmentFilter, UnitOfWork
 from antrean.services.queue import issue_ticket, refresh_service_time
 
@@ -51,7 +52,7 @@ def _record(
     event = ticket_event(
         moved, action, at=now, actor_user_id=actor.account_id, from_state=ticket.state, kind=kind
     )
-    uow.publish(event)
+    announce(uow, event)
     return moved
 
 
@@ -231,10 +232,11 @@ def close_past_days(uow: UnitOfWork, *, actor: Actor, policy: BookingPolicy) -> 
         for appointment in stale:
             missed = replace(appointment, status=AppointmentStatus.NOSHOW, updated_at=now)
             uow.appointments.save(missed)
-            uow.publish(
+            announce(
+                uow,
                 appointment_event(
                     EventKind.APPOINTMENT_NO_SHOW, missed, at=now, actor_user_id=actor.account_id
-                )
+                ),
             )
         uow.commit()
     return DayClosed(no_shows=no_shows, finished=finished, appointments_no_show=len(stale))

@@ -13,6 +13,7 @@ from antrean.domain.scheduling import (
     generate_slots,
     plan_slot_sync,
 )
+from antrean.services.notifications import announce
 from antrean.services.ports import UnitOfWork
 
 
@@ -87,5 +88,5 @@ def _report_conflicts(uow: UnitOfWork, facility_id: int, reason: str, slot_ids: 
             event = appointment_event(
                 EventKind.SLOT_CONFLICT, appointment, at=now, actor_user_id=None, reason=reason
             )
-            uow.publish(event)
+            announce(uow, event)
     return len(concerned)

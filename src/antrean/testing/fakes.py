@@ -19,6 +19,7 @@ from antrean.testing.fake_accounts import (
 )
 from antrean.testing.fake_booking import FakeAppointments, FakePatients, FakeSlots
 from antrean.testing.fake_catalog import FakeCatalog, FakeSchedules
+from antrean.testing.fake_messages import FakeContacts, FakeJobs, FakeMessageTexts, FakeOutbox
 from antrean.testing.fake_queue import FakeEvents, FakeTickets
 from antrean.testing.memory_store import Store
 
@@ -52,6 +53,10 @@ class FakeUnitOfWork:
         self.devices = FakeDeviceLinks(w)
         self.tickets = FakeTickets(w)
         self.events = FakeEvents(w)
+        self.outbox = FakeOutbox(w)
+        self.message_texts = FakeMessageTexts(w)
+        self.contacts = FakeContacts(w)
+        self.jobs = FakeJobs(w)
         return self
 
     def publish(self, event: DomainEvent) -> DomainEvent:

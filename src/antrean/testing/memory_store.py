@@ -13,6 +13,7 @@ from antrean.domain.devices import DeviceLink
 from antrean.domain.eta import EwmaServiceTime
 from antrean.domain.events import DomainEvent
 from antrean.domain.identity import User
+from antrean.domain.notifications import Medium, Message, MessageKind, MessageText
 from antrean.domain.patients import Patient
 from antrean.domain.queue import Ticket
 from antrean.domain.scheduling import Schedule, ScheduleException
@@ -60,6 +61,13 @@ class Store:
     service_times: dict[int, EwmaServiceTime] = field(default_factory=dict)
     events: list[DomainEvent] = field(default_factory=list)
     devices: dict[int, tuple[DeviceLink, str]] = field(default_factory=dict)
+    outbox: dict[int, Message] = field(default_factory=dict)
+    dedupe_keys: dict[str, int] = field(default_factory=dict)
+    message_texts: dict[tuple[int, MessageKind, str], MessageText] = field(default_factory=dict)
+    optouts: set[tuple[int, Medium, str]] = field(default_factory=set)
+    conversations: dict[tuple[int, str], tuple[datetime, str | None]] = field(default_factory=dict)
+    inbound: set[tuple[str, str]] = field(default_factory=set)
+    jobs: dict[str, datetime] = field(default_factory=dict)
     # The facility of rows whose domain type does not carry it (services, doctors, ...).
     owners: dict[tuple[str, int], int] = field(default_factory=dict)
 

@@ -24,6 +24,10 @@ class PatientIn(Strict):
     address: str | None = Field(default=None, max_length=500)
     nik: str | None = Field(default=None, max_length=20)
     bpjs_number: str | None = Field(default=None, max_length=20)
+    email: str | None = Field(default=None, max_length=254)
+    language: Literal["id", "en"] | None = Field(
+        default=None, description="The language of the messages the patient gets"
+    )
 
 
 class PatientPatchIn(Strict):
@@ -36,6 +40,8 @@ class PatientPatchIn(Strict):
     address: str | None = Field(default=None, max_length=500)
     nik: str | None = Field(default=None, max_length=20)
     bpjs_number: str | None = Field(default=None, max_length=20)
+    email: str | None = Field(default=None, max_length=254)
+    language: Literal["id", "en"] | None = None
 
 
 class PatientOut(Out):
@@ -48,6 +54,8 @@ class PatientOut(Out):
     address: str | None
     nik: str | None
     bpjs_number: str | None
+    email: str | None
+    language: str | None
 
 
 # --- appointments --------------------------------------------------------------------------

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import os
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import anyio.to_thread
 
@@ -18,20 +22,28 @@ from antrean.config import Settings, resolve_secret
 from antrean.domain.booking import BookingPolicy
 from antrean.domain.common import Clock, SystemClock
 from antrean.domain.identity import Actor
+from antrean.domain.notifications import Medium, QuietHours
 from antrean.domain.queue import QueuePolicy
+from antrean.integrations.email import SmtpChannel
+from antrean.integrations.gateways import HttpGatewayChannel, WahaChannel
+from antrean.integrations.message_parts import BabelFormats, BookingCalendar
 from antrean.integrations.passwords import Argon2Passwords
 from antrean.integrations.phones import PhonenumbersParser
 from antrean.integrations.receipt_printer import EscposPrinter
 from antrean.integrations.tokens import JwtAccessTokens
+from antrean.integrations.whatsapp_cloud import CloudApiChannel
 from antrean.live import Broadcaster
 from antrean.persistence.batch import WriteBatcher
 from antrean.persistence.engine import Database, create_database
 from antrean.persistence.event_bus import EventBus, InProcessBus, PostgresNotifyBus, TableTailBus
 from antrean.persistence.migrate import upgrade
 from antrean.persistence.unit_of_work import SqlUnitOfWorkFactory
+from antrean.services.delivery import Channel, Deliverer, DeliveryRules
+from antrean.services.notifications import ReminderRule, run_reminders
 from antrean.services.ports import UnitOfWork
 
 T = TypeVar("T")
+log = logging.getLogger("antrean.worker")
 
 
 @dataclass
@@ -115,7 +127,7 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Fal
         settings=settings,
         db=db,
         clock=clock,
-        uow_factory=SqlUnitOfWorkFactory(db, clock, bus),
+        uow_factory=SqlUnitOfWorkFactory(db, clock, bus, messages=settings.messages),
         tokens=JwtAccessTokens(
             secret=resolve_secret(settings),
             clock=clock,
@@ -157,3 +169,149 @@ def ensure_facility(container: Container) -> None:
             at=container.clock.now(),
         )
         uow.commit()
+
+
+# --- Messages to patients ------------------------------------------------------------------
+
+
+def build_channels(settings: Settings) -> list[Channel]:
+    """The channels the settings turn on, at most one per medium."""
+    s, timeout = settings, settings.channel_timeout_seconds
+    found: list[Channel] = []
+    if s.whatsapp == "cloud":
+        found.append(
+            CloudApiChannel(
+                base_url=s.whatsapp_api_url,
+                api_version=s.whatsapp_api_version,
+                phone_number_id=s.whatsapp_phone_number_id,
+                access_token=s.whatsapp_token,
+                timeout=timeout,
+            )
+        )
+    elif s.whatsapp == "waha":
+        found.append(
+            WahaChannel(
+                base_url=s.waha_url,
+                session=s.waha_session,
+                api_key=s.waha_api_key or None,
+                timeout=timeout,
+            )
+        )
+    elif s.whatsapp == "gateway":
+        found.append(
+            HttpGatewayChannel(
+                url=s.wa_gateway_url,
+                token=s.wa_gateway_token or None,
+                token_header=s.wa_gateway_token_header,
+                body_format=s.wa_gateway_format,
+                target_field=s.wa_gateway_target_field,
+                message_field=s.wa_gateway_message_field,
+                number_format=s.wa_gateway_number_format,
+                timeout=timeout,
+            )
+        )
+    if s.sms == "gateway":
+        found.append(
+            HttpGatewayChannel(
+                url=s.sms_gateway_url,
+                token=s.sms_gateway_token or None,
+                token_header=s.sms_gateway_token_header,
+                body_format=s.sms_gateway_format,
+                target_field=s.sms_gateway_target_field,
+                message_field=s.sms_gateway_message_field,
+                number_format=s.sms_gateway_number_format,
+                medium=Medium.SMS,
+                transport="sms",
+                timeout=timeout,
+            )
+        )
+    if s.email == "smtp":
+        found.append(
+            SmtpChannel(
+                host=s.smtp_host,
+                port=s.smtp_port,
+                security=s.smtp_security,
+                username=s.smtp_username or None,
+                password=s.smtp_password or None,
+                sender=s.smtp_sender,
+                timeout=timeout,
+            )
+        )
+    return found
+
+
+def build_deliverer(container: Container, channels: list[Channel] | None = None) -> Deliverer:
+    s = container.settings
+    order, by_kind = s.channel_orders()
+    rules = DeliveryRules(
+        public_url=s.resolved_public_url,
+        time_zone=ZoneInfo(s.time_zone),
+        order=order,
+        order_by_kind=by_kind,
+        retry=s.retry_policy(),
+        lease=timedelta(seconds=s.worker_lease_seconds),
+        batch=s.worker_batch,
+        quiet=QuietHours.parse(s.quiet_hours),
+        queue=container.queue_policy,
+    )
+    return Deliverer(
+        container.uow_factory,
+        build_channels(s) if channels is None else channels,
+        rules,
+        BabelFormats(),
+        BookingCalendar(),
+        container.phones,
+        threads=s.worker_threads,
+    )
+
+
+class MessageWorker:
+    """Delivers the outbox and runs the scheduled jobs (reminders) on a thread of its own:
+    inside `antrean serve` (embedded) or as the whole of `antrean worker`."""
+
+    def __init__(self, container: Container, deliverer: Deliverer | None = None) -> None:
+        self.container = container
+        self.deliverer = deliverer or build_deliverer(container)
+        self.stop = threading.Event()
+        self.wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        s = container.settings
+        self._reminders = ReminderRule(hour=s.reminder_hour, quiet=QuietHours.parse(s.quiet_hours))
+        self._next_jobs = 0.0
+
+    def run_jobs(self) -> None:
+        """The scheduled jobs, when their time has come (each runs in one worker only)."""
+        if time.monotonic() < self._next_jobs:
+            return
+        self._next_jobs = time.monotonic() + 30
+        c = self.container
+        run_reminders(
+            c.uow(), actor=c.system(), tz=ZoneInfo(c.settings.time_zone), rule=self._reminders
+        )
+
+    def run(self) -> None:
+        """Until `stop` is set."""
+        idle = self.container.settings.worker_idle_seconds
+        while not self.stop.is_set():
+            try:
+                self.run_jobs()
+                handled = self.deliverer.run_once()
+            except Exception:  # the database away for a moment: log, and go on shortly
+                log.exception("message worker round failed")
+                handled = 0
+            if handled:
+                continue
+            self.wake.wait(idle)
+            self.wake.clear()
+
+    def start(self) -> MessageWorker:
+        self._thread = threading.Thread(target=self.run, name="antrean-worker", daemon=True)
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self.stop.set()
+        self.wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        self.deliverer.close()

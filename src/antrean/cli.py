@@ -111,6 +111,37 @@ def _close_past_days(container: Container) -> None:
     _at_start(container, "Closing earlier days", close_past_days)
 
 
+@app.command()
+def worker() -> None:
+    """Deliver messages to patients and run the scheduled jobs (reminders) until stopped.
+
+    `antrean serve` runs one inside it already; run this on other machines or processes (set
+    ANTREAN_EMBEDDED_WORKER=false on the servers then). Several may run at once on
+    PostgreSQL: they share the work and never send a message twice."""
+    import signal
+    import threading
+
+    from antrean.bootstrap import MessageWorker, build
+
+    settings = _settings()
+    container = build(settings)
+    job = MessageWorker(container)
+    stop = threading.Event()
+
+    def _stop(*_: object) -> None:
+        job.stop.set()
+        job.wake.set()
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    channels = ", ".join(f"{c.medium.value}={c.transport}" for c in job.deliverer.channels.values())
+    console.print(f"Worker started; channels: {channels or 'none (messages are skipped)'}")
+    job.run()
+    job.deliverer.close()
+    container.close()
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: str = typer.Argument("head")) -> None:
     """Apply the schema migrations (SQLite or PostgreSQL)."""

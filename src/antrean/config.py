@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
 from antrean.domain.booking import BookingPolicy
+from antrean.domain.notifications import Medium, MessageKind, QuietHours, RetryPolicy
 from antrean.domain.queue import QueuePolicy
 
 WEAK_SECRETS = {"", "secret", "changeme", "change-me", "dev", "development", "antrean", "password"}
@@ -64,6 +65,92 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1, le=64)
     log_level: str = "info"
 
+    # --- Messages to patients (docs/messages.md) ------------------------------------------
+    # Off: changes queue no messages at all. On with no channel set up, messages are queued and
+    # marked skipped ("no_channel") so staff see what would have gone out.
+    messages: bool = True
+    # Where links in messages point: the address patients reach this server at.
+    public_url: str = ""
+    # Which medium to try first, then next (a medium needs a channel set up below).
+    channel_order: str = "whatsapp,sms,email"
+    # Per message kind, e.g. {"ticket_called": "whatsapp,sms"} (JSON).
+    channel_order_by_kind: dict[str, str] = Field(default_factory=dict)
+    # The worker: inside `antrean serve` (embedded) or as `antrean worker` processes only.
+    embedded_worker: bool = True
+    worker_batch: int = Field(default=50, ge=1, le=1000)
+    worker_threads: int = Field(default=16, ge=1, le=256)
+    worker_idle_seconds: float = Field(default=1.0, gt=0, le=60)
+    worker_lease_seconds: int = Field(default=90, ge=10, le=3600)
+    message_max_tries: int = Field(default=10, ge=1, le=50)
+    message_first_retry_seconds: float = Field(default=5.0, gt=0, le=3600)
+    message_max_retry_seconds: float = Field(default=600.0, gt=0, le=86400)
+    reminder_hour: int = Field(default=17, ge=0, le=23)
+    quiet_hours: str = "21:00-07:00"
+    turn_near_places: int = Field(default=3, ge=0, le=50)
+    turn_near_minutes: int = Field(default=15, ge=0, le=600)
+    # WhatsApp: "cloud" (Meta's Cloud API), "waha" (self-hosted WAHA), "gateway" (a rented
+    # HTTP gateway such as Fonnte or Wablas), or "off".
+    whatsapp: Literal["off", "cloud", "waha", "gateway"] = "off"
+    whatsapp_api_url: str = "https://graph.facebook.com"
+    whatsapp_api_version: str = "v23.0"
+    whatsapp_phone_number_id: str = ""
+    whatsapp_token: str = ""
+    whatsapp_app_secret: str = ""  # signs the webhooks Meta sends (X-Hub-Signature-256)
+    whatsapp_verify_token: str = ""  # the webhook handshake (hub.verify_token)
+    waha_url: str = "http://127.0.0.1:3000"
+    waha_session: str = "default"
+    waha_api_key: str = ""
+    waha_webhook_key: str = ""  # HMAC key of WAHA's webhooks (X-Webhook-Hmac)
+    # A generic HTTP gateway for WhatsApp (whatsapp=gateway) and one for SMS (sms=gateway).
+    wa_gateway_url: str = ""
+    wa_gateway_token: str = ""
+    wa_gateway_token_header: str = "Authorization"
+    wa_gateway_format: Literal["form", "json"] = "form"
+    wa_gateway_target_field: str = "target"
+    wa_gateway_message_field: str = "message"
+    wa_gateway_number_format: Literal["62", "0", "+62"] = "62"
+    sms: Literal["off", "gateway"] = "off"
+    sms_gateway_url: str = ""
+    sms_gateway_token: str = ""
+    sms_gateway_token_header: str = "Authorization"
+    sms_gateway_format: Literal["form", "json"] = "form"
+    sms_gateway_target_field: str = "to"
+    sms_gateway_message_field: str = "message"
+    sms_gateway_number_format: Literal["62", "0", "+62"] = "+62"
+    # A shared secret the gateways' webhooks carry (?token= or X-Webhook-Token).
+    gateway_webhook_token: str = ""
+    email: Literal["off", "smtp"] = "off"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_sender: str = "klinik@localhost"
+    channel_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: str) -> str:
+        QuietHours.parse(value)
+        return value
+
+    @field_validator("channel_order")
+    @classmethod
+    def _known_media(cls, value: str) -> str:
+        _media(value)
+        return value
+
+    @field_validator("channel_order_by_kind")
+    @classmethod
+    def _known_kinds(cls, value: dict[str, str]) -> dict[str, str]:
+        for kind, order in value.items():
+            try:
+                MessageKind(kind)
+            except ValueError:
+                raise ValueError(f"unknown message kind {kind!r}") from None
+            _media(order)
+        return value
+
     @field_validator("time_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -107,11 +194,29 @@ class Settings(BaseSettings):
             return "postgres"
         return "in-process" if self.workers == 1 else "tail"
 
+    @property
+    def resolved_public_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def channel_orders(self) -> tuple[tuple[Medium, ...], dict[MessageKind, tuple[Medium, ...]]]:
+        return _media(self.channel_order), {
+            MessageKind(kind): _media(order) for kind, order in self.channel_order_by_kind.items()
+        }
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            max_tries=self.message_max_tries,
+            first_delay=self.message_first_retry_seconds,
+            max_delay=self.message_max_retry_seconds,
+        )
+
     def queue_policy(self) -> QueuePolicy:
         return QueuePolicy(
             aging=timedelta(minutes=self.queue_aging_minutes),
             max_recalls=self.queue_max_recalls,
             late_grace=timedelta(minutes=self.queue_late_grace_minutes),
+            turn_near_places=self.turn_near_places,
+            turn_near_minutes=self.turn_near_minutes,
         )
 
     def booking_policy(self) -> BookingPolicy:
@@ -121,6 +226,17 @@ class Settings(BaseSettings):
             cutoff_minutes=self.booking_cutoff_minutes,
             max_per_patient_clinic_day=self.max_appointments_per_patient_clinic_day,
         )
+
+
+def _media(order: str) -> tuple[Medium, ...]:
+    names = [name.strip().lower() for name in order.split(",") if name.strip()]
+    try:
+        media = tuple(dict.fromkeys(Medium(name) for name in names))
+    except ValueError:
+        raise ValueError("channels are whatsapp, sms and email, separated by commas") from None
+    if not media:
+        raise ValueError("name at least one of whatsapp, sms, email")
+    return media
 
 
 class InsecureSecret(RuntimeError):

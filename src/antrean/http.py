@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from antrean import __version__
 from antrean.adapters import rest, web, xmlrpc
-from antrean.bootstrap import Container, build
+from antrean.bootstrap import Container, MessageWorker, build
 from antrean.config import Settings
 
 DESCRIPTION = """
@@ -44,12 +44,21 @@ def _lifespan(container: Container) -> Any:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         container.broadcaster.bind(asyncio.get_running_loop())
         listener = asyncio.create_task(container.bus.run())
+        settings = container.settings
+        # The embedded worker: `make run` sends messages with nothing else running.
+        worker = (
+            MessageWorker(container).start()
+            if settings.messages and settings.embedded_worker
+            else None
+        )
         if not container.inline_db_calls:
             # No more threads at the database than connections in the pool: a thread beyond
             # that would only wait for a connection while holding a thread.
             limiter = anyio.to_thread.current_default_thread_limiter()
             limiter.total_tokens = container.settings.db_pool_size
         yield
+        if worker is not None:
+            await anyio.to_thread.run_sync(worker.close)
         listener.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await listener

@@ -36,6 +36,8 @@ IN_TRANSACTION_HELPERS = {
     "antrean.services.queue.issue_ticket",
     "antrean.services.queue.people_ahead",
     "antrean.services.queue.refresh_service_time",
+    "antrean.services.booking_views.details_of",
+    "antrean.services.queue.status_now",
     "antrean.services.notifications.announce",
     "antrean.services.notifications.queue_turn_near",
     "antrean.services.notifications.texts_of",

@@ -153,6 +153,10 @@ class QueuePolicy:
     aging: timedelta = timedelta(minutes=60)  # a normal ticket waiting this long moves up
     max_recalls: int = 3  # calling a patient this many times without answer marks a no-show
     late_grace: timedelta = timedelta(minutes=15)  # later than this loses the appointment place
+    # "Your turn is near" goes to a waiting patient this many places (or estimated minutes)
+    # from being called; 0 turns that rule off.
+    turn_near_places: int = 3
+    turn_near_minutes: int = 15
 
 
 def check_in_sort_at(appointment_start: datetime, now: datetime, grace: timedelta) -> datetime:

@@ -22,3 +22,19 @@ class PhonenumbersParser:
         if not phonenumbers.is_valid_number(number):
             return None
         return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+    def is_mobile(self, e164: str) -> bool:
+        """Whether a number (E.164) can get WhatsApp and SMS: a mobile number, not a landline.
+        Where a country's numbering cannot tell the two apart, the number is taken as mobile."""
+        try:
+            number = phonenumbers.parse(e164, self.region)
+        except phonenumbers.NumberParseException:
+            return False
+        kind = phonenumbers.number_type(number)
+        return kind in _MOBILE
+
+
+_MOBILE = {
+    phonenumbers.PhoneNumberType.MOBILE,
+    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+}

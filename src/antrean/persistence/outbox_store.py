@@ -202,15 +202,28 @@ class SqlOutbox(Repository):
             _INSERT[self.conn.dialect.name].run(self.conn, draft_values(draft, now))
 
     def _blocked(self, now: datetime) -> Any:
-        """An earlier unfinished message with the same order key that is due or being retried
-        holds this one back: one patient's messages go out in order."""
+        """An earlier unfinished message with the same order key that is due, or has been tried
+        (or held back because its channel is down), holds this one back: one patient's messages
+        go out in order. One merely scheduled for later (tomorrow's reminder) does not."""
         p = _O.alias("earlier")
         return exists().where(
             p.c.order_key == _O.c.order_key,
             p.c.id < _O.c.id,
             p.c.state.in_(_UNFINISHED),
-            or_(p.c.state == MessageState.SENDING.value, p.c.tries > 0, p.c.due_at <= now),
+            or_(
+                p.c.state == MessageState.SENDING.value,
+                p.c.tries > 0,
+                p.c.last_error.is_not(None),
+                p.c.due_at <= now,
+            ),
         )
+
+    def has_due(self, now: datetime) -> bool:
+        """Whether anything is due (a cheap read before claiming in a write transaction)."""
+        found = self.conn.execute(
+            select(_O.c.id).where(_O.c.state.in_(_UNFINISHED), _O.c.due_at <= now).limit(1)
+        ).first()
+        return found is not None
 
     def claim(self, now: datetime, lease_until: datetime, limit: int) -> list[Message]:
         """Take up to `limit` due messages for this worker until `lease_until`: pending ones

@@ -45,7 +45,8 @@ class MyAppointments:
     past: list[AppointmentDetails]  # latest first
 
 
-def _details(uow: UnitOfWork, facility: Facility, appointment: Appointment) -> AppointmentDetails:
+def details_of(uow: UnitOfWork, facility: Facility, appointment: Appointment) -> AppointmentDetails:
+    """An appointment with the names around it, in the caller's transaction."""
     clinic = uow.catalog.get_clinic(appointment.facility_id, appointment.clinic_id)
     doctor = uow.catalog.get_doctor(appointment.facility_id, appointment.doctor_id)
     service = (
@@ -76,7 +77,7 @@ def appointment_details(uow: UnitOfWork, *, actor: Actor, code: str) -> Appointm
     any, a patient only their own."""
     with uow():
         appointment = load_appointment(uow, actor, code)
-        return _details(uow, _facility(uow, actor), appointment)
+        return details_of(uow, _facility(uow, actor), appointment)
 
 
 @allow(*SIGNED_IN)
@@ -164,7 +165,7 @@ def booking_history(uow: UnitOfWork, *, actor: Actor, code: str) -> BookingHisto
     """One booking for the staff: its details, its patient and every change made to it."""
     with uow():
         appointment = load_appointment(uow, actor, code)
-        details = _details(uow, _facility(uow, actor), appointment)
+        details = details_of(uow, _facility(uow, actor), appointment)
         patient = uow.patients.get(actor.facility_id, appointment.patient_id)
         events = uow.events.for_appointment(actor.facility_id, appointment.id)
         names: dict[int, str] = {}

@@ -451,6 +451,7 @@ class Outbox(Protocol):
         """Queue a message; one with a dedupe key already used adds nothing."""
         ...
 
+    def has_due(self, now: datetime) -> bool: ...
     def claim(self, now: datetime, lease_until: datetime, limit: int) -> list[Message]:
         """Take due messages (at most one per order key) for one worker until `lease_until`;
         workers running at once never take the same message."""

@@ -82,7 +82,7 @@ def service_estimator(facts: ClinicQueueFacts) -> EwmaServiceTime:
     return EwmaServiceTime.starting_at(typical)
 
 
-def _status(
+def status_now(
     uow: UnitOfWork, ticket: Ticket, facts: ClinicQueueFacts, now: datetime, queue: QueuePolicy
 ) -> TicketStatus:
     ahead = people_ahead(uow, ticket, now, queue)
@@ -268,7 +268,7 @@ def my_tickets_today(
         for ticket in uow.tickets.for_patient(actor.facility_id, actor.patient_id, day):
             with_facts = uow.tickets.with_clinic_facts(ticket.status_code)
             if with_facts is not None:
-                found.append(_status(uow, with_facts[0], with_facts[1], now, queue))
+                found.append(status_now(uow, with_facts[0], with_facts[1], now, queue))
         return found
 
 
@@ -278,7 +278,7 @@ def status_of(
 ) -> TicketStatus:
     """Where a just-issued ticket stands (people ahead counted now)."""
     with uow():
-        return _status(uow, issued.ticket, issued.facts, uow.clock.now(), queue)
+        return status_now(uow, issued.ticket, issued.facts, uow.clock.now(), queue)
 
 
 def _appointment_to_check_in(uow: UnitOfWork, actor: Actor, code: str, day: date) -> Appointment:
@@ -351,4 +351,4 @@ def ticket_status(
         if found is None:
             raise AntreanError("ticket_not_found")
         ticket, facts = found
-        return _status(uow, ticket, facts, uow.clock.now(), queue)
+        return status_now(uow, ticket, facts, uow.clock.now(), queue)

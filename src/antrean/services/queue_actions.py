@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 
 from antrean.domain.booking import AppointmentStatus, BookingPolicy, appointment_event
 from antrean.domain.catalog import counter_name
@@ -23,9 +23,9 @@ from antrean.domain.queue import (
 )
 from antrean.services.access import allow
 from antrean.services.catalog import find_clinic
-from antrean.services.notifications import announce
+from antrean.services.notifications import TurnNear, announce, queue_turn_near
 from antrean.services.ports import AppointmentFilter, UnitOfWork
-from antrean.services.queue import issue_ticket, refresh_service_time
+from antrean.services.queue import issue_ticket, refresh_service_time, service_estimator
 
 UNDOABLE = frozenset({"call", "recall", "start", "finish", "skip", "requeue", "cancel"})
 
@@ -78,9 +78,10 @@ def call_next(
             raise AntreanError("unknown_counter", counter=counter)
         now = uow.clock.now()
         day = now.astimezone(policy.time_zone).date()
-        for ticket in queue_order(
+        in_line = queue_order(
             uow.tickets.waiting(actor.facility_id, clinic_id, day), now, queue.aging
-        ):
+        )
+        for place, ticket in enumerate(in_line):
             if uow.tickets.move(
                 ticket.id,
                 from_state=TicketState.WAITING.value,
@@ -88,9 +89,33 @@ def call_next(
                 counter=counter,
             ):
                 called = _record(uow, actor, ticket, "call", TicketState.CALLED, counter)
+                _turn_near(uow, actor, queue, clinic_id, day, in_line[place + 1 :], now)
                 uow.commit()
                 return called
         raise AntreanError("queue_empty")
+
+
+def _turn_near(
+    uow: UnitOfWork,
+    actor: Actor,
+    queue: QueuePolicy,
+    clinic_id: int,
+    day: date,
+    still_waiting: list[Ticket],
+    now: datetime,
+) -> None:
+    """Tell those now close to their turn (each once)."""
+    rule = TurnNear(queue.turn_near_places, queue.turn_near_minutes)
+    if not still_waiting or (rule.places <= 0 and rule.minutes <= 0):
+        return
+    per_place = None
+    if rule.minutes > 0:
+        found = uow.tickets.queue_clinic(actor.facility_id, clinic_id, day)
+        if found is not None:
+            facts = found[1]
+            servers = facts.counters or facts.busy_counters or 1
+            per_place = service_estimator(facts).mean / servers
+    queue_turn_near(uow, actor.facility_id, still_waiting, per_place, rule, now)
 
 
 @allow(Role.OPERATOR, Role.DOCTOR)

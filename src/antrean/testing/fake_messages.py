@@ -62,9 +62,17 @@ class FakeOutbox(StorePart):
             p.order_key == m.order_key
             and p.id < m.id
             and p.state in _UNFINISHED
-            and (p.state is MessageState.SENDING or p.tries > 0 or p.due_at <= now)
+            and (
+                p.state is MessageState.SENDING
+                or p.tries > 0
+                or p.last_error is not None
+                or p.due_at <= now
+            )
             for p in self.s.outbox.values()
         )
+
+    def has_due(self, now: datetime) -> bool:
+        return any(m.state in _UNFINISHED and m.due_at <= now for m in self.s.outbox.values())
 
     def claim(self, now: datetime, lease_until: datetime, limit: int) -> list[Message]:
         due = sorted(

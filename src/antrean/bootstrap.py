@@ -62,6 +62,8 @@ class Container:
     inline_db_calls: bool = True
     batcher: WriteBatcher | None = None
     printer: EscposPrinter = field(default_factory=EscposPrinter)
+    # Set to have this process's message worker look at the outbox now (not at its next poll).
+    worker_wake: threading.Event | None = None
     # CPU-heavy use cases (password hashing) run here, never on an event loop: one thread
     # per core, so they use every core and the loop keeps answering meanwhile.
     cpu_pool: ThreadPoolExecutor = field(

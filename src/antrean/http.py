@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from antrean import __version__
-from antrean.adapters import rest, web, xmlrpc
+from antrean.adapters import rest, web, webhooks, xmlrpc
 from antrean.bootstrap import Container, MessageWorker, build
 from antrean.config import Settings
 
@@ -51,6 +51,7 @@ def _lifespan(container: Container) -> Any:
             if settings.messages and settings.embedded_worker
             else None
         )
+        container.worker_wake = worker.wake if worker is not None else None
         if not container.inline_db_calls:
             # No more threads at the database than connections in the pool: a thread beyond
             # that would only wait for a connection while holding a thread.
@@ -103,6 +104,7 @@ def create_app(container: Container) -> FastAPI:
     app.add_route(
         "/RPC2", xmlrpc.make_endpoint(container), methods=["POST"], include_in_schema=False
     )
+    webhooks.install(app)
     web.install(app, container)  # the pages last: their paths are the most general
     return app
 

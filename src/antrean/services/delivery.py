@@ -283,7 +283,8 @@ class Deliverer:
         subject, body = text.render(facts.values)
         buttons = facts.buttons()
         if buttons and channel.transport != "whatsapp_cloud":
-            body = f"{body}\n{facts.reply_hint()}"
+            hint = facts.reply_hint()
+            body = f"{body}\n{hint}" if hint else body
             buttons = ()
         template = None
         if text.whatsapp_template:
@@ -516,7 +517,14 @@ class _Facts:
         return None
 
     def buttons(self) -> tuple[Button, ...]:
-        """A reminder's reply buttons: I will come, cancel, change the time."""
+        """A reminder's reply buttons (I will come, cancel, change the time), or an answer's."""
+        if self.m.kind is MessageKind.REPLY:
+            found = []
+            for line in str(self.m.data.get("buttons") or "").splitlines():
+                ident, _, title = line.partition("\t")
+                if ident and title:
+                    found.append(Button(ident, title))
+            return tuple(found[:3])
         if self.m.kind is not MessageKind.REMINDER or not self.code:
             return ()
         titles = _BUTTONS[self.lang]
@@ -527,7 +535,10 @@ class _Facts:
         )
 
     def reply_hint(self) -> str:
-        """The same choices for a channel without buttons: words to reply with."""
+        """The same choices for a channel without buttons: words to reply with (an answer
+        already says them in its text)."""
+        if self.m.kind is MessageKind.REPLY:
+            return ""
         if self.lang == "en":
             return (
                 f"Reply HADIR {self.code} to confirm, CANCEL {self.code} to cancel, "

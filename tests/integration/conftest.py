@@ -117,6 +117,8 @@ def make_settings(db_url: str, data_dir: Path, **overrides: object) -> Settings:
         "environment": "test",
         "secret_key": SECRET,
         "booking_cutoff_minutes": 60,
+        # Tests that deliver messages run the worker themselves, step by step.
+        "embedded_worker": False,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -432,8 +432,9 @@ class SqlOutbox(Repository):
                 source,
             )
             .on_conflict_do_nothing(index_elements=[_O.c.dedupe_key])
+            .returning(_O.c.id)
         )
-        return int(self.conn.execute(stmt).rowcount)
+        return len(self.conn.execute(stmt).all())
 
 
 class SqlMessageTexts(Repository):
@@ -546,8 +547,10 @@ class SqlContacts(Repository):
                 received_at=now,
             )
             .on_conflict_do_nothing(index_elements=[i.c.transport, i.c.message_id])
+            .returning(i.c.message_id)
         )
-        return bool(result.rowcount)
+        # RETURNING, not rowcount: an INSERT's rowcount is not reported by every driver.
+        return result.first() is not None
 
 
 class SqlJobs(Repository):
@@ -567,8 +570,9 @@ class SqlJobs(Repository):
             dialect.insert(j)
             .values(name=name, due_at=next_due, last_run_at=now)
             .on_conflict_do_nothing(index_elements=[j.c.name])
+            .returning(j.c.name)
         )
-        return bool(inserted.rowcount)
+        return inserted.first() is not None
 
     def due_at(self, name: str) -> datetime | None:
         j = t.scheduled_job

@@ -29,7 +29,7 @@ from antrean.domain.identity import (
 from antrean.domain.patients import PatientDraft
 from antrean.services.access import SIGNED_IN, allow
 from antrean.services.catalog import find_doctor
-from antrean.services.patients import new_patient
+from antrean.services.patients import new_patient, to_e164
 from antrean.services.ports import UniqueViolation, UnitOfWork
 from antrean.services.providers import PasswordHasher, PhoneNumbers
 
@@ -90,6 +90,10 @@ def register_account(
     check_password_strength(password)
     if patient.mrn is not None:
         raise AntreanError("forbidden")  # record numbers are issued, not chosen
+    phone = to_e164(phones, patient.phone)
+    if phone is not None and not phones.is_mobile(phone):
+        # Messages go to this number: a landline would never get them.
+        raise AntreanError("not_mobile_number", field="phone")
     password_hash = hasher.hash(password)
     with uow(write=True):
         if uow.users.get_by_username(name) is not None:

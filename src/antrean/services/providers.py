@@ -49,3 +49,7 @@ class PhoneNumbers(Protocol):
         """Any common way of writing a phone number (0812..., +62 812-..., 62812...) in E.164,
         or None when it is not a valid number."""
         ...
+
+    def is_mobile(self, e164: str) -> bool:
+        """Whether the number can get WhatsApp and SMS (not a landline)."""
+        ...

@@ -11,6 +11,7 @@ from antrean.adapters.rest import (
     routes_booking,
     routes_catalog,
     routes_events,
+    routes_messages,
     routes_patients,
     routes_queue,
     routes_scheduling,
@@ -23,6 +24,7 @@ ROUTERS = (
     routes_events,
     routes_catalog,
     routes_scheduling,
+    routes_messages,
     routes_patients,
     routes_auth,
 )

@@ -61,4 +61,5 @@ def roles(*allowed: Role) -> Callable[..., Awaitable[Actor]]:
 STAFF = (Role.OPERATOR, Role.DOCTOR)
 any_user = current_actor
 staff = roles(*STAFF)
+front_desk = roles(Role.OPERATOR)  # and admins: the message log
 admin = roles(Role.ADMIN)

@@ -159,8 +159,9 @@ _EVENT_MESSAGES = {
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """Exponential backoff with jitter. The defaults keep trying for about 40 minutes, so a
-    provider that is down for 10 minutes loses nothing."""
+    """Exponential backoff with jitter. With the defaults the tenth try comes 15 to 31 minutes
+    after the first (the waits are 5, 10, 20 ... 600 s, each drawn between half and all of it),
+    so a provider down for 10 minutes loses nothing."""
 
     max_tries: int = 10
     first_delay: float = 5.0

@@ -1,0 +1,349 @@
+"""Messages: how fast the worker delivers, how fast the reminder job finds its bookings, and what
+writing the outbox row costs a booking.
+
+    python bench/notify.py --db sqlite|postgresql [--part all|worker|scale|reminders|outbox]
+
+- worker: booking confirmations (real bookings, rendered from the records) delivered by one
+  worker through the HTTP gateway channel to a local gateway, against the same gateway driven
+  with bare HTTP posts from as many threads (the ceiling the channel could reach) in this run.
+- scale: the same backlog drained by 1, 2 and 4 `antrean worker` processes (PostgreSQL, where
+  several workers share the outbox); messages/s for each, and how many went out twice (0).
+- reminders: the reminder job over 100,000 bookings (about 3,300 a day for 30 days), against a
+  plain count of tomorrow's bookings in the same run.
+- outbox: bookings per second through the booking use case with messages on and off, in
+  alternating rounds of the same run; the cost of the outbox row is the difference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import time as clock
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, func, insert, select, text
+
+from antrean.bootstrap import build, build_deliverer, ensure_facility
+from antrean.config import Settings
+from antrean.domain.booking import BookingDraft
+from antrean.domain.identity import Actor
+from antrean.domain.notifications import MessageState
+from antrean.integrations.gateways import HttpGatewayChannel
+from antrean.persistence import tables as t
+from antrean.persistence.migrate import upgrade
+from antrean.persistence.rows import search_key
+from antrean.services.booking import book_appointment
+from antrean.services.notifications import ReminderRule, run_reminders
+from antrean.testing.seed import open_all_week_clinic
+
+sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parent.parent))
+from databases import scratch_database
+from tests.providers.gateway import FakeFonnte
+
+SECRET = "benchmark-secret-" + "n" * 40
+TOKEN = "bench-gateway-token"
+
+
+def settings(url: str, workdir: Path, **extra: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": url,
+        "data_dir": workdir,
+        "environment": "test",
+        "secret_key": SECRET,
+        "quiet_hours": "off",
+        "embedded_worker": False,
+        "booking_cutoff_minutes": 0,
+        "max_appointments_per_patient_clinic_day": 20,
+    }
+    values.update(extra)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def seed(url: str, workdir: Path, patients: int, *, doctors: int = 4, capacity: int = 50):
+    engine = create_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    c = build(settings(url, workdir))
+    ensure_facility(c)
+    open_all_week_clinic(
+        c, doctors=doctors, start=time(6), end=time(22), slot_minutes=10, capacity=capacity
+    )
+    now = c.clock.now()
+    tomorrow = now.astimezone(c.policy.time_zone).date() + timedelta(days=1)
+    with c.db.engine.begin() as conn:
+        rows = [
+            {
+                "facility_id": 1,
+                "mrn": f"N-{n:07d}",
+                "name": f"Pasien {n}",
+                "name_search": search_key(f"Pasien {n}"),
+                "birth_date": date(1980, 1, 1),
+                "sex": "unknown",
+                "phone": f"+62812{n:08d}",
+                "created_at": now,
+            }
+            for n in range(patients)
+        ]
+        for start in range(0, len(rows), 5000):
+            conn.execute(insert(t.patient), rows[start : start + 5000])
+        patient_ids = list(conn.execute(select(t.patient.c.id).order_by(t.patient.c.id)).scalars())
+        slot_ids = list(
+            conn.execute(
+                select(t.slot.c.id).where(t.slot.c.day >= tomorrow).order_by(t.slot.c.id)
+            ).scalars()
+        )
+    c.close()
+    return patient_ids, slot_ids
+
+
+def book_many(c, patient_ids: list[int], slot_ids: list[int], capacity: int = 50) -> None:
+    actor = Actor.system(1)
+    for i, patient_id in enumerate(patient_ids):
+        book_appointment(
+            c.uow(),
+            actor=actor,
+            policy=c.policy,
+            draft=BookingDraft(slot_id=slot_ids[i // capacity], patient_id=patient_id),
+        )
+
+
+def gateway_channel(fake: FakeFonnte) -> HttpGatewayChannel:
+    return HttpGatewayChannel(url=f"{fake.url}/send", token=TOKEN, timeout=10)
+
+
+def bare_posts(fake: FakeFonnte, count: int, threads: int) -> float:
+    """The ceiling: the same gateway, the same number of threads, posts with no database."""
+    client = httpx.Client(timeout=10)
+
+    def post(n: int) -> None:
+        client.post(
+            f"{fake.url}/send",
+            data={"target": f"62812{n:08d}", "message": "x" * 300},
+            headers={"Authorization": TOKEN},
+        )
+
+    start = clock.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(post, range(count)))
+    elapsed = clock.perf_counter() - start
+    client.close()
+    return count / elapsed
+
+
+def part_worker(kind: str, messages: int, threads: int) -> None:
+    with scratch_database(kind) as (url, workdir), FakeFonnte(token=TOKEN) as fake:
+        patient_ids, slot_ids = seed(url, workdir, messages)
+        c = build(settings(url, workdir, worker_threads=threads, worker_batch=100))
+        book_many(c, patient_ids, slot_ids)
+        deliverer = build_deliverer(c, channels=[gateway_channel(fake)])
+        start = clock.perf_counter()
+        sent = 0
+        while handled := deliverer.run_once():
+            sent += handled
+        elapsed = clock.perf_counter() - start
+        deliverer.close()
+        with c.db.engine.connect() as conn:
+            states = dict(
+                conn.execute(
+                    select(t.outbox_message.c.state, func.count()).group_by(
+                        t.outbox_message.c.state
+                    )
+                ).all()
+            )
+        c.close()
+        rate = messages / elapsed
+        ceiling = bare_posts(fake, messages, threads)
+        twice = sum(n - 1 for n in fake.duplicates().values())
+        print(
+            f"worker [{kind}]: {messages} booking confirmations in {elapsed:.2f} s = "
+            f"{rate:.0f} msg/s (1 worker, {threads} threads); bare gateway posts {ceiling:.0f}/s; "
+            f"ratio {rate / ceiling:.2f}; states {states}; sent twice {twice}"
+        )
+        assert states.get(MessageState.SENT.value) == messages and twice == 0
+
+
+def part_scale(kind: str, messages: int) -> None:
+    if kind != "postgresql":
+        print("scale: PostgreSQL only (several workers share the outbox there)")
+        return
+    for workers in (1, 2, 4):
+        with scratch_database(kind) as (url, workdir), FakeFonnte(token=TOKEN) as fake:
+            patient_ids, slot_ids = seed(url, workdir, messages)
+            c = build(settings(url, workdir))
+            book_many(c, patient_ids, slot_ids)
+            c.close()
+            env = {
+                **os.environ,
+                "ANTREAN_DATABASE_URL": url,
+                "ANTREAN_DATA_DIR": str(workdir),
+                "ANTREAN_ENVIRONMENT": "test",
+                "ANTREAN_SECRET_KEY": SECRET,
+                "ANTREAN_QUIET_HOURS": "off",
+                "ANTREAN_WHATSAPP": "gateway",
+                "ANTREAN_WA_GATEWAY_URL": f"{fake.url}/send",
+                "ANTREAN_WA_GATEWAY_TOKEN": TOKEN,
+                "ANTREAN_WORKER_BATCH": "100",
+                "ANTREAN_WORKER_IDLE_SECONDS": "0.2",
+            }
+            start = clock.perf_counter()
+            procs = [
+                subprocess.Popen(
+                    [sys.executable, "-m", "antrean", "worker"],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                for _ in range(workers)
+            ]
+            fake.wait_accepted(messages, timeout=600)
+            elapsed = clock.perf_counter() - start
+            for p in procs:
+                p.send_signal(signal.SIGTERM)
+            for p in procs:
+                p.wait(timeout=60)
+            twice = sum(n - 1 for n in fake.duplicates().values())
+            print(
+                f"scale [{kind}]: {workers} worker process(es): {messages} messages in "
+                f"{elapsed:.2f} s (start-up included) = {messages / elapsed:.0f} msg/s; "
+                f"sent twice {twice}"
+            )
+
+
+def part_reminders(kind: str, bookings: int) -> None:
+    with scratch_database(kind) as (url, workdir):
+        engine = create_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        s = settings(url, workdir, reminder_hour=0)
+        c = build(s)
+        ensure_facility(c)
+        clinic_id, doctor_ids = open_all_week_clinic(
+            c, doctors=1, start=time(8), end=time(9), slot_minutes=60, capacity=1
+        )
+        now = c.clock.now()
+        tz = c.policy.time_zone
+        today = now.astimezone(tz).date()
+        rng = random.Random(7)
+        with c.db.engine.begin() as conn:
+            conn.execute(
+                insert(t.patient),
+                [
+                    {
+                        "facility_id": 1,
+                        "mrn": "R-1",
+                        "name": "Pasien",
+                        "name_search": "pasien",
+                        "birth_date": date(1980, 1, 1),
+                        "sex": "unknown",
+                        "created_at": now - timedelta(days=2),
+                    }
+                ],
+            )
+            patient_id = conn.execute(select(t.patient.c.id)).scalar_one()
+            rows = []
+            for n in range(bookings):
+                day = today + timedelta(days=rng.randrange(0, 30))
+                start_at = datetime.combine(day, time(8), tzinfo=tz).astimezone(UTC)
+                rows.append(
+                    {
+                        "facility_id": 1,
+                        "code": f"R{n:07d}",
+                        "slot_id": None,
+                        "patient_id": patient_id,
+                        "clinic_id": clinic_id,
+                        "doctor_id": doctor_ids[0],
+                        "day": day,
+                        "start_at": start_at,
+                        "end_at": start_at + timedelta(minutes=15),
+                        "status": "booked" if n % 10 else "cancelled",
+                        "created_at": now - timedelta(days=2),
+                        "updated_at": now - timedelta(days=2),
+                    }
+                )
+            for start in range(0, len(rows), 10_000):
+                conn.execute(insert(t.appointment), rows[start : start + 10_000])
+            if kind == "postgresql":
+                conn.execute(text("ANALYZE"))
+        tomorrow = today + timedelta(days=1)
+        with c.db.engine.connect() as conn:
+            start = clock.perf_counter()
+            due = conn.execute(
+                select(func.count()).where(
+                    t.appointment.c.facility_id == 1,
+                    t.appointment.c.day == tomorrow,
+                    t.appointment.c.status == "booked",
+                )
+            ).scalar_one()
+            counted = clock.perf_counter() - start
+        start = clock.perf_counter()
+        queued = run_reminders(c.uow(), actor=c.system(), tz=tz, rule=ReminderRule(hour=0))
+        elapsed = clock.perf_counter() - start
+        c.close()
+        print(
+            f"reminders [{kind}]: {bookings} bookings, {queued} reminders queued for tomorrow "
+            f"in {elapsed * 1000:.1f} ms; a bare count of them {counted * 1000:.1f} ms; "
+            f"ratio {elapsed / counted:.1f}"
+        )
+        assert queued == due, (queued, due)
+
+
+def part_outbox(kind: str, bookings: int, rounds: int) -> None:
+    with scratch_database(kind) as (url, workdir):
+        patient_ids, slot_ids = seed(url, workdir, bookings * rounds * 2, capacity=50)
+        c = build(settings(url, workdir))
+        rates: dict[bool, list[float]] = {True: [], False: []}
+        offset = 0
+        for n in range(rounds * 2):
+            on = n % 2 == 0
+            c.uow_factory.messages = on
+            chunk = patient_ids[offset : offset + bookings]
+            slots = slot_ids[offset // 50 :]
+            offset += bookings
+            start = clock.perf_counter()
+            book_many(c, chunk, slots)
+            rates[on].append(bookings / (clock.perf_counter() - start))
+        with c.db.engine.connect() as conn:
+            rows = conn.execute(select(func.count()).select_from(t.outbox_message)).scalar_one()
+        c.close()
+        on, off = statistics.median(rates[True]), statistics.median(rates[False])
+        print(
+            f"outbox [{kind}]: bookings/s with messages {on:.0f}, without {off:.0f} "
+            f"(medians of {rounds} alternating rounds of {bookings}); cost "
+            f"{(off - on) / off * 100:.1f}%; outbox rows {rows} (= {bookings * rounds} expected)"
+        )
+        assert rows == bookings * rounds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument(
+        "--part", choices=["all", "worker", "scale", "reminders", "outbox"], default="all"
+    )
+    parser.add_argument("--messages", type=int, default=3000)
+    parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--reminder-bookings", type=int, default=100_000)
+    parser.add_argument("--bookings", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    if args.part in ("all", "worker"):
+        part_worker(args.db, args.messages, args.threads)
+    if args.part in ("all", "scale"):
+        part_scale(args.db, args.messages)
+    if args.part in ("all", "reminders"):
+        part_reminders(args.db, args.reminder_bookings)
+    if args.part in ("all", "outbox"):
+        part_outbox(args.db, args.bookings, args.rounds)
+
+
+if __name__ == "__main__":
+    main()

@@ -29,6 +29,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from antrean.bootstrap import Container
 from antrean.domain.notifications import InboundMessage, Medium, StatusReport
 from antrean.integrations import gateways, whatsapp_cloud
+from antrean.integrations.message_parts import BabelFormats
 from antrean.services.conversations import Conversation, receive
 
 log = logging.getLogger("antrean.webhooks")
@@ -82,7 +83,9 @@ def _handle(c: Container, inbound: list[InboundMessage], statuses: list[StatusRe
                 uow.commit()
         except Exception:
             log.exception("delivery status not recorded")
-    setup = Conversation(policy=c.policy, public_url=c.settings.resolved_public_url)
+    setup = Conversation(
+        policy=c.policy, public_url=c.settings.resolved_public_url, formats=BabelFormats()
+    )
     for message in inbound:
         try:
             receive(c.uow(), actor=actor, setup=setup, inbound=message)

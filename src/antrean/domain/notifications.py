@@ -593,10 +593,8 @@ def parse_request(text: str) -> Request:
     rest = words[1:]
     if command is Command.CANCEL and len(rest) >= 2 and rest[1].lower() in _YES:
         return Request(Command.CANCEL_CONFIRMED, rest[0].upper(), lang)
-    argument = " ".join(rest)
-    if command in {Command.STATUS, Command.CANCEL}:
-        argument = argument.upper()
-    return Request(command, argument[:80], lang)
+    # As written: booking codes are read in any case, a ticket's status code is not.
+    return Request(command, " ".join(rest)[:80], lang)
 
 
 def button_id(command: Command, code: str) -> str:

@@ -31,6 +31,7 @@ from antrean.domain.notifications import (
 from antrean.domain.patients import Patient
 from antrean.services.access import allow
 from antrean.services.booking import cancel_appointment
+from antrean.services.delivery import MessageFormats
 from antrean.services.ports import UnitOfWork
 from antrean.services.queue import take_number, ticket_status
 
@@ -49,6 +50,7 @@ class Conversation:
 
     policy: BookingPolicy
     public_url: str
+    formats: MessageFormats
 
 
 @allow()
@@ -188,7 +190,7 @@ def _about_booking(
         return Reply(t["not_found"].format(code=code))
     tz = setup.policy.time_zone
     when = appointment.start_at.astimezone(tz)
-    day, clock = when.strftime("%d-%m-%Y"), when.strftime("%H:%M" if lang == "en" else "%H.%M")
+    day, clock = setup.formats.day(when.date(), lang), setup.formats.clock(when, lang)
     status = t.get("status_" + appointment.status.value, appointment.status.value)
     if c is Command.STATUS:
         return Reply(
@@ -254,14 +256,16 @@ def _queue(
     ]
     if len(match) != 1:
         return Reply(t["which_clinic"].format(clinics=names))
-    before = uow.clock.now()
+    with uow():
+        today = uow.clock.now().astimezone(setup.policy.time_zone).date()
+        held = {k.id for k in uow.tickets.for_patient(actor.facility_id, patients[0].id, today)}
     try:
         issued = take_number(
             uow, actor=_as_patient(actor, patients[0]), policy=setup.policy, clinic_id=match[0].id
         )
     except AntreanError as exc:
         return Reply(exc.message(lang))
-    if issued.ticket.issued_at < before:  # already in that line today
+    if issued.ticket.id in held:  # already in that line today: the same ticket back
         return Reply(
             t["already_in_line"].format(
                 ticket=issued.ticket.label, link=f"{url}/t/{issued.ticket.status_code}"

@@ -88,7 +88,12 @@ async def register(body: RegisterIn, c: Container = Depends(deps.container)) -> 
         username=body.username,
         password=body.password,
         patient=PatientDraft(
-            name=body.name, birth_date=body.birth_date, sex=body.sex, phone=body.phone
+            name=body.name,
+            birth_date=body.birth_date,
+            sex=body.sex,
+            phone=body.phone,
+            email=body.email,
+            language=body.language,
         ),
     )
     return UserOut.model_validate(user)

@@ -105,7 +105,11 @@ class RegisterIn(Strict):
     name: str = Field(min_length=1, max_length=200)
     birth_date: date
     sex: Sex = Sex.UNKNOWN
-    phone: str | None = Field(default=None, max_length=32)
+    phone: str | None = Field(default=None, max_length=32, description="A mobile number")
+    email: str | None = Field(default=None, max_length=254)
+    language: Literal["id", "en"] | None = Field(
+        default=None, description="The language of the messages the patient gets"
+    )
 
 
 class UserIn(Strict):

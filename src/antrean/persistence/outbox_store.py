@@ -267,10 +267,12 @@ class SqlOutbox(Repository):
                 state=bindparam("o_state"),
                 tries=bindparam("o_tries"),
                 due_at=bindparam("o_due"),
-                medium=bindparam("o_medium"),
-                transport=bindparam("o_transport"),
-                address=bindparam("o_address"),
-                lang=bindparam("o_lang"),
+                # A round that did not try a channel (paused, quiet hours, skipped) keeps
+                # what the last try recorded.
+                medium=func.coalesce(bindparam("o_medium", type_=String), _O.c.medium),
+                transport=func.coalesce(bindparam("o_transport", type_=String), _O.c.transport),
+                address=func.coalesce(bindparam("o_address", type_=String), _O.c.address),
+                lang=func.coalesce(bindparam("o_lang", type_=String), _O.c.lang),
                 last_error=bindparam("o_error"),
                 provider_id=bindparam("o_provider"),
                 sent_at=bindparam("o_sent"),

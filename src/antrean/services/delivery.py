@@ -331,6 +331,10 @@ class Deliverer:
                     MessageState.PENDING,
                     m.tries,
                     paused,
+                    medium=channel.medium,
+                    transport=channel.transport,
+                    address=outgoing.to,
+                    lang=outgoing.lang,
                     last_error=f"{channel.transport}: paused after repeated failures",
                 )
             try:

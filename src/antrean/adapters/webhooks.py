@@ -59,11 +59,14 @@ async def _raw(request: Request) -> bytes | None:
     return body
 
 
+NOT_JSON = object()
+
+
 def _json(raw: bytes) -> Any:
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
-        return None
+        return NOT_JSON
 
 
 def _handle(c: Container, inbound: list[InboundMessage], statuses: list[StatusReport]) -> None:
@@ -129,7 +132,7 @@ async def whatsapp_events(request: Request) -> Response:
     if not whatsapp_cloud.verify_signature(s.whatsapp_app_secret, raw, header):
         return _problem(401, "Bad or missing signature")
     payload = _json(raw)
-    if payload is None:
+    if payload is NOT_JSON:
         return _problem(400, "Body is not JSON")
     return await _run(request, lambda: whatsapp_cloud.parse_webhook(payload, c.phones))
 
@@ -148,7 +151,7 @@ async def waha_events(request: Request) -> Response:
     ):
         return _problem(401, "Bad or missing signature")
     payload = _json(raw)
-    if payload is None:
+    if payload is NOT_JSON:
         return _problem(400, "Body is not JSON")
     return await _run(request, lambda: gateways.parse_waha_webhook(payload, c.phones))
 

@@ -23,6 +23,7 @@ from antrean.adapters.web import (
     routes_display,
     routes_doctor,
     routes_kiosk,
+    routes_messages,
     routes_ticket,
 )
 from antrean.adapters.web.assets import PREFIX
@@ -43,6 +44,7 @@ ROUTERS = (
     routes_admin_doctors,
     routes_admin_people,
     routes_bookings,
+    routes_messages,
 )
 
 

@@ -1,4 +1,5 @@
-"""The front page, the language switch, signing in and out, and a patient's sign-up.
+"""The front page, the language switch, signing in and out, a patient's sign-up, and a
+patient's own message choices (e-mail address, language, and messages stopped by medium).
 
 Signing in or up keeps where the visitor was going (`next`): a patient half-way through a
 booking comes back to the same step with the same choices."""
@@ -8,6 +9,7 @@ from __future__ import annotations
 from datetime import date
 
 from fastapi import APIRouter, Depends, Request
+from starlette.datastructures import QueryParams
 from starlette.responses import Response
 
 from antrean.adapters.web.core import (
@@ -16,18 +18,21 @@ from antrean.adapters.web.core import (
     read_form,
     redirect,
     render,
+    require,
     safe_next,
     text_of,
     visit,
     web_of,
 )
+from antrean.adapters.web.forms import FieldErrors
 from antrean.adapters.web.i18n import LANGUAGES
 from antrean.adapters.web.session import remember_language
 from antrean.config import DEMO_ACCOUNTS
 from antrean.domain.errors import AntreanError
-from antrean.domain.identity import check_password_strength, normalize_username
-from antrean.domain.patients import PatientDraft, Sex
-from antrean.services import accounts, catalog, identity, patients
+from antrean.domain.identity import Role, check_password_strength, normalize_username
+from antrean.domain.notifications import Medium
+from antrean.domain.patients import PatientDraft, PatientPatch, Sex
+from antrean.services import accounts, catalog, identity, notifications, patients
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -185,3 +190,88 @@ async def signup(request: Request, v: Visitor = Depends(visit)) -> Response:
     )
     v.session = v.session.signed_in(pair.refresh_token)
     return redirect(next_url or "/my")
+
+
+# --- A patient's message choices -------------------------------------------------------------
+
+MY_MESSAGES = "/my/messages"
+CONTACT_FIELDS = ("email", "language")
+
+
+def _patient_only(v: Visitor) -> Response | None:
+    """Signed in as a patient with a record, or where else to go."""
+    require(v)
+    if not v.has(Role.PATIENT) or v.actor.patient_id is None:
+        return redirect(v.home) if v.home != "/my" else redirect("/")
+    return None
+
+
+async def _messages_page(
+    request: Request,
+    v: Visitor,
+    *,
+    values: dict[str, str] | None = None,
+    errors: FieldErrors | None = None,
+) -> Response:
+    c = web_of(request).container
+    choices = await c.call(notifications.my_contact_choices, c.uow(), actor=v.actor)
+    params = request.query_params if request.method == "GET" else QueryParams()
+    changed = params.get("changed")
+    context = {
+        "choices": choices,
+        "values": values or {"email": choices.email or "", "language": choices.language or ""},
+        "errors": errors or {},
+        "media": list(Medium),
+        "saved": params.get("saved") == "1",
+        "changed": changed if changed in {m.value for m in Medium} else None,
+    }
+    return render(request, v, "my_messages.html", context, status=400 if errors else 200)
+
+
+@router.get(MY_MESSAGES)
+async def my_messages(request: Request, v: Visitor = Depends(visit)) -> Response:
+    elsewhere = _patient_only(v)
+    return elsewhere or await _messages_page(request, v)
+
+
+@router.post(MY_MESSAGES)
+async def save_my_contact(request: Request, v: Visitor = Depends(visit)) -> Response:
+    """The e-mail address messages go to and the language they are written in."""
+    form = await read_form(request, v)
+    elsewhere = _patient_only(v)
+    if elsewhere is not None:
+        return elsewhere
+    assert v.actor.patient_id is not None
+    c = web_of(request).container
+    values = {name: text_of(form, name).strip()[:300] for name in CONTACT_FIELDS}
+    errors = FieldErrors(v.lang)
+    patch = PatientPatch(email=values["email"] or None, language=values["language"] or None)
+    try:
+        await c.write(
+            patients.update_patient,
+            c.uow(),
+            actor=v.actor,
+            policy=c.policy,
+            phones=c.phones,
+            patient_id=v.actor.patient_id,
+            patch=patch,
+        )
+    except AntreanError as exc:
+        errors.add(exc, CONTACT_FIELDS)
+        return await _messages_page(request, v, values=values, errors=errors)
+    return redirect(MY_MESSAGES + "?saved=1")
+
+
+@router.post(MY_MESSAGES + "/{medium}")
+async def switch_my_messages(
+    medium: str, request: Request, v: Visitor = Depends(visit)
+) -> Response:
+    """Stop (out=1) or restart (out=0) messages on one medium."""
+    form = await read_form(request, v)
+    elsewhere = _patient_only(v)
+    if elsewhere is not None:
+        return elsewhere
+    c = web_of(request).container
+    out = text_of(form, "out") == "1"
+    await c.write(notifications.set_my_opt_out, c.uow(), actor=v.actor, medium=medium, out=out)
+    return redirect(f"{MY_MESSAGES}?changed={medium}")

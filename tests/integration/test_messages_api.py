@@ -124,6 +124,7 @@ def test_a_patient_stops_sms_and_gets_none(api, clinic_setup, deliverer, channel
     operator = api.staff("desk", "operator")
     (row,) = api.client.get("/api/v1/messages", headers=operator).json()["items"]
     assert row["state"] == "skipped" and row["last_error"] == "opted_out"
+    assert row["recipient"] == "+6281211112222"  # where it would have gone
 
 
 def test_a_landline_is_refused_at_sign_up_and_never_sent_to(api, clinic_setup, deliverer, channel):
@@ -157,3 +158,4 @@ def test_a_landline_is_refused_at_sign_up_and_never_sent_to(api, clinic_setup, d
     assert channel.sent == []
     (row,) = api.client.get("/api/v1/messages", headers=operator).json()["items"]
     assert row["state"] == "skipped" and row["last_error"] == "not_mobile"
+    assert row["recipient"] == "+62215551234"

@@ -16,6 +16,8 @@ from antrean.domain.errors import AntreanError
 from antrean.domain.events import DomainEvent, EventKind
 
 LANGUAGES = ("id", "en")
+# Control characters other than a line break or a tab have no place in a message.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 class MessageKind(StrEnum):
@@ -316,7 +318,7 @@ PLACEHOLDERS: dict[MessageKind, tuple[str, ...]] = {
     MessageKind.TURN_NEAR: ("ticket", "patient", "clinic", "ahead", "eta", "link", "facility"),
     MessageKind.TICKET_CALLED: ("ticket", "patient", "clinic", "room", "facility"),
     MessageKind.NO_SHOW: ("ticket", "code", "patient", "clinic", "date", "facility", "book_link"),
-    MessageKind.REPLY: ("text",),
+    MessageKind.REPLY: ("text", "facility"),
 }
 
 
@@ -334,11 +336,13 @@ class MessageText:
     def validated(self) -> MessageText:
         if self.lang not in LANGUAGES:
             raise AntreanError("invalid_language", field="lang")
+        if not isinstance(self.body, str) or not isinstance(self.subject, str):
+            raise AntreanError("invalid_message_text", field="body")
         subject = self.subject.strip()
         body = self.body.strip()
-        if not body or len(body) > 1024:
+        if not body or len(body) > 1024 or _CONTROL.search(body):
             raise AntreanError("invalid_message_text", field="body")
-        if len(subject) > 120 or "\n" in subject:
+        if len(subject) > 120 or _CONTROL.search(subject) or "\n" in subject:
             raise AntreanError("invalid_message_subject", field="subject")
         allowed = set(PLACEHOLDERS[self.kind])
         for text, name in ((body, "body"), (subject, "subject")):

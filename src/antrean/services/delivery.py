@@ -217,7 +217,9 @@ class Deliverer:
         text = texts_of(uow, m.facility_id)[(m.kind, lang)]
         routes, reason = self._routes(uow, m, patient)
         if not routes:
-            return self._skip(m, reason)
+            # Where it would have gone, for the log: the patient's number, else e-mail.
+            address = m.address or (patient.phone or patient.email if patient else None)
+            return self._skip(m, reason, address)
         tries = []
         for medium, address in routes:
             channel = self.channels[medium]
@@ -365,12 +367,18 @@ class Deliverer:
                 sent_at=self._now(),
                 last_error="; ".join(errors) or None,
             )
+        # Refused for good on every medium: the last one tried is recorded, with every reason.
+        channel, outgoing = plan.tries[-1]
         return Outcome(
             m.id,
             _claim(m),
             MessageState.FAILED,
             m.tries + 1,
             m.due_at,
+            medium=channel.medium,
+            transport=channel.transport,
+            address=outgoing.to,
+            lang=outgoing.lang,
             last_error="; ".join(errors),
         )
 
@@ -402,8 +410,16 @@ class Deliverer:
             last_error=error,
         )
 
-    def _skip(self, m: Message, reason: str) -> Outcome:
-        return Outcome(m.id, _claim(m), MessageState.SKIPPED, m.tries, m.due_at, last_error=reason)
+    def _skip(self, m: Message, reason: str, address: str | None = None) -> Outcome:
+        return Outcome(
+            m.id,
+            _claim(m),
+            MessageState.SKIPPED,
+            m.tries,
+            m.due_at,
+            address=address,
+            last_error=reason,
+        )
 
     def _give_up(self, m: Message, reason: str) -> Outcome:
         return Outcome(

@@ -4,8 +4,9 @@ writing the outbox row costs a booking.
     python bench/notify.py --db sqlite|postgresql [--part all|worker|scale|reminders|outbox]
 
 - worker: booking confirmations (real bookings, rendered from the records) delivered by one
-  worker through the HTTP gateway channel to a local gateway, against the same gateway driven
-  with bare HTTP posts from as many threads (the ceiling the channel could reach) in this run.
+  worker through the HTTP gateway channel to a local gateway (`gateway_server.py`, a process of
+  its own), against the same gateway driven with bare HTTP posts from as many threads (the
+  ceiling the channel could reach) in this run.
 - scale: the same backlog drained by 1, 2 and 4 `antrean worker` processes (PostgreSQL, where
   several workers share the outbox); messages/s for each, and how many went out twice (0).
 - reminders: the reminder job over 100,000 bookings (about 3,300 a day for 30 days), against a
@@ -42,12 +43,11 @@ from antrean.persistence.migrate import upgrade
 from antrean.persistence.rows import search_key
 from antrean.services.booking import book_appointment
 from antrean.services.notifications import ReminderRule, run_reminders
+from antrean.testing.live_server import free_port
 from antrean.testing.seed import open_all_week_clinic
 
 sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).parent.parent))
 from databases import scratch_database
-from tests.providers.gateway import FakeFonnte
 
 SECRET = "benchmark-secret-" + "n" * 40
 TOKEN = "bench-gateway-token"
@@ -116,17 +116,49 @@ def book_many(c, patient_ids: list[int], slot_ids: list[int], capacity: int = 50
         )
 
 
-def gateway_channel(fake: FakeFonnte) -> HttpGatewayChannel:
-    return HttpGatewayChannel(url=f"{fake.url}/send", token=TOKEN, timeout=10)
+class Gateway:
+    """`bench/gateway_server.py` in a process of its own."""
+
+    def __enter__(self) -> Gateway:
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        script = Path(__file__).parent / "gateway_server.py"
+        self.proc = subprocess.Popen([sys.executable, str(script), str(port)])
+        for _ in range(200):
+            try:
+                httpx.get(f"{self.url}/stats", timeout=1)
+                return self
+            except httpx.TransportError:
+                clock.sleep(0.05)  # waiting for a child process to listen
+        raise RuntimeError("the gateway did not start")
+
+    def stats(self) -> dict[str, int]:
+        found: dict[str, int] = httpx.get(f"{self.url}/stats", timeout=5).json()
+        return found
+
+    def wait_taken(self, count: int, timeout: float) -> None:
+        deadline = clock.monotonic() + timeout
+        while self.stats()["taken"] < count:
+            if clock.monotonic() > deadline:
+                raise RuntimeError("the gateway did not get every message")
+            clock.sleep(0.1)  # polling another process's counter
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
 
 
-def bare_posts(fake: FakeFonnte, count: int, threads: int) -> float:
+def gateway_channel(gateway: Gateway) -> HttpGatewayChannel:
+    return HttpGatewayChannel(url=f"{gateway.url}/send", token=TOKEN, timeout=10)
+
+
+def bare_posts(gateway: Gateway, count: int, threads: int) -> float:
     """The ceiling: the same gateway, the same number of threads, posts with no database."""
     client = httpx.Client(timeout=10)
 
     def post(n: int) -> None:
         client.post(
-            f"{fake.url}/send",
+            f"{gateway.url}/send",
             data={"target": f"62812{n:08d}", "message": "x" * 300},
             headers={"Authorization": TOKEN},
         )
@@ -140,11 +172,11 @@ def bare_posts(fake: FakeFonnte, count: int, threads: int) -> float:
 
 
 def part_worker(kind: str, messages: int, threads: int) -> None:
-    with scratch_database(kind) as (url, workdir), FakeFonnte(token=TOKEN) as fake:
+    with scratch_database(kind) as (url, workdir), Gateway() as gateway:
         patient_ids, slot_ids = seed(url, workdir, messages)
         c = build(settings(url, workdir, worker_threads=threads, worker_batch=100))
         book_many(c, patient_ids, slot_ids)
-        deliverer = build_deliverer(c, channels=[gateway_channel(fake)])
+        deliverer = build_deliverer(c, channels=[gateway_channel(gateway)])
         start = clock.perf_counter()
         sent = 0
         while handled := deliverer.run_once():
@@ -161,8 +193,8 @@ def part_worker(kind: str, messages: int, threads: int) -> None:
             )
         c.close()
         rate = messages / elapsed
-        ceiling = bare_posts(fake, messages, threads)
-        twice = sum(n - 1 for n in fake.duplicates().values())
+        twice = gateway.stats()["twice"]
+        ceiling = bare_posts(gateway, messages, threads)
         print(
             f"worker [{kind}]: {messages} booking confirmations in {elapsed:.2f} s = "
             f"{rate:.0f} msg/s (1 worker, {threads} threads); bare gateway posts {ceiling:.0f}/s; "
@@ -176,7 +208,7 @@ def part_scale(kind: str, messages: int) -> None:
         print("scale: PostgreSQL only (several workers share the outbox there)")
         return
     for workers in (1, 2, 4):
-        with scratch_database(kind) as (url, workdir), FakeFonnte(token=TOKEN) as fake:
+        with scratch_database(kind) as (url, workdir), Gateway() as gateway:
             patient_ids, slot_ids = seed(url, workdir, messages)
             c = build(settings(url, workdir))
             book_many(c, patient_ids, slot_ids)
@@ -189,7 +221,7 @@ def part_scale(kind: str, messages: int) -> None:
                 "ANTREAN_SECRET_KEY": SECRET,
                 "ANTREAN_QUIET_HOURS": "off",
                 "ANTREAN_WHATSAPP": "gateway",
-                "ANTREAN_WA_GATEWAY_URL": f"{fake.url}/send",
+                "ANTREAN_WA_GATEWAY_URL": f"{gateway.url}/send",
                 "ANTREAN_WA_GATEWAY_TOKEN": TOKEN,
                 "ANTREAN_WORKER_BATCH": "100",
                 "ANTREAN_WORKER_IDLE_SECONDS": "0.2",
@@ -204,13 +236,13 @@ def part_scale(kind: str, messages: int) -> None:
                 )
                 for _ in range(workers)
             ]
-            fake.wait_accepted(messages, timeout=600)
+            gateway.wait_taken(messages, timeout=600)
             elapsed = clock.perf_counter() - start
             for p in procs:
                 p.send_signal(signal.SIGTERM)
             for p in procs:
                 p.wait(timeout=60)
-            twice = sum(n - 1 for n in fake.duplicates().values())
+            twice = gateway.stats()["twice"]
             print(
                 f"scale [{kind}]: {workers} worker process(es): {messages} messages in "
                 f"{elapsed:.2f} s (start-up included) = {messages / elapsed:.0f} msg/s; "

@@ -120,6 +120,17 @@ class SqlAppointments(Repository):
         ).first()
         return _appointment(row) if row else None
 
+    def get_many(self, facility_id: int, appointment_ids: list[int]) -> dict[int, Appointment]:
+        if not appointment_ids:
+            return {}
+        a = t.appointment
+        rows = self.conn.execute(
+            select(*_APPOINTMENT_COLUMNS).where(
+                a.c.facility_id == facility_id, a.c.id.in_(sorted(set(appointment_ids)))
+            )
+        )
+        return {row.id: _appointment(row) for row in rows}
+
     def get_by_code(self, facility_id: int, code: str) -> Appointment | None:
         a = t.appointment
         row = self.conn.execute(

@@ -27,6 +27,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     or_,
     select,
     update,
@@ -52,6 +53,16 @@ from antrean.persistence.rows import Repository, like_pattern
 
 _O = t.outbox_message
 _UNFINISHED = (MessageState.PENDING.value, MessageState.SENDING.value)
+
+
+def _unfinished(table: Any) -> Any:
+    """`state IN ('pending', 'sending')` written out, not bound: only then can the database see
+    that the partial indexes of unfinished messages apply (with bound values SQLite scans the
+    whole table, and a claim slows down as the outbox grows)."""
+    return table.c.state.in_([literal_column(f"'{v}'") for v in _UNFINISHED])
+
+
+_HAS_KEY = _O.c.dedupe_key.is_not(None)  # the unique index on dedupe keys is partial
 _DRAFT_COLUMNS = (
     "facility_id",
     "kind",
@@ -76,7 +87,9 @@ def _insert_ignoring_repeats(dialect: Any) -> Prepared:
     """One outbox row; a second message with the same dedupe key inserts nothing."""
     values = {name: bindparam(name, type_=_O.c[name].type) for name in _DRAFT_COLUMNS}
     return Prepared(
-        dialect.insert(_O).values(values).on_conflict_do_nothing(index_elements=[_O.c.dedupe_key])
+        dialect.insert(_O)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=[_O.c.dedupe_key], index_where=_HAS_KEY)
     )
 
 
@@ -209,7 +222,7 @@ class SqlOutbox(Repository):
         return exists().where(
             p.c.order_key == _O.c.order_key,
             p.c.id < _O.c.id,
-            p.c.state.in_(_UNFINISHED),
+            _unfinished(p),
             or_(
                 p.c.state == MessageState.SENDING.value,
                 p.c.tries > 0,
@@ -221,7 +234,7 @@ class SqlOutbox(Repository):
     def has_due(self, now: datetime) -> bool:
         """Whether anything is due (a cheap read before claiming in a write transaction)."""
         found = self.conn.execute(
-            select(_O.c.id).where(_O.c.state.in_(_UNFINISHED), _O.c.due_at <= now).limit(1)
+            select(_O.c.id).where(_unfinished(_O), _O.c.due_at <= now).limit(1)
         ).first()
         return found is not None
 
@@ -231,7 +244,7 @@ class SqlOutbox(Repository):
         due = (
             select(_O.c.id)
             .where(
-                _O.c.state.in_(_UNFINISHED),
+                _unfinished(_O),
                 _O.c.due_at <= now,
                 or_(_O.c.state == MessageState.PENDING.value, _O.c.claimed_until < now),
                 ~self._blocked(now),
@@ -433,7 +446,7 @@ class SqlOutbox(Repository):
                 ],
                 source,
             )
-            .on_conflict_do_nothing(index_elements=[_O.c.dedupe_key])
+            .on_conflict_do_nothing(index_elements=[_O.c.dedupe_key], index_where=_HAS_KEY)
             .returning(_O.c.id)
         )
         return len(self.conn.execute(stmt).all())
@@ -492,6 +505,32 @@ class SqlContacts(Repository):
             select(o.c.medium).where(o.c.facility_id == facility_id, o.c.address == address)
         )
         return {Medium(r[0]) for r in rows}
+
+    def opted_out_many(self, facility_id: int, addresses: list[str]) -> dict[str, set[Medium]]:
+        o = t.contact_optout
+        found: dict[str, set[Medium]] = {a: set() for a in addresses}
+        if addresses:
+            rows = self.conn.execute(
+                select(o.c.address, o.c.medium).where(
+                    o.c.facility_id == facility_id, o.c.address.in_(sorted(set(addresses)))
+                )
+            )
+            for address, medium in rows:
+                found[address].add(Medium(medium))
+        return found
+
+    def conversations(
+        self, facility_id: int, addresses: list[str]
+    ) -> dict[str, tuple[datetime, str | None]]:
+        c = t.conversation
+        if not addresses:
+            return {}
+        rows = self.conn.execute(
+            select(c.c.address, c.c.last_inbound_at, c.c.lang).where(
+                c.c.facility_id == facility_id, c.c.address.in_(sorted(set(addresses)))
+            )
+        )
+        return {address: (at, lang) for address, at, lang in rows}
 
     def set_opt_out(
         self, facility_id: int, medium: Medium, address: str, out: bool, now: datetime

@@ -438,7 +438,7 @@ outbox_message = Table(
     Column("address", String(254), nullable=True),
     Column("lang", String(2), nullable=True),
     Column("data", Text, nullable=False),
-    Column("dedupe_key", String(80), nullable=True, unique=True),
+    Column("dedupe_key", String(80), nullable=True),
     Column("due_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=True),
     Column("tries", Integer, nullable=False, server_default="0"),
@@ -471,8 +471,16 @@ outbox_message = Table(
         sqlite_where=text("provider_id IS NOT NULL"),
         postgresql_where=text("provider_id IS NOT NULL"),
     ),
-    Index(None, "facility_id", "id"),
-    Index(None, "facility_id", "patient_id", "id"),
+    # At most one message per dedupe key; most messages have none and cost no entry here.
+    Index(
+        "uq_outbox_message_dedupe_key",
+        "dedupe_key",
+        unique=True,
+        sqlite_where=text("dedupe_key IS NOT NULL"),
+        postgresql_where=text("dedupe_key IS NOT NULL"),
+    ),
+    # A booking writes its message in its own transaction: the row and the two small indexes
+    # of unfinished messages above are all it costs. The staff's log reads newest first by id.
 )
 
 # The texts of the messages as the clinic edited them (the built-in texts stand otherwise).

@@ -19,12 +19,12 @@ import random
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from antrean.domain.booking import AppointmentStatus
+from antrean.domain.booking import Appointment, AppointmentStatus
 from antrean.domain.catalog import Facility
 from antrean.domain.notifications import (
     Attachment,
@@ -181,7 +181,8 @@ class Deliverer:
         if not claimed:
             return 0
         with uow():
-            prepared = [self._prepare(uow, m, now) for m in claimed]
+            batch = _Round(uow, claimed)
+            prepared = [self._prepare(batch, m, now) for m in claimed]
         outcomes = list(
             self._pool.map(lambda p: p if isinstance(p, Outcome) else self._deliver(p), prepared)
         )
@@ -192,30 +193,30 @@ class Deliverer:
 
     # --- preparing ---------------------------------------------------------------------------
 
-    def _prepare(self, uow: UnitOfWork, m: Message, now: datetime) -> _Plan | Outcome:
+    def _prepare(self, batch: _Round, m: Message, now: datetime) -> _Plan | Outcome:
         try:
-            return self._plan(uow, m, now)
+            return self._plan(batch, m, now)
         except Exception as exc:  # a record gone or damaged: the message cannot be written
             return self._give_up(m, f"cannot_prepare: {type(exc).__name__}: {exc}")
 
-    def _plan(self, uow: UnitOfWork, m: Message, now: datetime) -> _Plan | Outcome:
+    def _plan(self, batch: _Round, m: Message, now: datetime) -> _Plan | Outcome:
         if m.expires_at is not None and now > m.expires_at:
             return self._skip(m, "expired")
         if self.rules.quiet is not None and not m.kind.is_urgent:
             allowed = self.rules.quiet.next_allowed(now, self.rules.time_zone)
             if allowed > now:  # quiet hours: wait for the morning, no try used
                 return Outcome(m.id, _claim(m), MessageState.PENDING, m.tries, allowed)
-        facility = uow.facilities.get(m.facility_id)
+        facility = batch.facility(m.facility_id)
         if facility is None:
             return self._give_up(m, "unknown_facility")
-        patient = uow.patients.get(m.facility_id, m.patient_id) if m.patient_id else None
-        lang = self._language(uow, m, patient)
-        facts = _Facts(self, uow, m, facility, patient, lang, now)
+        patient = batch.patients.get(m.patient_id) if m.patient_id else None
+        lang = self._language(batch, m, patient)
+        facts = _Facts(self, batch, m, facility, patient, lang, now)
         stale = facts.collect()
         if stale is not None:
             return self._skip(m, stale)
-        text = texts_of(uow, m.facility_id)[(m.kind, lang)]
-        routes, reason = self._routes(uow, m, patient)
+        text = batch.texts(m.facility_id)[(m.kind, lang)]
+        routes, reason = self._routes(batch, m, patient)
         if not routes:
             # Where it would have gone, for the log: the patient's number, else e-mail.
             address = m.address or (patient.phone or patient.email if patient else None)
@@ -225,24 +226,24 @@ class Deliverer:
             channel = self.channels[medium]
             window = False
             if medium is Medium.WHATSAPP:
-                talk = uow.contacts.conversation(m.facility_id, address)
+                talk = batch.talks.get(address)
                 window = talk is not None and now - talk[0] < SERVICE_WINDOW
             tries.append((channel, self._render(m, text, facts, channel, address, lang, window)))
         return _Plan(m, tuple(tries))
 
-    def _language(self, uow: UnitOfWork, m: Message, patient: Patient | None) -> str:
+    def _language(self, batch: _Round, m: Message, patient: Patient | None) -> str:
         if m.lang:
             return m.lang
         if patient is not None and patient.language:
             return patient.language
         if patient is not None and patient.phone:
-            talk = uow.contacts.conversation(m.facility_id, patient.phone)
+            talk = batch.talks.get(patient.phone)
             if talk is not None and talk[1]:
                 return talk[1]
         return self.rules.default_lang
 
     def _routes(
-        self, uow: UnitOfWork, m: Message, patient: Patient | None
+        self, batch: _Round, m: Message, patient: Patient | None
     ) -> tuple[list[tuple[Medium, str]], str]:
         """Where to try, in order, and why nowhere when the list is empty."""
         if m.medium is not None and m.address is not None:  # a reply: where the patient wrote
@@ -253,7 +254,6 @@ class Deliverer:
             return [], "no_patient"
         routes: list[tuple[Medium, str]] = []
         reason = "no_channel"
-        opted: dict[str, set[Medium]] = {}
         for medium in self.rules.order_by_kind.get(m.kind, self.rules.order):
             if medium not in self.channels:
                 continue
@@ -264,9 +264,7 @@ class Deliverer:
             if medium is not Medium.EMAIL and self._phones and not self._phones.is_mobile(address):
                 reason = "not_mobile"
                 continue
-            if address not in opted:
-                opted[address] = uow.contacts.opted_out(m.facility_id, address)
-            if medium in opted[address]:
+            if medium in batch.opted_out.get(address, ()):
                 reason = "opted_out"
                 continue
             routes.append((medium, address))
@@ -435,13 +433,63 @@ def _claim(m: Message) -> datetime:
     return m.claimed_until
 
 
+class _Round:
+    """What a batch of messages needs, read in a few queries: the patients, bookings and
+    conversations of all of them at once, and the facility, texts and names once each."""
+
+    def __init__(self, uow: UnitOfWork, claimed: list[Message]) -> None:
+        self.uow = uow
+        self.patients: dict[int, Patient] = {}
+        self.appointments: dict[int, Appointment] = {}
+        self.talks: dict[str, tuple[datetime, str | None]] = {}
+        self.opted_out: dict[str, set[Medium]] = {}
+        for facility_id in sorted({m.facility_id for m in claimed}):
+            mine = [m for m in claimed if m.facility_id == facility_id]
+            patients = uow.patients.get_many(
+                facility_id, [m.patient_id for m in mine if m.patient_id]
+            )
+            self.patients.update(patients)
+            self.appointments.update(
+                uow.appointments.get_many(
+                    facility_id, [m.appointment_id for m in mine if m.appointment_id]
+                )
+            )
+            addresses = sorted(
+                {a for p in patients.values() for a in (p.phone, p.email) if a}
+                | {m.address for m in mine if m.address}
+            )
+            self.talks.update(uow.contacts.conversations(facility_id, addresses))
+            self.opted_out.update(uow.contacts.opted_out_many(facility_id, addresses))
+        self._facilities: dict[int, Facility | None] = {}
+        self._texts: dict[int, dict[tuple[MessageKind, str], MessageText]] = {}
+        self._details: dict[tuple[int, int, int, int | None], AppointmentDetails] = {}
+
+    def facility(self, facility_id: int) -> Facility | None:
+        if facility_id not in self._facilities:
+            self._facilities[facility_id] = self.uow.facilities.get(facility_id)
+        return self._facilities[facility_id]
+
+    def texts(self, facility_id: int) -> dict[tuple[MessageKind, str], MessageText]:
+        if facility_id not in self._texts:
+            self._texts[facility_id] = texts_of(self.uow, facility_id)
+        return self._texts[facility_id]
+
+    def details(self, facility: Facility, appointment: Appointment) -> AppointmentDetails:
+        """The booking with its clinic, doctor and service names (each read once a round)."""
+        a = appointment
+        key = (a.facility_id, a.clinic_id, a.doctor_id, a.service_id)
+        if key not in self._details:
+            self._details[key] = details_of(self.uow, facility, appointment)
+        return replace(self._details[key], appointment=appointment)
+
+
 class _Facts:
     """The facts a message's text is filled with, read from the current records."""
 
     def __init__(
         self,
         deliverer: Deliverer,
-        uow: UnitOfWork,
+        batch: _Round,
         m: Message,
         facility: Facility,
         patient: Patient | None,
@@ -449,7 +497,8 @@ class _Facts:
         now: datetime,
     ) -> None:
         self._d = deliverer
-        self._uow = uow
+        self._batch = batch
+        self._uow = batch.uow
         self.m = m
         self.facility = facility
         self.patient = patient
@@ -481,13 +530,13 @@ class _Facts:
     def _appointment(self) -> str | None:
         m = self.m
         assert m.appointment_id is not None
-        appointment = self._uow.appointments.get(m.facility_id, m.appointment_id)
+        appointment = self._batch.appointments.get(m.appointment_id)
         if appointment is None:
             return "booking_gone"
         booked = appointment.status is AppointmentStatus.BOOKED
         if m.kind in (MessageKind.REMINDER, MessageKind.BOOKING_AFFECTED) and not booked:
             return "no_longer_booked"
-        details = self.details = details_of(self._uow, self.facility, appointment)
+        details = self.details = self._batch.details(self.facility, appointment)
         fmt, tz = self._d._formats, self._d.rules.time_zone
         self.code = appointment.code
         self.values.update(

@@ -238,6 +238,10 @@ class FakeAppointments(StorePart):
         a = self.s.appointments.get(appointment_id)
         return replace(a) if a and a.facility_id == facility_id else None
 
+    def get_many(self, facility_id: int, appointment_ids: list[int]) -> dict[int, Appointment]:
+        found = (self.get(facility_id, i) for i in set(appointment_ids))
+        return {a.id: a for a in found if a is not None}
+
     def get_by_code(self, facility_id: int, code: str) -> Appointment | None:
         a = next(
             (

@@ -228,6 +228,15 @@ class FakeContacts(StorePart):
     def opted_out(self, facility_id: int, address: str) -> set[Medium]:
         return {m for f, m, a in self.s.optouts if f == facility_id and a == address}
 
+    def opted_out_many(self, facility_id: int, addresses: list[str]) -> dict[str, set[Medium]]:
+        return {a: self.opted_out(facility_id, a) for a in addresses}
+
+    def conversations(
+        self, facility_id: int, addresses: list[str]
+    ) -> dict[str, tuple[datetime, str | None]]:
+        found = ((a, self.conversation(facility_id, a)) for a in set(addresses))
+        return {a: talk for a, talk in found if talk is not None}
+
     def set_opt_out(
         self, facility_id: int, medium: Medium, address: str, out: bool, now: datetime
     ) -> None:

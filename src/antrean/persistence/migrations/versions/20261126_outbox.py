@@ -54,7 +54,14 @@ def upgrade() -> None:
         sa.Column("sent_at", _AT, nullable=True),
         sa.Column("updated_at", _AT, nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_outbox_message"),
-        sa.UniqueConstraint("dedupe_key", name="uq_outbox_message_dedupe_key"),
+    )
+    op.create_index(
+        "uq_outbox_message_dedupe_key",
+        "outbox_message",
+        ["dedupe_key"],
+        unique=True,
+        sqlite_where=sa.text("dedupe_key IS NOT NULL"),
+        postgresql_where=sa.text("dedupe_key IS NOT NULL"),
     )
     op.create_index(
         "ix_outbox_message_due",
@@ -76,12 +83,6 @@ def upgrade() -> None:
         ["provider_id"],
         sqlite_where=sa.text("provider_id IS NOT NULL"),
         postgresql_where=sa.text("provider_id IS NOT NULL"),
-    )
-    op.create_index("ix_outbox_message_facility_id_id", "outbox_message", ["facility_id", "id"])
-    op.create_index(
-        "ix_outbox_message_facility_id_patient_id_id",
-        "outbox_message",
-        ["facility_id", "patient_id", "id"],
     )
     op.create_table(
         "message_text",

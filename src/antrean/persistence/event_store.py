@@ -7,7 +7,7 @@ trip): PostgreSQL delivers the notification only if the transaction commits, in 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, text
@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 from antrean.domain.events import DomainEvent, EventKind
 from antrean.persistence import tables as t
+from antrean.persistence.outbox_store import DRAFT_COLUMNS, SqlOutbox
 from antrean.persistence.prepared import Prepared, insert_returning_id
 from antrean.persistence.rows import Repository
 
@@ -40,6 +41,35 @@ _INSERT_AND_NOTIFY = Prepared(
         "SELECT id, pg_notify(:channel, '{\"id\":' || id || ',' || :tail) FROM e"
     ).bindparams(bindparam("at", type_=_E.c.at.type))
 )
+
+
+def _with_message(notify: bool) -> Prepared:
+    """PostgreSQL: the event and the message it causes in one statement, one round trip
+    (the outbox row costs a booking almost nothing more)."""
+    o = t.outbox_message
+    message = ", ".join(DRAFT_COLUMNS)
+    message_values = ", ".join(":m_" + c for c in DRAFT_COLUMNS)
+    select_part = (
+        "SELECT id, pg_notify(:channel, '{\"id\":' || id || ',' || :tail) FROM e"
+        if notify
+        else "SELECT id FROM e"
+    )
+    timed = [bindparam("at", type_=_E.c.at.type)] + [
+        bindparam("m_" + c, type_=o.c[c].type)
+        for c in ("due_at", "expires_at", "created_at", "updated_at")
+    ]
+    return Prepared(
+        text(
+            "WITH e AS (INSERT INTO domain_event "
+            f"({', '.join(_VALUES)}) VALUES ({', '.join(':' + v for v in _VALUES)}) RETURNING id), "
+            f"m AS (INSERT INTO outbox_message ({message}) VALUES ({message_values}) "
+            "ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING) " + select_part
+        ).bindparams(*timed)
+    )
+
+
+_INSERT_WITH_MESSAGE = _with_message(notify=False)
+_INSERT_NOTIFY_WITH_MESSAGE = _with_message(notify=True)
 _COLUMNS = (
     _E.c.id,
     _E.c.kind,
@@ -76,7 +106,13 @@ class SqlEvents(Repository):
         super().__init__(conn)
         self.notify_channel = notify_channel
 
-    def add(self, event: DomainEvent) -> DomainEvent:
+    def add(self, event: DomainEvent, message: Mapping[str, Any] | None = None) -> DomainEvent:
+        """Store the event; with `message` (an outbox row's values), the message too, in the
+        same statement where the database allows it (PostgreSQL), else right after."""
+        if message is not None and self.conn.dialect.name != "postgresql":
+            stored = self.add(event)
+            SqlOutbox(self.conn).add_values(message)
+            return stored
         values = {
             "facility_id": event.facility_id,
             "at": event.at,
@@ -89,11 +125,15 @@ class SqlEvents(Repository):
             "action": event.data.get("action") if event.kind.is_queue else None,
             "data": json.dumps(event.data, separators=(",", ":")),
         }
+        if message is not None:
+            values.update({"m_" + k: v for k, v in message.items()})
         if self.notify_channel is None:
-            return event.stored_as(int(_INSERT.scalar(self.conn, values)))
+            insert = _INSERT if message is None else _INSERT_WITH_MESSAGE
+            return event.stored_as(int(insert.scalar(self.conn, values)))
         values["channel"] = self.notify_channel
         values["tail"] = event.to_json()[len(_NOTIFY_PREFIX) :]
-        return event.stored_as(int(_INSERT_AND_NOTIFY.scalar(self.conn, values)))
+        insert = _INSERT_AND_NOTIFY if message is None else _INSERT_NOTIFY_WITH_MESSAGE
+        return event.stored_as(int(insert.scalar(self.conn, values)))
 
     def for_appointment(self, facility_id: int, appointment_id: int) -> list[DomainEvent]:
         rows = self.conn.execute(

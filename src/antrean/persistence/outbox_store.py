@@ -63,7 +63,7 @@ def _unfinished(table: Any) -> Any:
 
 
 _HAS_KEY = _O.c.dedupe_key.is_not(None)  # the unique index on dedupe keys is partial
-_DRAFT_COLUMNS = (
+DRAFT_COLUMNS = (
     "facility_id",
     "kind",
     "state",
@@ -85,7 +85,7 @@ _DRAFT_COLUMNS = (
 
 def _insert_ignoring_repeats(dialect: Any) -> Prepared:
     """One outbox row; a second message with the same dedupe key inserts nothing."""
-    values = {name: bindparam(name, type_=_O.c[name].type) for name in _DRAFT_COLUMNS}
+    values = {name: bindparam(name, type_=_O.c[name].type) for name in DRAFT_COLUMNS}
     return Prepared(
         dialect.insert(_O)
         .values(values)
@@ -212,7 +212,10 @@ class SqlOutbox(Repository):
 
     def add(self, draft: OutboxDraft, now: datetime) -> None:
         if self.writes:
-            _INSERT[self.conn.dialect.name].run(self.conn, draft_values(draft, now))
+            self.add_values(draft_values(draft, now))
+
+    def add_values(self, values: dict[str, Any]) -> None:
+        _INSERT[self.conn.dialect.name].run(self.conn, values)
 
     def _blocked(self, now: datetime) -> Any:
         """An earlier unfinished message with the same order key that is due, or has been tried

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -10,6 +11,7 @@ from sqlalchemy.engine import Connection
 
 from antrean.domain.common import Clock
 from antrean.domain.events import DomainEvent
+from antrean.domain.notifications import OutboxDraft
 from antrean.persistence.appointment_store import SqlAppointments
 from antrean.persistence.catalog_store import SqlCatalog
 from antrean.persistence.device_store import SqlDeviceLinks
@@ -18,7 +20,13 @@ from antrean.persistence.event_bus import EventBus, PostgresNotifyBus
 from antrean.persistence.event_store import SqlEvents
 from antrean.persistence.facility_store import SqlFacilities
 from antrean.persistence.idempotency_store import SqlIdempotency
-from antrean.persistence.outbox_store import SqlContacts, SqlJobs, SqlMessageTexts, SqlOutbox
+from antrean.persistence.outbox_store import (
+    SqlContacts,
+    SqlJobs,
+    SqlMessageTexts,
+    SqlOutbox,
+    draft_values,
+)
 from antrean.persistence.patient_store import SqlPatients
 from antrean.persistence.schedule_store import SqlSchedules
 from antrean.persistence.sequence_store import SqlSequences
@@ -173,10 +181,16 @@ class SqlUnitOfWork:
         self._bind(conn)
         return self
 
-    def publish(self, event: DomainEvent) -> DomainEvent:
-        """Store the event in this transaction; subscribers get it if, and only when, this
-        transaction commits."""
-        stored = self.events.add(event)
+    def publish(self, event: DomainEvent, messages: Sequence[OutboxDraft] = ()) -> DomainEvent:
+        """Store the event, and the messages it causes, in this transaction; subscribers get
+        the event if, and only when, this transaction commits."""
+        if not self._messages or not messages:
+            stored = self.events.add(event)
+        else:
+            first, *rest = messages
+            stored = self.events.add(event, draft_values(first, event.at))
+            for draft in rest:
+                self.outbox.add(draft, event.at)
         self._events.append(stored)
         return stored
 

@@ -37,10 +37,7 @@ MAX_LOG_PAGE = 200
 def announce(uow: UnitOfWork, event: DomainEvent) -> DomainEvent:
     """Publish a change and queue, in the same transaction, the messages it causes: if the
     change rolls back, so do they; if it commits, they will be sent."""
-    stored = uow.publish(event)
-    for draft in drafts_for_event(stored):
-        uow.outbox.add(draft, stored.at)
-    return stored
+    return uow.publish(event, drafts_for_event(event))
 
 
 @dataclass(frozen=True, slots=True)

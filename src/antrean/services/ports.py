@@ -542,8 +542,9 @@ class UnitOfWork(Protocol):
     jobs: Jobs
 
     def __call__(self, *, write: bool = False) -> UnitOfWork: ...
-    def publish(self, event: DomainEvent) -> DomainEvent:
-        """Store the event in this transaction; subscribers get it if, and once, it commits."""
+    def publish(self, event: DomainEvent, messages: Sequence[OutboxDraft] = ()) -> DomainEvent:
+        """Store the event, and the messages it causes, in this transaction; subscribers get
+        the event if, and once, it commits."""
         ...
 
     def __enter__(self) -> UnitOfWork: ...

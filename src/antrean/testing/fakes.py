@@ -7,9 +7,11 @@ suite (`tests/contract`) runs the same checks on these fakes, SQLite and Postgre
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 
 from antrean.domain.common import Clock
 from antrean.domain.events import DomainEvent
+from antrean.domain.notifications import OutboxDraft
 from antrean.testing.fake_accounts import (
     FakeDeviceLinks,
     FakeFacilities,
@@ -59,8 +61,10 @@ class FakeUnitOfWork:
         self.jobs = FakeJobs(w)
         return self
 
-    def publish(self, event: DomainEvent) -> DomainEvent:
+    def publish(self, event: DomainEvent, messages: Sequence[OutboxDraft] = ()) -> DomainEvent:
         stored = self.events.add(event)
+        for draft in messages:
+            self.outbox.add(draft, event.at)
         self._pending.append(stored)
         return stored
 

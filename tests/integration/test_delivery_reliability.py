@@ -385,15 +385,23 @@ def test_four_workers_send_5000_messages_exactly_once_in_order(pg_url, tmp_path,
         assert len(drafts) == total
 
         with FakeFonnte() as fake:
+            # A provider that answers: however slow this machine gets under the load, no
+            # answer is given up on (a timed-out answer is the one case that may go twice).
             procs = [
-                workers.start(pg_url, f"{fake.url}/send?w={n}", fake.token or "") for n in range(4)
+                workers.start(
+                    pg_url,
+                    f"{fake.url}/send?w={n}",
+                    fake.token or "",
+                    ANTREAN_CHANNEL_TIMEOUT_SECONDS="120",
+                )
+                for n in range(4)
             ]
             accepted = fake.wait_accepted(total, timeout=300)
             statuses = [workers.stop(p) for p in procs]
             assert statuses == [0, 0, 0, 0], [workers.log_of(p) for p in procs]
 
             assert len(accepted) == total
-            assert fake.duplicates() == {}
+            assert fake.duplicates() == {}, [workers.log_of(p) for p in procs]
             assert len(fake.requests) == total  # nothing was even tried twice
             for a in addresses:
                 assert fake.accepted_for(a) == PER_RECIPIENT

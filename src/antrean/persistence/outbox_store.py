@@ -23,7 +23,6 @@ from sqlalchemy import (
     bindparam,
     cast,
     delete,
-    exists,
     func,
     insert,
     literal,
@@ -217,22 +216,31 @@ class SqlOutbox(Repository):
     def add_values(self, values: dict[str, Any]) -> None:
         _INSERT[self.conn.dialect.name].run(self.conn, values)
 
-    def _blocked(self, now: datetime) -> Any:
-        """An earlier unfinished message with the same order key that is due, or has been tried
-        (or held back because its channel is down), holds this one back: one patient's messages
-        go out in order. One merely scheduled for later (tomorrow's reminder) does not."""
+    def _first_of_its_key(self, now: datetime) -> Any:
+        """The message is the first of its order key still to go: no earlier unfinished message
+        with the same key is due, being sent, or being retried (or held back because its
+        channel is down). One patient's messages go out in order; one merely scheduled for
+        later (tomorrow's reminder) holds nothing back.
+
+        Written as "my id is the smallest such id" (a subquery run per candidate on the
+        order index) rather than NOT EXISTS: PostgreSQL plans that anti-join badly on a table
+        it has no statistics for yet, and a claim then reads the table once per candidate."""
         p = _O.alias("earlier")
-        return exists().where(
-            p.c.order_key == _O.c.order_key,
-            p.c.id < _O.c.id,
-            _unfinished(p),
-            or_(
-                p.c.state == MessageState.SENDING.value,
-                p.c.tries > 0,
-                p.c.last_error.is_not(None),
-                p.c.due_at <= now,
-            ),
+        first = (
+            select(func.min(p.c.id))
+            .where(
+                p.c.order_key == _O.c.order_key,
+                _unfinished(p),
+                or_(
+                    p.c.state == MessageState.SENDING.value,
+                    p.c.tries > 0,
+                    p.c.last_error.is_not(None),
+                    p.c.due_at <= now,
+                ),
+            )
+            .scalar_subquery()
         )
+        return _O.c.id == first
 
     def has_due(self, now: datetime) -> bool:
         """Whether anything is due (a cheap read before claiming in a write transaction)."""
@@ -250,7 +258,7 @@ class SqlOutbox(Repository):
                 _unfinished(_O),
                 _O.c.due_at <= now,
                 or_(_O.c.state == MessageState.PENDING.value, _O.c.claimed_until < now),
-                ~self._blocked(now),
+                self._first_of_its_key(now),
             )
             .order_by(_O.c.due_at, _O.c.id)
             .limit(limit)
@@ -262,7 +270,12 @@ class SqlOutbox(Repository):
             return []
         rows = self.conn.execute(
             update(_O)
-            .where(_O.c.id.in_(ids))
+            .where(
+                _O.c.id.in_(ids),
+                # Checked again on the row as it is now: only a message still free is taken.
+                or_(_O.c.state == MessageState.PENDING.value, _O.c.claimed_until < now),
+                _unfinished(_O),
+            )
             .values(state=MessageState.SENDING.value, claimed_until=lease_until, updated_at=now)
             .returning(*_COLUMNS)
         )

@@ -455,6 +455,7 @@ outbox_message = Table(
     Index(
         "ix_outbox_message_due",
         "due_at",
+        "id",
         sqlite_where=text("state IN ('pending', 'sending')"),
         postgresql_where=text("state IN ('pending', 'sending')"),
     ),

@@ -66,7 +66,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_outbox_message_due",
         "outbox_message",
-        ["due_at"],
+        ["due_at", "id"],
         sqlite_where=_UNFINISHED,
         postgresql_where=_UNFINISHED,
     )

@@ -292,11 +292,25 @@ class MessageWorker:
         )
 
     def run(self) -> None:
-        """Until `stop` is set."""
+        """Until `stop` is set: `worker_lanes` rounds at a time, so one batch is read or
+        recorded in the database while another is being sent (one patient's messages still
+        go one at a time, in order: the claim sees to that). This thread also runs the jobs."""
+        others = [
+            threading.Thread(target=self._lane, name=f"antrean-worker-{n}", daemon=True)
+            for n in range(1, self.container.settings.worker_lanes)
+        ]
+        for lane in others:
+            lane.start()
+        self._lane(jobs=True)
+        for lane in others:
+            lane.join(timeout=30)
+
+    def _lane(self, jobs: bool = False) -> None:
         idle = self.container.settings.worker_idle_seconds
         while not self.stop.is_set():
             try:
-                self.run_jobs()
+                if jobs:
+                    self.run_jobs()
                 handled = self.deliverer.run_once()
             except Exception:  # the database away for a moment: log, and go on shortly
                 log.exception("message worker round failed")
@@ -305,6 +319,24 @@ class MessageWorker:
                 continue
             self.wake.wait(idle)
             self.wake.clear()
+
+    def drain(self) -> int:
+        """Deliver everything due now, in `worker_lanes` lanes, and return how many messages
+        were handled (for benchmarks and tests; the jobs do not run)."""
+        counts: list[int] = []
+
+        def lane() -> None:
+            handled = 0
+            while done := self.deliverer.run_once():
+                handled += done
+            counts.append(handled)
+
+        lanes = [threading.Thread(target=lane) for _ in range(self.container.settings.worker_lanes)]
+        for thread in lanes:
+            thread.start()
+        for thread in lanes:
+            thread.join()
+        return sum(counts)
 
     def start(self) -> MessageWorker:
         self._thread = threading.Thread(target=self.run, name="antrean-worker", daemon=True)

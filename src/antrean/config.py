@@ -78,7 +78,8 @@ class Settings(BaseSettings):
     # The worker: inside `antrean serve` (embedded) or as `antrean worker` processes only.
     embedded_worker: bool = True
     worker_batch: int = Field(default=50, ge=1, le=1000)
-    worker_threads: int = Field(default=16, ge=1, le=256)
+    worker_threads: int = Field(default=8, ge=1, le=256)
+    worker_lanes: int = Field(default=2, ge=1, le=16)
     worker_idle_seconds: float = Field(default=1.0, gt=0, le=60)
     worker_lease_seconds: int = Field(default=90, ge=10, le=3600)
     message_max_tries: int = Field(default=10, ge=1, le=50)

@@ -4,6 +4,7 @@ the messages live in persistence, services and integrations."""
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 import string
@@ -382,12 +383,20 @@ def placeholders_in(text: str, field_name: str = "body") -> list[str]:
 
 
 def fill(text: str, facts: Mapping[str, str]) -> str:
-    return string.Formatter().vformat(text, (), _Facts(facts))
+    """The text with each `{name}` replaced by its fact (empty when there is none)."""
+    return "".join(part if name is None else facts.get(name, "") for part, name in _parsed(text))
 
 
-class _Facts(dict[str, str]):
-    def __missing__(self, key: str) -> str:
-        return ""
+@functools.lru_cache(maxsize=512)
+def _parsed(text: str) -> tuple[tuple[str, str | None], ...]:
+    """A text as literal parts and placeholder names, in order (parsed once per text)."""
+    parts: list[tuple[str, str | None]] = []
+    for literal, name, _spec, _conversion in string.Formatter().parse(text):
+        if literal:
+            parts.append((literal, None))
+        if name is not None:
+            parts.append(("", name))
+    return tuple(parts)
 
 
 def _t(kind: MessageKind, lang: str, subject: str, body: str) -> MessageText:

@@ -3,6 +3,7 @@ reads them (Babel, in the patient's language) and a booking's calendar file for 
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime
 
 from babel.dates import format_date, format_time
@@ -17,10 +18,15 @@ class BabelFormats:
     "08:30" in English (the day first, as both readers expect)."""
 
     def day(self, value: date, lang: str) -> str:
-        return format_date(value, "full", locale="en_GB" if lang == "en" else "id")
+        return _day(value, lang)
 
     def clock(self, value: datetime, lang: str) -> str:
         return format_time(value, "HH:mm" if lang == "en" else "HH.mm", locale=lang)
+
+
+@functools.lru_cache(maxsize=1024)
+def _day(value: date, lang: str) -> str:
+    return format_date(value, "full", locale="en_GB" if lang == "en" else "id")
 
 
 class BookingCalendar:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import phonenumbers
 
 
@@ -26,12 +28,17 @@ class PhonenumbersParser:
     def is_mobile(self, e164: str) -> bool:
         """Whether a number (E.164) can get WhatsApp and SMS: a mobile number, not a landline.
         Where a country's numbering cannot tell the two apart, the number is taken as mobile."""
-        try:
-            number = phonenumbers.parse(e164, self.region)
-        except phonenumbers.NumberParseException:
-            return False
-        kind = phonenumbers.number_type(number)
-        return kind in _MOBILE
+        return _is_mobile(e164, self.region)
+
+
+@functools.lru_cache(maxsize=8192)
+def _is_mobile(e164: str, region: str) -> bool:
+    """Remembered: the worker asks about the same numbers all day."""
+    try:
+        number = phonenumbers.parse(e164, region)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.number_type(number) in _MOBILE
 
 
 _MOBILE = {

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -628,29 +628,3 @@ _TICKET_KINDS = frozenset(
     }
 )
 _BUTTONS = {"id": ("Hadir", "Batal", "Ubah jadwal"), "en": ("I will come", "Cancel", "Reschedule")}
-
-
-def run_forever(
-    deliverer: Deliverer,
-    stop: threading.Event,
-    *,
-    idle_wait: float = 1.0,
-    wake: threading.Event | None = None,
-    on_error: Callable[[Exception], None] | None = None,
-) -> None:
-    """Deliver until `stop` is set: at once while there is work, else every `idle_wait`
-    seconds, or as soon as `wake` is set (a change was just committed)."""
-    while not stop.is_set():
-        try:
-            handled = deliverer.run_once()
-        except Exception as exc:  # the database away for a moment: try again shortly
-            handled = 0
-            if on_error is not None:
-                on_error(exc)
-        if handled:
-            continue
-        if wake is not None:
-            wake.wait(idle_wait)
-            wake.clear()
-        else:
-            stop.wait(idle_wait)

@@ -159,7 +159,8 @@ def data_on_the_page(page: Page, api: Api) -> list[str]:
         names += [s["name"] for s in admin.get("/services").json()]
         for doctor in admin.get("/doctors").json():
             names += [doctor["name"], doctor["specialty"]]
-        names += [u["full_name"] for u in pages_of(admin, "/auth/users")]
+        users = pages_of(admin, "/auth/users")
+        names += [u["full_name"] for u in users] + [u["username"] for u in users]
         names += [p["name"] for p in pages_of(admin, "/patients")]
     names += page.eval_on_selector_all(  # the device links' names
         'form[action$="/revoke"]', "els => els.map(f => f.closest('tr').cells[0].textContent)"

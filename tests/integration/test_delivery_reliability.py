@@ -456,6 +456,7 @@ def test_a_worker_killed_while_sending_loses_nothing(db_url, container, tmp_path
             fake.token or "",
             ANTREAN_WORKER_LEASE_SECONDS="10",
             ANTREAN_CHANNEL_TIMEOUT_SECONDS="120",
+            ANTREAN_WORKER_THREADS=str(IN_FLIGHT),  # sending threads: as many requests hang
         )
         fake.wait_for(IN_FLIGHT, timeout=60)
         first.send_signal(signal.SIGKILL)

@@ -3,7 +3,8 @@ without sending one twice: a booking made through the API reaches a local SMS ga
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -51,7 +52,14 @@ def test_serve_sends_the_confirmation_once(db_url, tmp_path):
                 "/api/v1/auth/token", data={"username": "budi", "password": "rahasia-123"}
             ).json()["access_token"]
             me = {"Authorization": f"Bearer {token}"}
-            slots = client.get("/api/v1/slots").json()
+            tomorrow = datetime.now(ZoneInfo("Asia/Jakarta")).date() + timedelta(days=1)
+            later = tomorrow + timedelta(days=3)
+            r = client.get(
+                "/api/v1/slots",
+                params={"date_from": tomorrow.isoformat(), "date_to": later.isoformat()},
+            )
+            assert r.status_code == 200, r.text
+            slots = r.json()
             r = client.post("/api/v1/appointments", headers=me, json={"slot_id": slots[0]["id"]})
             assert r.status_code == 201, r.text
             code = r.json()["code"]

@@ -12,7 +12,6 @@ import hmac
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from types import MappingProxyType
 from typing import Any, Literal, Protocol
 
@@ -27,6 +26,7 @@ from antrean.domain.notifications import (
     SendFailure,
     StatusReport,
 )
+from antrean.integrations.retry_after import retry_after
 
 # A wrong token or address fails every message alike until someone fixes the settings: try
 # again every five minutes rather than failing each message for good (see whatsapp_cloud).
@@ -222,24 +222,6 @@ def http_failure(response: httpx.Response) -> SendFailure:
     if status in {401, 403, 404}:  # a wrong token, key, session or URL: the settings
         return SendFailure(code, detail, retry_after=CONFIG_RETRY_AFTER)
     return SendFailure(code, detail, permanent=True)
-
-
-def retry_after(value: str | None) -> float | None:
-    """A Retry-After header (seconds or an HTTP date) as seconds from now."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
 
 
 def _post(

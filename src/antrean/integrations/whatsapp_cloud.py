@@ -12,7 +12,6 @@ import hmac
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
 import httpx
@@ -29,6 +28,7 @@ from antrean.domain.notifications import (
     StatusReport,
     TemplateCall,
 )
+from antrean.integrations.retry_after import retry_after
 
 TRANSPORT = "whatsapp_cloud"
 
@@ -218,24 +218,6 @@ def graph_failure(response: httpx.Response) -> SendFailure:
     # Any other 4xx (template missing or its parameters wrong, an unsupported number...) is a
     # request WhatsApp will refuse again: the message moves on to the next channel.
     return SendFailure(name, detail, permanent=True)
-
-
-def retry_after(value: str | None) -> float | None:
-    """A Retry-After header (seconds or an HTTP date) as seconds from now."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
 
 
 # --- Webhooks ------------------------------------------------------------------------------

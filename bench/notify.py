@@ -38,6 +38,7 @@ from antrean.domain.booking import BookingDraft
 from antrean.domain.identity import Actor
 from antrean.domain.notifications import MessageState
 from antrean.integrations.gateways import HttpGatewayChannel
+from antrean.integrations.http_post import HttpPoster
 from antrean.persistence import tables as t
 from antrean.persistence.migrate import upgrade
 from antrean.persistence.rows import search_key
@@ -153,13 +154,14 @@ def gateway_channel(gateway: Gateway) -> HttpGatewayChannel:
 
 
 def bare_posts(gateway: Gateway, count: int, threads: int) -> float:
-    """The ceiling: the same gateway, the same number of threads, posts with no database."""
-    client = httpx.Client(timeout=10)
+    """The ceiling: the same gateway, the same number of threads, the channel's HTTP client,
+    posts with no database."""
+    client = HttpPoster(timeout=10)
 
     def post(n: int) -> None:
-        client.post(
+        client.post_form(
             f"{gateway.url}/send",
-            data={"target": f"62812{n:08d}", "message": "x" * 300},
+            {"target": f"62812{n:08d}", "message": "x" * 300},
             headers={"Authorization": TOKEN},
         )
 

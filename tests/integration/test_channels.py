@@ -4,7 +4,9 @@ failure means for a retry, and the webhooks each provider posts back."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import http.server
 import json
 import socket
 import threading
@@ -14,7 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -39,6 +40,7 @@ from antrean.integrations.gateways import (
     parse_waha_webhook,
     verify_waha_hmac,
 )
+from antrean.integrations.http_post import MAX_ANSWER_BYTES, HttpPoster
 from antrean.integrations.phones import PhonenumbersParser
 from antrean.integrations.whatsapp_cloud import (
     CloudApiChannel,
@@ -340,15 +342,67 @@ def test_cloud_connection_refused_is_transient():
 
 
 def test_cloud_channel_keeps_a_given_client_open(cloud):
-    client = httpx.Client()
-    channel = CloudApiChannel(
-        base_url=cloud.url, phone_number_id=NUMBER_ID, access_token=TOKEN, client=client
+    client = HttpPoster(timeout=SHORT)
+    first, second = (
+        CloudApiChannel(
+            base_url=cloud.url, phone_number_id=NUMBER_ID, access_token=TOKEN, client=client
+        )
+        for _ in range(2)
     )
-    channel.send(msg())
-    channel.close()
-    assert not client.is_closed
+    first.send(msg())
+    first.close()
+    second.send(msg())  # the client the first one was given still works
+    assert len(cloud.wait_accepted(2)) == 2
     client.close()
+    channel = second
     assert channel.transport == "whatsapp_cloud" and channel.medium is Medium.WHATSAPP
+
+
+class _OddProvider(http.server.BaseHTTPRequestHandler):
+    """Answers every POST with a body far over the size an answer may have, or a redirect."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if self.path == "/redirect":
+            self.send_response(302)
+            self.send_header("Location", "http://127.0.0.1:9/elsewhere")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        size = 3 * MAX_ANSWER_BYTES
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(size))
+        self.end_headers()
+        with contextlib.suppress(OSError):  # the client stops reading, as it should
+            self.wfile.write(b" " * size)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def odd_provider() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _OddProvider)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_http_client_reads_no_more_than_an_answer_may_hold_and_follows_no_redirect(odd_provider):
+    client = HttpPoster(timeout=5.0)
+    try:
+        for _ in range(2):  # the connection cut short is not reused for the second post
+            answer = client.post_json(f"{odd_provider}/big", {"x": 1}, headers={})
+            assert answer.status == 200 and len(answer.body) == MAX_ANSWER_BYTES
+            assert answer.json() is None  # blanks only: not JSON, and no crash
+        moved = client.post_form(f"{odd_provider}/redirect", {"x": "1"}, headers={})
+        assert moved.status == 302 and not moved.is_success
+        assert moved.headers["location"].endswith("/elsewhere")  # headers read in any case
+    finally:
+        client.close()
 
 
 def test_cloud_channel_is_shared_by_threads_and_sends_each_message_once(cloud, cloud_channel):

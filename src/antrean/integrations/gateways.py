@@ -15,8 +15,6 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Literal, Protocol
 
-import httpx
-
 from antrean.domain.notifications import (
     DELIVERY_FAILED,
     InboundMessage,
@@ -26,7 +24,7 @@ from antrean.domain.notifications import (
     SendFailure,
     StatusReport,
 )
-from antrean.integrations.retry_after import retry_after
+from antrean.integrations.http_post import HttpAnswer, HttpPoster
 
 # A wrong token or address fails every message alike until someone fixes the settings: try
 # again every five minutes rather than failing each message for good (see whatsapp_cloud).
@@ -70,26 +68,26 @@ class WahaChannel:
         session: str = "default",
         api_key: str | None,
         timeout: float = 10.0,
-        client: httpx.Client | None = None,
+        client: HttpPoster | None = None,
     ) -> None:
         self.url = f"{base_url.rstrip('/')}/api/sendText"
         self.session = session
         self.timeout = timeout
         self._headers = {"X-Api-Key": api_key} if api_key else {}
         self._owns_client = client is None
-        self._client = client if client is not None else httpx.Client(timeout=timeout)
+        self._client = client if client is not None else HttpPoster(timeout=timeout)
 
     def send(self, message: OutgoingMessage) -> Receipt:
         digits = _digits(message.to)
         if not digits:
             raise SendFailure("invalid_recipient", repr(message.to)[:60], permanent=True)
         body = {"session": self.session, "chatId": f"{digits}@c.us", "text": message.text}
-        response = _post(self._client, self.url, self.timeout, headers=self._headers, json=body)
-        if response.status_code == 422:
+        response = self._client.post_json(self.url, body, headers=self._headers)
+        if response.status == 422:
             raise SendFailure("http_422", _detail(response), retry_after=SESSION_RETRY_AFTER)
         if not response.is_success:
             raise http_failure(response)
-        return Receipt(provider_id=waha_id(_dict(_json(response)).get("id")))
+        return Receipt(provider_id=waha_id(_dict(response.json()).get("id")))
 
     def close(self) -> None:
         if self._owns_client:
@@ -118,7 +116,7 @@ class HttpGatewayChannel:
         medium: Medium = Medium.WHATSAPP,
         transport: str = "gateway",
         timeout: float = 10.0,
-        client: httpx.Client | None = None,
+        client: HttpPoster | None = None,
     ) -> None:
         self.url = url
         self.body_format = body_format
@@ -131,7 +129,7 @@ class HttpGatewayChannel:
         self.timeout = timeout
         self._headers = {token_header: f"{token_prefix}{token}"} if token else {}
         self._owns_client = client is None
-        self._client = client if client is not None else httpx.Client(timeout=timeout)
+        self._client = client if client is not None else HttpPoster(timeout=timeout)
 
     def send(self, message: OutgoingMessage) -> Receipt:
         target = format_number(message.to, self.number_format)
@@ -139,16 +137,12 @@ class HttpGatewayChannel:
             raise SendFailure("invalid_recipient", repr(message.to)[:60], permanent=True)
         fields = {**self.extra_fields, self.target_field: target, self.message_field: message.text}
         if self.body_format == "json":
-            response = _post(
-                self._client, self.url, self.timeout, headers=self._headers, json=fields
-            )
+            response = self._client.post_json(self.url, fields, headers=self._headers)
         else:
-            response = _post(
-                self._client, self.url, self.timeout, headers=self._headers, data=fields
-            )
+            response = self._client.post_form(self.url, fields, headers=self._headers)
         if not response.is_success:
             raise http_failure(response)
-        body = _dict(_json(response))
+        body = _dict(response.json())
         status = _get(body, "status")
         if status is False:
             raise gateway_refusal(body)
@@ -211,28 +205,15 @@ def waha_id(value: object) -> str | None:
     return serialized if isinstance(serialized, str) and serialized else None
 
 
-def http_failure(response: httpx.Response) -> SendFailure:
-    status = response.status_code
+def http_failure(response: HttpAnswer) -> SendFailure:
+    status = response.status
     code = f"http_{status}"
     detail = _detail(response)
     if status in {408, 425, 429} or status >= 500:
-        return SendFailure(
-            code, detail, retry_after=retry_after(response.headers.get("Retry-After"))
-        )
+        return SendFailure(code, detail, retry_after=response.retry_after())
     if status in {401, 403, 404}:  # a wrong token, key, session or URL: the settings
         return SendFailure(code, detail, retry_after=CONFIG_RETRY_AFTER)
     return SendFailure(code, detail, permanent=True)
-
-
-def _post(
-    client: httpx.Client, url: str, timeout: float, *, headers: Mapping[str, str], **body: Any
-) -> httpx.Response:
-    try:
-        return client.post(url, headers=headers, timeout=timeout, **body)
-    except httpx.TimeoutException as exc:
-        raise SendFailure("timeout", str(exc) or type(exc).__name__) from exc
-    except httpx.HTTPError as exc:
-        raise SendFailure("connection", str(exc) or type(exc).__name__) from exc
 
 
 # --- Webhooks ------------------------------------------------------------------------------
@@ -448,25 +429,18 @@ def _text(value: object) -> str:
     return ""
 
 
-def _detail(response: httpx.Response) -> str:
-    body = _json(response)
+def _detail(response: HttpAnswer) -> str:
+    body = response.json()
     if isinstance(body, dict):
         for key in ("message", "error", "reason", "detail"):
             value = body.get(key)
             if isinstance(value, str) and value:
                 return value
-    return response.text[:200] or response.reason_phrase
+    return response.text[:200] or response.reason
 
 
 def _digits(text: str) -> str:
     return "".join(ch for ch in text if ch.isdigit())
-
-
-def _json(response: httpx.Response) -> object:
-    try:
-        return response.json()
-    except ValueError:
-        return None
 
 
 def _dict(value: object) -> dict[str, Any]:

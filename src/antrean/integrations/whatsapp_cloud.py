@@ -14,8 +14,6 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-import httpx
-
 from antrean.domain.notifications import (
     DELIVERY_FAILED,
     DELIVERY_ORDER,
@@ -28,7 +26,7 @@ from antrean.domain.notifications import (
     StatusReport,
     TemplateCall,
 )
-from antrean.integrations.retry_after import retry_after
+from antrean.integrations.http_post import HttpAnswer, HttpPoster
 
 TRANSPORT = "whatsapp_cloud"
 
@@ -72,7 +70,7 @@ class PhoneParser(Protocol):
 
 class CloudApiChannel:
     """Sends through one business phone number of the Cloud API. One HTTP client, kept alive
-    and shared by the worker's threads (httpx clients are thread-safe)."""
+    and shared by the worker's threads."""
 
     transport = TRANSPORT
     medium = Medium.WHATSAPP
@@ -85,26 +83,18 @@ class CloudApiChannel:
         phone_number_id: str,
         access_token: str,
         timeout: float = 10.0,
-        client: httpx.Client | None = None,
+        client: HttpPoster | None = None,
     ) -> None:
         self.url = f"{base_url.rstrip('/')}/{api_version}/{phone_number_id}/messages"
         self.timeout = timeout
         self._headers = {"Authorization": f"Bearer {access_token}"}
         self._owns_client = client is None
-        self._client = client if client is not None else httpx.Client(timeout=timeout)
+        self._client = client if client is not None else HttpPoster(timeout=timeout)
 
     def send(self, message: OutgoingMessage) -> Receipt:
-        payload = self.payload(message)
-        try:
-            response = self._client.post(
-                self.url, json=payload, headers=self._headers, timeout=self.timeout
-            )
-        except httpx.TimeoutException as exc:
-            raise SendFailure("timeout", str(exc) or type(exc).__name__) from exc
-        except httpx.HTTPError as exc:
-            raise SendFailure("connection", str(exc) or type(exc).__name__) from exc
+        response = self._client.post_json(self.url, self.payload(message), headers=self._headers)
         if response.is_success:
-            return Receipt(provider_id=_message_id(_json(response)))
+            return Receipt(provider_id=_message_id(response.json()))
         raise graph_failure(response)
 
     def payload(self, message: OutgoingMessage) -> dict[str, Any]:
@@ -189,18 +179,18 @@ def buttons_object(text: str, buttons: tuple[Button, ...]) -> dict[str, Any]:
     }
 
 
-def graph_failure(response: httpx.Response) -> SendFailure:
+def graph_failure(response: HttpAnswer) -> SendFailure:
     """What a Graph API error means for the message: never again, later, or later after a
     pause."""
-    error = _dict(_dict(_json(response)).get("error"))
+    error = _dict(_dict(response.json()).get("error"))
     code = error.get("code")
-    detail = str(error.get("message") or response.reason_phrase or "")
+    detail = str(error.get("message") or response.reason or "")
     details = _dict(error.get("error_data")).get("details")
     if isinstance(details, str) and details:
         detail = f"{detail} ({details})"
-    header_wait = retry_after(response.headers.get("Retry-After"))
+    header_wait = response.retry_after()
     if not isinstance(code, int) or isinstance(code, bool):
-        status = response.status_code
+        status = response.status
         if status == 429 or status >= 500 or status == 408:
             return SendFailure(f"http_{status}", detail, retry_after=header_wait)
         if status in {401, 403}:
@@ -213,7 +203,7 @@ def graph_failure(response: httpx.Response) -> SendFailure:
         return SendFailure(name, detail, retry_after=CONFIG_RETRY_AFTER)
     if code in RATE_LIMITS:
         return SendFailure(name, detail, retry_after=max(RATE_LIMITS[code], header_wait or 0.0))
-    if code in TRANSIENT_CODES or response.status_code >= 500 or response.status_code == 429:
+    if code in TRANSIENT_CODES or response.status >= 500 or response.status == 429:
         return SendFailure(name, detail, retry_after=header_wait)
     # Any other 4xx (template missing or its parameters wrong, an unsupported number...) is a
     # request WhatsApp will refuse again: the message moves on to the next channel.
@@ -367,13 +357,6 @@ def _template_text(value: str) -> str:
 
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _json(response: httpx.Response) -> object:
-    try:
-        return response.json()
-    except ValueError:
-        return None
 
 
 def _dict(value: object) -> dict[str, Any]:

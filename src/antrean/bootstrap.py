@@ -200,33 +200,9 @@ def build_channels(settings: Settings) -> list[Channel]:
             )
         )
     elif s.whatsapp == "gateway":
-        found.append(
-            HttpGatewayChannel(
-                url=s.wa_gateway_url,
-                token=s.wa_gateway_token or None,
-                token_header=s.wa_gateway_token_header,
-                body_format=s.wa_gateway_format,
-                target_field=s.wa_gateway_target_field,
-                message_field=s.wa_gateway_message_field,
-                number_format=s.wa_gateway_number_format,
-                timeout=timeout,
-            )
-        )
+        found.append(_http_gateway(s, "wa_gateway"))
     if s.sms == "gateway":
-        found.append(
-            HttpGatewayChannel(
-                url=s.sms_gateway_url,
-                token=s.sms_gateway_token or None,
-                token_header=s.sms_gateway_token_header,
-                body_format=s.sms_gateway_format,
-                target_field=s.sms_gateway_target_field,
-                message_field=s.sms_gateway_message_field,
-                number_format=s.sms_gateway_number_format,
-                medium=Medium.SMS,
-                transport="sms",
-                timeout=timeout,
-            )
-        )
+        found.append(_http_gateway(s, "sms_gateway", medium=Medium.SMS, transport="sms"))
     if s.email == "smtp":
         found.append(
             SmtpChannel(
@@ -240,6 +216,25 @@ def build_channels(settings: Settings) -> list[Channel]:
             )
         )
     return found
+
+
+def _http_gateway(settings: Settings, prefix: str, **extra: Any) -> HttpGatewayChannel:
+    """A WhatsApp or SMS gateway from its group of settings (`wa_gateway_*`, `sms_gateway_*`)."""
+
+    def setting(name: str) -> Any:
+        return getattr(settings, f"{prefix}_{name}")
+
+    return HttpGatewayChannel(
+        url=setting("url"),
+        token=setting("token") or None,
+        token_header=setting("token_header"),
+        body_format=setting("format"),
+        target_field=setting("target_field"),
+        message_field=setting("message_field"),
+        number_format=setting("number_format"),
+        timeout=settings.channel_timeout_seconds,
+        **extra,
+    )
 
 
 def build_deliverer(container: Container, channels: list[Channel] | None = None) -> Deliverer:
@@ -295,15 +290,20 @@ class MessageWorker:
         """Until `stop` is set: `worker_lanes` rounds at a time, so one batch is read or
         recorded in the database while another is being sent (one patient's messages still
         go one at a time, in order: the claim sees to that). This thread also runs the jobs."""
+        self._in_lanes(lambda n: self._lane(jobs=n == 0))
+
+    def _in_lanes(self, lane: Callable[[int], None]) -> None:
+        """`lane(n)` for each of the `worker_lanes` lanes: lane 0 on this thread, the others on
+        threads of their own; returns when all have."""
         others = [
-            threading.Thread(target=self._lane, name=f"antrean-worker-{n}", daemon=True)
+            threading.Thread(target=lane, args=(n,), name=f"antrean-worker-{n}", daemon=True)
             for n in range(1, self.container.settings.worker_lanes)
         ]
-        for lane in others:
-            lane.start()
-        self._lane(jobs=True)
-        for lane in others:
-            lane.join(timeout=30)
+        for thread in others:
+            thread.start()
+        lane(0)
+        for thread in others:
+            thread.join()
 
     def _lane(self, jobs: bool = False) -> None:
         idle = self.container.settings.worker_idle_seconds
@@ -325,17 +325,13 @@ class MessageWorker:
         were handled (for benchmarks and tests; the jobs do not run)."""
         counts: list[int] = []
 
-        def lane() -> None:
+        def lane(_: int) -> None:
             handled = 0
             while done := self.deliverer.run_once():
                 handled += done
             counts.append(handled)
 
-        lanes = [threading.Thread(target=lane) for _ in range(self.container.settings.worker_lanes)]
-        for thread in lanes:
-            thread.start()
-        for thread in lanes:
-            thread.join()
+        self._in_lanes(lane)
         return sum(counts)
 
     def start(self) -> MessageWorker:

@@ -12,7 +12,13 @@ from rich.progress import Progress
 from antrean.bootstrap import Container
 from antrean.config import DEMO_ACCOUNTS
 from antrean.domain.booking import BookingDraft
-from antrean.domain.catalog import ClinicDraft, DoctorDraft, OpeningHours, ServiceDraft
+from antrean.domain.catalog import (
+    ClinicDraft,
+    DoctorDraft,
+    FacilityPatch,
+    OpeningHours,
+    ServiceDraft,
+)
 from antrean.domain.devices import DeviceKind, DeviceLinkDraft
 from antrean.domain.errors import AntreanError
 from antrean.domain.identity import Actor, Role, StaffAccountDraft, User
@@ -141,6 +147,10 @@ CITIES = ["Jakarta Selatan", "Bandung", "Surabaya", "Depok", "Bekasi", "Tangeran
 STAFF_NAMES = {"admin": "Admin Klinik", "operator": "Petugas Pendaftaran"}
 
 
+DEMO_ADDRESS = "Jl. Cempaka Putih Raya No. 45, Jakarta Pusat 10510"
+DEMO_PHONE = "021 4280 1234"
+
+
 def load_demo(container: Container, *, patients: int, force: bool, console: Console) -> None:
     uow = container.uow
     admin = container.system()
@@ -153,6 +163,12 @@ def load_demo(container: Container, *, patients: int, force: bool, console: Cons
         return
     rng = random.Random(20261122)
     policy = container.policy
+    # Booking confirmations carry the facility's address and phone: the demo has both.
+    catalog.update_facility(
+        uow(),
+        actor=admin,
+        patch=FacilityPatch(address=DEMO_ADDRESS, phone=DEMO_PHONE),
+    )
     clinic_ids = _clinics(container, admin)
     doctor_ids = _doctors(container, admin, clinic_ids)
     today = container.clock.now().astimezone(policy.time_zone).date()

@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 from rich.console import Console
 
-from antrean.demo import load_demo
+from antrean.demo import DEMO_ADDRESS, DEMO_PHONE, load_demo
 from antrean.domain.queue import WalkInDraft
 from antrean.services import catalog, queue
 from tests.integration.conftest import JKT
@@ -34,6 +34,16 @@ def test_the_demo_has_a_clinic_open_late_at_night(container):
             walk_in=WalkInDraft(clinic_id=igd.id, name="Budi", birth_date=date(1980, 1, 1)),
         )
         assert issued.ticket.label.startswith("G-")
+
+
+def test_the_demo_facility_has_the_address_and_phone_its_confirmations_carry(container):
+    load_demo(container, patients=3, force=False, console=Console(file=io.StringIO()))
+    facility = catalog.get_facility(container.uow(), actor=container.anonymous())
+    assert (facility.address, facility.phone) == (DEMO_ADDRESS, DEMO_PHONE)
+    # Loading it again over an existing clinic changes nothing and does not fail.
+    load_demo(container, patients=3, force=False, console=Console(file=io.StringIO()))
+    again = catalog.get_facility(container.uow(), actor=container.anonymous())
+    assert again == facility
 
 
 def test_the_api_docs_need_no_internet(api):

@@ -154,6 +154,10 @@ def create_database(
     return Database(engine=engine)
 
 
+# Page cache per connection (SQLite's default is 2 MiB): the indexes a booking touches stay
+# in memory as the database grows. Taken as pages are read, not up front.
+SQLITE_CACHE_KIB = 32 * 1024
+
 _BEGIN = {mode: f"BEGIN {mode}" for mode in ("DEFERRED", "IMMEDIATE")}
 
 
@@ -181,6 +185,7 @@ def _sqlite(url: str, synchronous: str, busy_timeout_ms: int, echo: bool) -> Dat
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

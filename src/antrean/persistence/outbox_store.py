@@ -97,6 +97,10 @@ _INSERT = {
     "sqlite": _insert_ignoring_repeats(sqlite),
     "postgresql": _insert_ignoring_repeats(postgresql),
 }
+# Most messages have no dedupe key and need no conflict clause (cheaper on SQLite).
+_INSERT_PLAIN = Prepared(
+    insert(_O).values({name: bindparam(name, type_=_O.c[name].type) for name in DRAFT_COLUMNS})
+)
 
 _COLUMNS = tuple(
     _O.c[name]
@@ -214,7 +218,10 @@ class SqlOutbox(Repository):
             self.add_values(draft_values(draft, now))
 
     def add_values(self, values: dict[str, Any]) -> None:
-        _INSERT[self.conn.dialect.name].run(self.conn, values)
+        if values["dedupe_key"] is None:
+            _INSERT_PLAIN.run(self.conn, values)
+        else:
+            _INSERT[self.conn.dialect.name].run(self.conn, values)
 
     def _first_of_its_key(self, now: datetime) -> Any:
         """The message is the first of its order key still to go: no earlier unfinished message

@@ -156,6 +156,7 @@ class Deliverer:
         rng: random.Random | None = None,
     ) -> None:
         self._uows = uow_factory
+        self._clock = uow_factory().clock  # every unit of work shares the one clock
         self.channels = {c.medium: c for c in channels}
         self.rules = rules
         self._formats = formats
@@ -425,7 +426,7 @@ class Deliverer:
         )
 
     def _now(self) -> datetime:
-        return self._uows().clock.now()
+        return self._clock.now()
 
 
 def _claim(m: Message) -> datetime:

@@ -1,12 +1,18 @@
 """Booking throughput on a live server, against the same server's /healthz in the same run.
 
     python bench/booking.py --db sqlite|postgresql [--workers N] [--duration 10] [--connections 64]
+    python bench/booking.py --db sqlite|postgresql --messages-cost [--rounds 4]
 
 Seeds a facility with more free places than the run can take, starts uvicorn with the real app,
 and drives it with wrk (a C load generator, so it is not the bottleneck). Each request books a
 distinct free place for a distinct patient; five requests share each slot, so they also contend.
 Prints bookings/s, p50/p99 latency, /healthz requests/s and the ratio, then checks the database:
 zero errors, zero overbooking, every successful booking stored exactly once.
+
+With --messages-cost: the same load against servers with messages on and off (the booking
+confirmation written to the outbox in the booking's transaction, or not), in the order on, off,
+off, on, ... each on a fresh database; the cost of the outbox row is the difference of the mean
+bookings/s. The embedded message worker is off in both, so only the writing is measured.
 """
 
 from __future__ import annotations
@@ -184,39 +190,64 @@ def main() -> int:
     parser.add_argument("--doctors", type=int, default=10)
     parser.add_argument("--patients", type=int, default=80_000)
     parser.add_argument("--sqlite-synchronous", default="FULL")
+    parser.add_argument("--messages-cost", action="store_true")
+    parser.add_argument("--rounds", type=int, default=4, help="--messages-cost: runs (even)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed (Debian package 'wrk')", file=sys.stderr)
         return 2
+    if args.messages_cost:
+        return _messages_cost(args)
     with scratch_database(args.db) as (url, workdir):
         return _run(args, url, workdir)
 
 
+def _messages_cost(args: argparse.Namespace) -> int:
+    rates: dict[bool, list[float]] = {True: [], False: []}
+    for n in range(args.rounds):
+        on = (n // 2) % 2 == n % 2  # on, off, off, on, on, off, ...
+        with scratch_database(args.db) as (url, workdir):
+            seeded = seed(url, workdir, args.doctors, args.patients)
+            env = {
+                "ANTREAN_SQLITE_SYNCHRONOUS": args.sqlite_synchronous,
+                "ANTREAN_MESSAGES": "true" if on else "false",
+                "ANTREAN_EMBEDDED_WORKER": "false",
+            }
+            book, facts, healthy = _load(args, url, workdir, env, seeded)
+            if not healthy:
+                print(f"FAILED: {book} {facts}")
+                return 1
+            with create_engine(url).connect() as conn:
+                messages = conn.execute(
+                    select(func.count()).select_from(t.outbox_message)
+                ).scalar_one()
+            if messages != (facts["appointments"] if on else 0):
+                print(f"FAILED: {messages} messages for {facts['appointments']} bookings")
+                return 1
+            rates[on].append(book["rps"])
+            print(
+                f"messages {'on ' if on else 'off'}: {book['rps']:.0f} bookings/s, "
+                f"p50 {book['p50_ms']:.1f} ms, p99 {book['p99_ms']:.1f} ms, "
+                f"{messages} messages",
+                flush=True,
+            )
+    on_rate, off_rate = (sum(rates[k]) / len(rates[k]) for k in (True, False))
+    print(
+        f"\n== outbox cost over HTTP: {args.db}, {args.workers} server process(es), "
+        f"{args.connections} connections, {args.duration}s a run ==\n"
+        f"bookings/s with messages {on_rate:.0f}, without {off_rate:.0f} "
+        f"(means of {len(rates[True])} runs each); "
+        f"cost {(off_rate - on_rate) / off_rate * 100:.1f}%"
+    )
+    return 0
+
+
 def _run(args: argparse.Namespace, url: str, workdir: Path) -> int:
     print(f"seeding {args.db} ...", flush=True)
-    slot_ids, patient0 = seed(url, workdir, args.doctors, args.patients)
-    places = min(len(slot_ids) * CAPACITY, args.patients)
+    seeded = seed(url, workdir, args.doctors, args.patients)
     env = {"ANTREAN_SQLITE_SYNCHRONOUS": args.sqlite_synchronous}
-    with running_server(url, workdir, secret=SECRET, workers=args.workers, extra_env=env) as base:
-        token = httpx.post(
-            f"{base}/api/v1/auth/token", data={"username": "bench", "password": "bench-password"}
-        ).json()
-        script = workdir / "book.lua"
-        script.write_text(
-            LUA
-            % {
-                "slots": ",".join(map(str, slot_ids[: places // CAPACITY])),
-                "capacity": CAPACITY,
-                "patient0": patient0,
-                "threads": args.threads,
-                "token": token["access_token"],
-            }
-        )
-        common = {"connections": args.connections, "threads": args.threads}
-        wrk(f"{base}/healthz", duration=2, script=None, **common)  # warm-up
-        book = wrk(base, duration=args.duration, script=script, **common)
-        health = wrk(f"{base}/healthz", duration=args.duration, script=None, **common)
-    facts = verify(url)
+    book, facts, healthy = _load(args, url, workdir, env, seeded, health_too=True)
+    health = book["health"]
     ratio = book["rps"] / health["rps"]
     print(
         f"\n== booking benchmark: {args.db}, {args.workers} server process(es), "
@@ -239,6 +270,44 @@ def _run(args: argparse.Namespace, url: str, workdir: Path) -> int:
         f"database    appointments {facts['appointments']}, booked places "
         f"{facts['booked_places']}, overbooked slots {facts['overbooked_slots']}"
     )
+    print("check       " + ("OK: zero errors, zero overbooking" if healthy else "FAILED"))
+    return 0 if healthy else 1
+
+
+def _load(
+    args: argparse.Namespace,
+    url: str,
+    workdir: Path,
+    env: dict[str, str],
+    seeded: tuple[list[int], int],
+    *,
+    health_too: bool = False,
+) -> tuple[dict, dict[str, int], bool]:
+    """Bookings against a server on the seeded database (and /healthz after, if asked); the
+    wrk figures, the database's facts, and whether they add up."""
+    slot_ids, patient0 = seeded
+    places = min(len(slot_ids) * CAPACITY, args.patients)
+    with running_server(url, workdir, secret=SECRET, workers=args.workers, extra_env=env) as base:
+        token = httpx.post(
+            f"{base}/api/v1/auth/token", data={"username": "bench", "password": "bench-password"}
+        ).json()
+        script = workdir / "book.lua"
+        script.write_text(
+            LUA
+            % {
+                "slots": ",".join(map(str, slot_ids[: places // CAPACITY])),
+                "capacity": CAPACITY,
+                "patient0": patient0,
+                "threads": args.threads,
+                "token": token["access_token"],
+            }
+        )
+        common = {"connections": args.connections, "threads": args.threads}
+        wrk(f"{base}/healthz", duration=2, script=None, **common)  # warm-up
+        book = wrk(base, duration=args.duration, script=script, **common)
+        if health_too:
+            book["health"] = wrk(f"{base}/healthz", duration=args.duration, script=None, **common)
+    facts = verify(url)
     # wrk stops counting at the deadline while up to one request per connection is still in
     # flight; the server finishes those, so the database may hold a few more than wrk saw.
     in_flight = facts["appointments"] - (book.get("ok") or 0)
@@ -248,8 +317,7 @@ def _run(args: argparse.Namespace, url: str, workdir: Path) -> int:
         and facts["appointments"] == facts["booked_places"]
         and 0 <= in_flight <= args.connections
     )
-    print("check       " + ("OK: zero errors, zero overbooking" if healthy else "FAILED"))
-    return 0 if healthy else 1
+    return book, facts, healthy
 
 
 if __name__ == "__main__":

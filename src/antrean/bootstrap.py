@@ -21,7 +21,7 @@ import anyio.to_thread
 from antrean.config import Settings, resolve_secret
 from antrean.domain.booking import BookingPolicy
 from antrean.domain.common import Clock, SystemClock
-from antrean.domain.identity import Actor
+from antrean.domain.identity import Actor, SignInRules
 from antrean.domain.notifications import Medium, QuietHours
 from antrean.domain.queue import QueuePolicy
 from antrean.integrations.email import SmtpChannel
@@ -57,6 +57,7 @@ class Container:
     phones: PhonenumbersParser
     policy: BookingPolicy
     queue_policy: QueuePolicy
+    sign_in_rules: SignInRules
     broadcaster: Broadcaster
     bus: EventBus
     inline_db_calls: bool = True
@@ -140,6 +141,7 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Fal
         phones=PhonenumbersParser(),
         policy=settings.booking_policy(),
         queue_policy=settings.queue_policy(),
+        sign_in_rules=settings.sign_in_rules(),
         broadcaster=broadcaster,
         bus=bus,
         inline_db_calls=settings.inline_db_calls,

@@ -55,6 +55,9 @@ def serve(
         "loop": "asyncio",
         "http": NoDelayHttpToolsProtocol,
     }
+    if settings.tls_cert_file is not None:
+        options["ssl_certfile"] = str(settings.tls_cert_file)
+        options["ssl_keyfile"] = str(settings.tls_key_file)
     if count > 1 and sys.platform.startswith("linux"):
         # A listening socket per process, so connections spread evenly (see serve_processes);
         # elsewhere SO_REUSEPORT does not balance, and uvicorn's shared socket is used.

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
 from antrean.domain.booking import BookingPolicy
+from antrean.domain.identity import SignInRules
 from antrean.domain.notifications import Medium, MessageKind, QuietHours, RetryPolicy
 from antrean.domain.queue import QueuePolicy
+from antrean.edge import PRIVATE_NETWORKS, parse_networks
 
 WEAK_SECRETS = {"", "secret", "changeme", "change-me", "dev", "development", "antrean", "password"}
 MIN_SECRET_LENGTH = 32
@@ -59,11 +62,29 @@ class Settings(BaseSettings):
     secret_key: str | None = None
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
     refresh_token_days: int = Field(default=14, ge=1, le=365)
+    # Failed sign-ins (domain.identity.SignInRules): free tries per account name before each
+    # next one waits twice as long, the failures that lock it (until an admin unlocks it or
+    # the lock's minutes pass), and free tries per client address.
+    signin_free_failures: int = Field(default=5, ge=1, le=100)
+    signin_lock_after: int = Field(default=10, ge=2, le=1000)
+    signin_lock_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+    signin_address_free_failures: int = Field(default=20, ge=1, le=10_000)
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
     log_level: str = "info"
+
+    # --- The edge of the server (docs/security.md) -----------------------------------------
+    # TLS: the server speaks HTTPS itself when given a certificate and its key (PEM files).
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    # The largest request body the API and the pages take (XML-RPC and webhooks have their own).
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=100 * 1024 * 1024)
+    # Who may call XML-RPC at /RPC2: networks or addresses, comma-separated, or "any".
+    rpc_networks: str = PRIVATE_NETWORKS
+    # Web origins (https://app.example) whose pages may call the API from a browser.
+    cors_origins: list[str] = Field(default_factory=list)
 
     # --- Messages to patients (docs/messages.md) ------------------------------------------
     # Off: changes queue no messages at all. On with no channel set up, messages are queued and
@@ -128,6 +149,29 @@ class Settings(BaseSettings):
     smtp_password: str = ""
     smtp_sender: str = "klinik@localhost"
     channel_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+
+    @field_validator("rpc_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        parse_networks(value)
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if origin != "*" and not re.fullmatch(r"https?://[^/\s]+", origin):
+                raise ValueError(f"not an origin (scheme://host[:port]): {origin!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("TLS needs both ANTREAN_TLS_CERT_FILE and ANTREAN_TLS_KEY_FILE")
+        for path in (self.tls_cert_file, self.tls_key_file):
+            if path is not None and not path.is_file():
+                raise ValueError(f"TLS file not found: {path}")
+        return self
 
     @field_validator("quiet_hours")
     @classmethod
@@ -218,6 +262,14 @@ class Settings(BaseSettings):
             late_grace=timedelta(minutes=self.queue_late_grace_minutes),
             turn_near_places=self.turn_near_places,
             turn_near_minutes=self.turn_near_minutes,
+        )
+
+    def sign_in_rules(self) -> SignInRules:
+        return SignInRules(
+            free_failures=self.signin_free_failures,
+            lock_after=self.signin_lock_after,
+            lock_minutes=self.signin_lock_minutes,
+            address_free_failures=self.signin_address_free_failures,
         )
 
     def booking_policy(self) -> BookingPolicy:

@@ -11,6 +11,7 @@ from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
@@ -18,6 +19,7 @@ from antrean import __version__
 from antrean.adapters import rest, web, webhooks, xmlrpc
 from antrean.bootstrap import Container, MessageWorker, build
 from antrean.config import Settings
+from antrean.edge import BodyLimit, Edge, parse_networks
 
 DESCRIPTION = """
 Appointment booking and patient queue for clinics and hospitals.
@@ -106,7 +108,31 @@ def create_app(container: Container) -> FastAPI:
     )
     webhooks.install(app)
     web.install(app, container)  # the pages last: their paths are the most general
+    _edge(app, container.settings)
     return app
+
+
+def _edge(app: FastAPI, settings: Settings) -> None:
+    """What every request meets first (the middleware added last runs first): the edge's
+    limits, network rule and headers, then CORS for the allowed origins."""
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Accept-Language", "Idempotency-Key"],
+            expose_headers=["Location", "Retry-After", "ETag"],
+            max_age=600,
+        )
+    app.add_middleware(
+        Edge,
+        limits=[
+            BodyLimit("/RPC2", xmlrpc.MAX_BODY),
+            BodyLimit("/webhooks/", webhooks.MAX_BODY),
+        ],
+        default_limit=settings.max_body_bytes,
+        rpc_networks=parse_networks(settings.rpc_networks),
+    )
 
 
 def create() -> FastAPI:

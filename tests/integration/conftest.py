@@ -110,6 +110,9 @@ def pg_url(pg_database: str) -> str:
     return pg_database
 
 
+LOCAL_CLIENT = ("127.0.0.1", 50000)
+
+
 def make_settings(db_url: str, data_dir: Path, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "database_url": db_url,
@@ -168,7 +171,9 @@ class Api:
 
 @pytest.fixture
 def api(container: Container) -> Iterator[Api]:
-    with TestClient(create_app(container), raise_server_exceptions=False) as client:
+    # A client on this machine, as the clinic's own systems are (XML-RPC answers only those).
+    app = create_app(container)
+    with TestClient(app, raise_server_exceptions=False, client=LOCAL_CLIENT) as client:
         yield Api(client, container)
 
 

@@ -14,6 +14,7 @@ class ErrorKind(StrEnum):
     CONFLICT = "conflict"
     FORBIDDEN = "forbidden"
     UNAUTHORIZED = "unauthorized"
+    TOO_MANY = "too_many"  # slow down: tried too often (`retry_after` seconds in the params)
 
 
 # code -> (kind, Bahasa Indonesia, English). Messages may use {placeholders} filled from params.
@@ -157,6 +158,18 @@ MESSAGES: dict[str, tuple[ErrorKind, str, str]] = {
         ErrorKind.UNAUTHORIZED,
         "Sesi tidak valid atau sudah berakhir. Silakan masuk lagi.",
         "The session is invalid or has expired. Please sign in again.",
+    ),
+    "too_many_attempts": (
+        ErrorKind.TOO_MANY,
+        "Terlalu banyak percobaan masuk yang gagal. Coba lagi dalam {retry_after} detik.",
+        "Too many failed sign-ins. Try again in {retry_after} seconds.",
+    ),
+    "account_locked": (
+        ErrorKind.TOO_MANY,
+        "Akun ini dikunci setelah terlalu banyak percobaan masuk yang gagal. "
+        "Hubungi admin klinik untuk membukanya.",
+        "This account is locked after too many failed sign-ins. "
+        "Ask the clinic's admin to unlock it.",
     ),
     "forbidden": (
         ErrorKind.FORBIDDEN,

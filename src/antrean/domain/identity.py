@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from antrean.domain.errors import AntreanError
@@ -168,3 +171,94 @@ def parse_roles(text: str) -> frozenset[Role]:
 
 def format_roles(roles: frozenset[Role]) -> str:
     return " ".join(sorted(r.value for r in roles))
+
+
+# --- Failed sign-ins -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Throttle:
+    """Failed sign-ins counted under one key (an account name, or a client address)."""
+
+    failures: int
+    last_failure_at: datetime
+    locked_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SignInRules:
+    """How failed sign-ins slow the next ones down.
+
+    Per account name (known or not, so a lock-out tells nothing about which names exist): the
+    first `free_failures` cost nothing; each one after makes the next try wait twice as long
+    as the last (1 s, 2 s, 4 s ... up to `max_wait`); at `lock_after` the account is locked until
+    staff unlock it or `lock_minutes` pass. Per client address the same waits start after
+    `address_free_failures`, for guesses spread over many names; an address is never locked.
+    Failures `forget_after` apart start the count again."""
+
+    free_failures: int = 5
+    lock_after: int = 10
+    lock_minutes: int = 60
+    address_free_failures: int = 20
+    max_wait: timedelta = timedelta(minutes=15)
+    forget_after: timedelta = timedelta(minutes=15)
+
+    def refusal(
+        self, throttle: Throttle | None, now: datetime, *, account: bool
+    ) -> AntreanError | None:
+        """Why a sign-in under this key may not be tried now, or None."""
+        if throttle is None:
+            return None
+        if throttle.locked_at is not None:
+            until = throttle.locked_at + timedelta(minutes=self.lock_minutes)
+            if now < until:
+                return AntreanError("account_locked", retry_after=_seconds(until - now))
+            return None  # the lock ran out
+        if now - throttle.last_failure_at >= self.forget_after:
+            return None
+        free = self.free_failures if account else self.address_free_failures
+        if throttle.failures < free:
+            return None
+        wait = min(timedelta(seconds=2 ** min(throttle.failures - free, 30)), self.max_wait)
+        ready = throttle.last_failure_at + wait
+        if now < ready:
+            return AntreanError("too_many_attempts", retry_after=_seconds(ready - now))
+        return None
+
+    def after_failure(self, throttle: Throttle | None, now: datetime, *, account: bool) -> Throttle:
+        if throttle is None or (
+            throttle.locked_at is None and now - throttle.last_failure_at >= self.forget_after
+        ):
+            failures = 1
+        else:
+            failures = throttle.failures + 1
+        locked = throttle.locked_at if throttle is not None else None
+        if account and locked is None and failures >= self.lock_after:
+            locked = now
+        elif locked is not None and now >= locked + timedelta(minutes=self.lock_minutes):
+            locked, failures = None, 1  # the lock ran out: counting starts again
+        return Throttle(failures=failures, last_failure_at=now, locked_at=locked)
+
+
+def _seconds(wait: timedelta) -> int:
+    return max(1, math.ceil(wait.total_seconds()))
+
+
+def account_key(username: str) -> str:
+    return f"account:{username}"
+
+
+def address_key(address: str | None) -> str | None:
+    """The key for a client address: an IPv6 address by its /64 (one home or office gets a
+    whole /64, so single addresses would be free to rotate); None when it is unknown."""
+    if not address:
+        return None
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return f"address:{ip.ipv4_mapped}"
+        return f"address:{ipaddress.IPv6Network((ip, 64), strict=False)}"
+    return f"address:{ip}"

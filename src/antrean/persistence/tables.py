@@ -266,6 +266,22 @@ refresh_token = Table(
     Column("expires_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
+    # The tokens one sign-in led to, each rotated into the next: one reused after it was
+    # rotated (stolen and used twice) revokes them all. None for tokens made before 0009.
+    Column("family", String(32), nullable=True, index=True),
+    Column("revoked_reason", String(10), nullable=True),
+)
+
+# Failed sign-ins, counted per account name (`account:<username>`, known or not) and per client
+# address (`address:<ip or /64>`): growing waits, and a lock-out of the account that staff lift.
+sign_in_throttle = Table(
+    "sign_in_throttle",
+    metadata,
+    Column("facility_id", Id, primary_key=True),
+    Column("key", String(120), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_failure_at", UTCDateTime, nullable=False),
+    Column("locked_at", UTCDateTime, nullable=True),
 )
 
 # Display boards and kiosks, each opened by a secret link (stored as its SHA-256 digest).

@@ -32,7 +32,7 @@ from antrean.persistence.schedule_store import SqlSchedules
 from antrean.persistence.sequence_store import SqlSequences
 from antrean.persistence.slot_store import SqlSlots
 from antrean.persistence.ticket_store import SqlTickets
-from antrean.persistence.user_store import SqlUsers
+from antrean.persistence.user_store import SqlSignIns, SqlUsers
 
 
 def _begin(db: Database, *, write: bool) -> tuple[Connection, Any]:
@@ -150,6 +150,7 @@ class SqlUnitOfWork:
         self.patients = SqlPatients(conn)
         self.appointments = SqlAppointments(conn)
         self.users = SqlUsers(conn)
+        self.sign_ins = SqlSignIns(conn)
         self.idempotency = SqlIdempotency(conn)
         self.sequences = SqlSequences(conn)
         self.facilities = SqlFacilities(conn)

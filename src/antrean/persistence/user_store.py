@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from antrean.domain.common import Page
-from antrean.domain.identity import Role, User, format_roles, parse_roles
+from antrean.domain.identity import Role, Throttle, User, format_roles, parse_roles
 from antrean.persistence import tables as t
 from antrean.persistence.rows import Repository
 from antrean.services.ports import RefreshTokenRow
@@ -86,14 +88,22 @@ class SqlUsers(Repository):
         ).scalars()
         return sum(1 for roles in rows if Role.ADMIN in parse_roles(roles))
 
-    def revoke_all_refresh_tokens(self, user_id: int, at: datetime) -> None:
+    def revoke_all_refresh_tokens(self, user_id: int, at: datetime, reason: str) -> None:
         r = t.refresh_token
         self.conn.execute(
-            update(r).where(r.c.user_id == user_id, r.c.revoked_at.is_(None)).values(revoked_at=at)
+            update(r)
+            .where(r.c.user_id == user_id, r.c.revoked_at.is_(None))
+            .values(revoked_at=at, revoked_reason=reason)
         )
 
     def add_refresh_token(
-        self, facility_id: int, user_id: int, token_hash: str, expires_at: datetime, at: datetime
+        self,
+        facility_id: int,
+        user_id: int,
+        token_hash: str,
+        expires_at: datetime,
+        at: datetime,
+        family: str,
     ) -> None:
         self.conn.execute(
             insert(t.refresh_token).values(
@@ -102,21 +112,86 @@ class SqlUsers(Repository):
                 token_hash=token_hash,
                 expires_at=expires_at,
                 created_at=at,
+                family=family,
             )
         )
 
     def get_refresh_token(self, token_hash: str) -> RefreshTokenRow | None:
         r = t.refresh_token
         row = self.conn.execute(
-            select(r.c.id, r.c.user_id, r.c.expires_at, r.c.revoked_at).where(
-                r.c.token_hash == token_hash
-            )
+            select(
+                r.c.id, r.c.user_id, r.c.expires_at, r.c.revoked_at, r.c.family, r.c.revoked_reason
+            ).where(r.c.token_hash == token_hash)
         ).first()
         return RefreshTokenRow(*row) if row else None
 
-    def revoke_refresh_token(self, token_id: int, at: datetime) -> bool:
+    def revoke_refresh_token(self, token_id: int, at: datetime, reason: str) -> bool:
         r = t.refresh_token
         result = self.conn.execute(
-            update(r).where(r.c.id == token_id, r.c.revoked_at.is_(None)).values(revoked_at=at)
+            update(r)
+            .where(r.c.id == token_id, r.c.revoked_at.is_(None))
+            .values(revoked_at=at, revoked_reason=reason)
         )
         return result.rowcount == 1
+
+    def revoke_family(self, family: str, at: datetime, reason: str) -> int:
+        r = t.refresh_token
+        result = self.conn.execute(
+            update(r)
+            .where(r.c.family == family, r.c.revoked_at.is_(None))
+            .values(revoked_at=at, revoked_reason=reason)
+        )
+        return result.rowcount
+
+
+class SqlSignIns(Repository):
+    """Failed sign-ins per key."""
+
+    def get_many(self, facility_id: int, keys: Sequence[str]) -> dict[str, Throttle]:
+        s = t.sign_in_throttle
+        rows = self.conn.execute(
+            select(s.c.key, s.c.failures, s.c.last_failure_at, s.c.locked_at).where(
+                s.c.facility_id == facility_id, s.c.key.in_(list(keys))
+            )
+        )
+        return {key: Throttle(failures, last, locked) for key, failures, last, locked in rows}
+
+    def record_failure(
+        self, facility_id: int, key: str, count: Callable[[Throttle | None], Throttle]
+    ) -> Throttle:
+        s = t.sign_in_throttle
+        where = (s.c.facility_id == facility_id, s.c.key == key)
+        row = self.conn.execute(
+            select(s.c.failures, s.c.last_failure_at, s.c.locked_at).where(*where).with_for_update()
+        ).first()
+        found = Throttle(*row) if row else None
+        new = count(found)
+        values = {
+            "failures": new.failures,
+            "last_failure_at": new.last_failure_at,
+            "locked_at": new.locked_at,
+        }
+        if found is None:
+            try:
+                with self.conn.begin_nested():
+                    self.conn.execute(insert(s).values(facility_id=facility_id, key=key, **values))
+                return new
+            except IntegrityError:  # another failure under this key came first: count on it
+                return self.record_failure(facility_id, key, count)
+        self.conn.execute(update(s).where(*where).values(**values))
+        return new
+
+    def clear(self, facility_id: int, key: str) -> None:
+        s = t.sign_in_throttle
+        self.conn.execute(delete(s).where(s.c.facility_id == facility_id, s.c.key == key))
+
+    def locked(self, facility_id: int, prefix: str) -> dict[str, datetime]:
+        s = t.sign_in_throttle
+        rows = self.conn.execute(
+            select(s.c.key, s.c.locked_at).where(
+                s.c.facility_id == facility_id,
+                s.c.locked_at.is_not(None),
+                s.c.key.startswith(prefix, autoescape=True),
+            )
+        )
+        return {key: at for key, at in rows}

@@ -4,6 +4,7 @@ passwords. Password hashes are made before any transaction opens (they cost CPU,
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from antrean.domain.booking import BookingPolicy
 from antrean.domain.common import Page, checked_page
@@ -20,8 +21,10 @@ from antrean.domain.fields import (
 from antrean.domain.identity import (
     Actor,
     Role,
+    SignInRules,
     StaffAccountDraft,
     User,
+    account_key,
     account_roles,
     check_password_strength,
     normalize_username,
@@ -30,7 +33,7 @@ from antrean.domain.patients import PatientDraft
 from antrean.services.access import SIGNED_IN, allow
 from antrean.services.catalog import find_doctor
 from antrean.services.patients import new_patient, to_e164
-from antrean.services.ports import UniqueViolation, UnitOfWork
+from antrean.services.ports import ENDED, UniqueViolation, UnitOfWork
 from antrean.services.providers import PasswordHasher, PhoneNumbers
 
 MAX_PAGE_SIZE = 200
@@ -188,7 +191,7 @@ def update_user(uow: UnitOfWork, *, actor: Actor, user_id: int, patch: AccountPa
         _keep_an_admin(uow, before, after)
         uow.users.save(after)
         if not after.active:
-            uow.users.revoke_all_refresh_tokens(after.id, uow.clock.now())
+            uow.users.revoke_all_refresh_tokens(after.id, uow.clock.now(), ENDED)
         uow.commit()
     return after
 
@@ -203,8 +206,34 @@ def reset_password(
     with uow(write=True):
         user = _user_of_facility(uow, actor, user_id)
         uow.users.save(replace(user, password_hash=password_hash))
-        uow.users.revoke_all_refresh_tokens(user.id, uow.clock.now())
+        uow.users.revoke_all_refresh_tokens(user.id, uow.clock.now(), ENDED)
+        uow.sign_ins.clear(actor.facility_id, account_key(user.username))  # and unlocked
         uow.commit()
+
+
+@allow(Role.ADMIN)
+def unlock_account(uow: UnitOfWork, *, actor: Actor, user_id: int) -> None:
+    """Lift the lock-out of an account (and forget its failed sign-ins)."""
+    with uow(write=True):
+        user = _user_of_facility(uow, actor, user_id)
+        uow.sign_ins.clear(actor.facility_id, account_key(user.username))
+        uow.commit()
+
+
+@allow(Role.ADMIN)
+def locked_accounts(
+    uow: UnitOfWork, *, actor: Actor, rules: SignInRules = SignInRules()
+) -> dict[str, datetime]:
+    """Account names locked out after failed sign-ins, with when each lock ends."""
+    prefix = account_key("")
+    with uow():
+        now = uow.clock.now()
+        found = uow.sign_ins.locked(actor.facility_id, prefix)
+    ends = {
+        key.removeprefix(prefix): at + timedelta(minutes=rules.lock_minutes)
+        for key, at in found.items()
+    }
+    return {name: end for name, end in ends.items() if end > now}
 
 
 @allow(*SIGNED_IN)
@@ -225,5 +254,5 @@ def change_own_password(
     password_hash = hasher.hash(new_password)
     with uow(write=True):
         uow.users.save(replace(user, password_hash=password_hash))
-        uow.users.revoke_all_refresh_tokens(user.id, uow.clock.now())
+        uow.users.revoke_all_refresh_tokens(user.id, uow.clock.now(), ENDED)
         uow.commit()

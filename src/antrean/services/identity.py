@@ -7,17 +7,27 @@ event loop.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
 
 from antrean.domain.errors import AntreanError
-from antrean.domain.identity import MAX_PASSWORD_LENGTH, Actor, User, normalize_username
+from antrean.domain.identity import (
+    MAX_PASSWORD_LENGTH,
+    Actor,
+    SignInRules,
+    User,
+    account_key,
+    address_key,
+    normalize_username,
+)
 from antrean.services.access import allow
-from antrean.services.ports import UnitOfWork
+from antrean.services.ports import LOGGED_OUT, REUSED, ROTATED, UnitOfWork
 from antrean.services.providers import AccessTokens, PasswordHasher
 
 MAX_TOKEN_LENGTH = 200
+DEFAULT_RULES = SignInRules()
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,12 +43,20 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_tokens(uow: UnitOfWork, tokens: AccessTokens, user: User) -> TokenPair:
-    """A new access token and refresh token for the user, in the caller's transaction."""
+def issue_tokens(
+    uow: UnitOfWork, tokens: AccessTokens, user: User, family: str | None = None
+) -> TokenPair:
+    """A new access token and refresh token for the user, in the caller's transaction: the
+    first of a new family at sign-in, the next of its family when one is rotated."""
     now = uow.clock.now()
     refresh = secrets.token_urlsafe(32)
     uow.users.add_refresh_token(
-        user.facility_id, user.id, digest(refresh), now + tokens.refresh_ttl, now
+        user.facility_id,
+        user.id,
+        digest(refresh),
+        now + tokens.refresh_ttl,
+        now,
+        family or secrets.token_hex(16),
     )
     return TokenPair(
         access_token=tokens.issue(user, now),
@@ -62,18 +80,45 @@ def login(
     tokens: AccessTokens,
     username: str,
     password: str,
+    rules: SignInRules = DEFAULT_RULES,
+    client_address: str | None = None,
 ) -> TokenPair:
     """Sign in with a username and password. A wrong username costs as long as a wrong
-    password, and both answer `invalid_credentials`."""
+    password, and both answer `invalid_credentials`.
+
+    Failed sign-ins are counted per account name and per client address (`SignInRules`):
+    past a few, the next try must wait (`too_many_attempts`, with the seconds), and an account
+    name failed too often is locked (`account_locked`) until an admin unlocks it or the lock
+    runs out. A refused try is refused before the password is checked, so it tells nothing."""
     name = normalize_username(username)  # a name that cannot be one is refused as such
     if not isinstance(password, str) or len(password) > MAX_PASSWORD_LENGTH:
         password = ""
+    keys = {account_key(name): True}
+    by_address = address_key(client_address)
+    if by_address is not None:
+        keys[by_address] = False
     with uow():
+        now = uow.clock.now()
+        throttles = uow.sign_ins.get_many(actor.facility_id, list(keys))
         user = uow.users.get_by_username(name)
+    for key, is_account in keys.items():
+        refusal = rules.refusal(throttles.get(key), now, account=is_account)
+        if refusal is not None:
+            raise refusal
     valid = hasher.verify(user.password_hash if user else None, password)
     if user is None or not valid or not user.active or user.facility_id != actor.facility_id:
+        with uow(write=True):
+            now = uow.clock.now()
+            for key, is_account in keys.items():
+                uow.sign_ins.record_failure(
+                    actor.facility_id,
+                    key,
+                    functools.partial(rules.after_failure, now=now, account=is_account),
+                )
+            uow.commit()
         raise AntreanError("invalid_credentials")
     with uow(write=True):
+        uow.sign_ins.clear(actor.facility_id, account_key(name))
         pair = issue_tokens(uow, tokens, user)
         uow.commit()
     return pair
@@ -83,17 +128,27 @@ def login(
 def refresh_session(
     uow: UnitOfWork, *, actor: Actor, tokens: AccessTokens, refresh_token: str
 ) -> TokenPair:
-    """Trade a refresh token for a new pair. Each refresh token works once (rotation)."""
+    """Trade a refresh token for a new pair. Each refresh token works once (rotation); one
+    used again after it was rotated was copied, so every token of its family is revoked and
+    whoever holds them (the thief, and the patient or staff member) signs in again."""
     hashed = digest(_token_text(refresh_token))
     with uow(write=True):
         row = uow.users.get_refresh_token(hashed)
         now = uow.clock.now()
+        if row is not None and row.revoked_reason == ROTATED and row.family is not None:
+            uow.users.revoke_family(row.family, now, REUSED)
+            uow.commit()
+            raise AntreanError("invalid_token")
         if row is None or row.revoked_at is not None or row.expires_at <= now:
             raise AntreanError("invalid_token")
         user = uow.users.get(row.user_id)
-        if user is None or not user.active or not uow.users.revoke_refresh_token(row.id, now):
+        if (
+            user is None
+            or not user.active
+            or not uow.users.revoke_refresh_token(row.id, now, ROTATED)
+        ):
             raise AntreanError("invalid_token")
-        pair = issue_tokens(uow, tokens, user)
+        pair = issue_tokens(uow, tokens, user, family=row.family)
         uow.commit()
     return pair
 
@@ -121,5 +176,5 @@ def logout(uow: UnitOfWork, *, actor: Actor, refresh_token: str) -> None:
     with uow(write=True):
         row = uow.users.get_refresh_token(hashed)
         if row is not None:
-            uow.users.revoke_refresh_token(row.id, uow.clock.now())
+            uow.users.revoke_refresh_token(row.id, uow.clock.now(), LOGGED_OUT)
         uow.commit()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Protocol
@@ -13,7 +13,7 @@ from antrean.domain.common import Clock, Page
 from antrean.domain.devices import DeviceLink
 from antrean.domain.eta import EwmaServiceTime
 from antrean.domain.events import DomainEvent
-from antrean.domain.identity import User
+from antrean.domain.identity import Throttle, User
 from antrean.domain.notifications import (
     Medium,
     Message,
@@ -108,6 +108,12 @@ class RefreshTokenRow:
     user_id: int
     expires_at: datetime
     revoked_at: datetime | None
+    family: str | None = None  # None: made before families existed
+    revoked_reason: str | None = None
+
+
+# Why a refresh token stopped working (`revoked_reason`).
+ROTATED, LOGGED_OUT, REUSED, ENDED = "rotated", "logout", "reused", "ended"
 
 
 class Catalog(Protocol):
@@ -278,12 +284,38 @@ class Users(Protocol):
         ...
 
     def count_active_admins(self, facility_id: int) -> int: ...
-    def revoke_all_refresh_tokens(self, user_id: int, at: datetime) -> None: ...
+    def revoke_all_refresh_tokens(self, user_id: int, at: datetime, reason: str) -> None: ...
     def add_refresh_token(
-        self, facility_id: int, user_id: int, token_hash: str, expires_at: datetime, at: datetime
+        self,
+        facility_id: int,
+        user_id: int,
+        token_hash: str,
+        expires_at: datetime,
+        at: datetime,
+        family: str,
     ) -> None: ...
     def get_refresh_token(self, token_hash: str) -> RefreshTokenRow | None: ...
-    def revoke_refresh_token(self, token_id: int, at: datetime) -> bool: ...
+    def revoke_refresh_token(self, token_id: int, at: datetime, reason: str) -> bool: ...
+    def revoke_family(self, family: str, at: datetime, reason: str) -> int:
+        """Revoke every token of a family still valid; how many there were."""
+        ...
+
+
+class SignIns(Protocol):
+    """Failed sign-ins per key (`domain.identity.account_key`, `address_key`)."""
+
+    def get_many(self, facility_id: int, keys: Sequence[str]) -> dict[str, Throttle]: ...
+    def record_failure(
+        self, facility_id: int, key: str, count: Callable[[Throttle | None], Throttle]
+    ) -> Throttle:
+        """Store `count(what is stored)` for the key, with the row held until commit (two
+        failures at once both count)."""
+        ...
+
+    def clear(self, facility_id: int, key: str) -> None: ...
+    def locked(self, facility_id: int, prefix: str) -> dict[str, datetime]:
+        """Keys starting with `prefix` that are locked, with when they were locked."""
+        ...
 
 
 class Idempotency(Protocol):
@@ -530,6 +562,7 @@ class UnitOfWork(Protocol):
     patients: Patients
     appointments: Appointments
     users: Users
+    sign_ins: SignIns
     idempotency: Idempotency
     sequences: Sequences
     facilities: Facilities

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
 from antrean.domain.catalog import Facility
 from antrean.domain.common import Page
 from antrean.domain.devices import DeviceLink
-from antrean.domain.identity import Role, User
+from antrean.domain.identity import Role, Throttle, User
 from antrean.services.ports import (
     RefreshTokenRow,
     UniqueViolation,
@@ -50,27 +51,63 @@ class FakeUsers(StorePart):
             if u.facility_id == facility_id and u.active and Role.ADMIN in u.roles
         )
 
-    def revoke_all_refresh_tokens(self, user_id: int, at: datetime) -> None:
+    def revoke_all_refresh_tokens(self, user_id: int, at: datetime, reason: str) -> None:
         for key, row in self.s.refresh.items():
             if row.user_id == user_id and row.revoked_at is None:
-                self.s.refresh[key] = replace(row, revoked_at=at)
+                self.s.refresh[key] = replace(row, revoked_at=at, revoked_reason=reason)
 
     def add_refresh_token(
-        self, facility_id: int, user_id: int, token_hash: str, expires_at: datetime, at: datetime
+        self,
+        facility_id: int,
+        user_id: int,
+        token_hash: str,
+        expires_at: datetime,
+        at: datetime,
+        family: str,
     ) -> None:
         self.s.refresh[token_hash] = RefreshTokenRow(
-            self.s.next_id("refresh"), user_id, expires_at, None
+            self.s.next_id("refresh"), user_id, expires_at, None, family
         )
 
     def get_refresh_token(self, token_hash: str) -> RefreshTokenRow | None:
         return self.s.refresh.get(token_hash)
 
-    def revoke_refresh_token(self, token_id: int, at: datetime) -> bool:
+    def revoke_refresh_token(self, token_id: int, at: datetime, reason: str) -> bool:
         for key, row in self.s.refresh.items():
             if row.id == token_id and row.revoked_at is None:
-                self.s.refresh[key] = replace(row, revoked_at=at)
+                self.s.refresh[key] = replace(row, revoked_at=at, revoked_reason=reason)
                 return True
         return False
+
+    def revoke_family(self, family: str, at: datetime, reason: str) -> int:
+        count = 0
+        for key, row in self.s.refresh.items():
+            if row.family == family and row.revoked_at is None:
+                self.s.refresh[key] = replace(row, revoked_at=at, revoked_reason=reason)
+                count += 1
+        return count
+
+
+class FakeSignIns(StorePart):
+    def get_many(self, facility_id: int, keys: Sequence[str]) -> dict[str, Throttle]:
+        return {k: v for (f, k), v in self.s.sign_ins.items() if f == facility_id and k in keys}
+
+    def record_failure(
+        self, facility_id: int, key: str, count: Callable[[Throttle | None], Throttle]
+    ) -> Throttle:
+        new = count(self.s.sign_ins.get((facility_id, key)))
+        self.s.sign_ins[(facility_id, key)] = new
+        return new
+
+    def clear(self, facility_id: int, key: str) -> None:
+        self.s.sign_ins.pop((facility_id, key), None)
+
+    def locked(self, facility_id: int, prefix: str) -> dict[str, datetime]:
+        return {
+            k: v.locked_at
+            for (f, k), v in self.s.sign_ins.items()
+            if f == facility_id and k.startswith(prefix) and v.locked_at is not None
+        }
 
 
 class FakeIdempotency(StorePart):

@@ -17,6 +17,7 @@ from antrean.testing.fake_accounts import (
     FakeFacilities,
     FakeIdempotency,
     FakeSequences,
+    FakeSignIns,
     FakeUsers,
 )
 from antrean.testing.fake_booking import FakeAppointments, FakePatients, FakeSlots
@@ -49,6 +50,7 @@ class FakeUnitOfWork:
         self.patients = FakePatients(w)
         self.appointments = FakeAppointments(w)
         self.users = FakeUsers(w)
+        self.sign_ins = FakeSignIns(w)
         self.idempotency = FakeIdempotency(w)
         self.sequences = FakeSequences(w)
         self.facilities = FakeFacilities(w)

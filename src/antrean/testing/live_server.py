@@ -43,7 +43,8 @@ def running_server(
     cmd = [sys.executable, "-m", "antrean", "serve", "--host", "127.0.0.1", "--port", str(port)]
     cmd += ["--workers", str(workers)]
     proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+    scheme = "https" if env.get("ANTREAN_TLS_CERT_FILE") else "http"
+    base = f"{scheme}://127.0.0.1:{port}"
     try:
         wait_ready(base, proc)
         yield base
@@ -63,7 +64,8 @@ def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) 
         if proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}")
         try:
-            if httpx.get(f"{base}/readyz", timeout=1.0).status_code == 200:
+            # Readiness only: a test's own self-signed certificate is checked by the test.
+            if httpx.get(f"{base}/readyz", timeout=1.0, verify=False).status_code == 200:
                 return
         except httpx.TransportError:
             pass

@@ -12,7 +12,7 @@ from antrean.domain.catalog import Clinic, Doctor, Facility, Service
 from antrean.domain.devices import DeviceLink
 from antrean.domain.eta import EwmaServiceTime
 from antrean.domain.events import DomainEvent
-from antrean.domain.identity import User
+from antrean.domain.identity import Throttle, User
 from antrean.domain.notifications import Medium, Message, MessageKind, MessageText
 from antrean.domain.patients import Patient
 from antrean.domain.queue import Ticket
@@ -54,6 +54,7 @@ class Store:
     )
     users: dict[int, User] = field(default_factory=dict)
     refresh: dict[str, RefreshTokenRow] = field(default_factory=dict)
+    sign_ins: dict[tuple[int, str], Throttle] = field(default_factory=dict)
     idempotency: dict[tuple[int, str], list[Any]] = field(default_factory=dict)
     sequences: dict[tuple[int, str], int] = field(default_factory=dict)
     tickets: dict[int, Ticket] = field(default_factory=dict)

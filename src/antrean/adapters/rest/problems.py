@@ -47,6 +47,7 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
         (409, "Conflicts with the current state"),
         (413, "The request is too large"),
         (422, "The input is not valid"),
+        (429, "Too many tries: wait the seconds in Retry-After"),
     )
 }
 
@@ -79,6 +80,7 @@ STATUS_BY_KIND = {
     ErrorKind.CONFLICT: 409,
     ErrorKind.FORBIDDEN: 403,
     ErrorKind.UNAUTHORIZED: 401,
+    ErrorKind.TOO_MANY: 429,
 }
 
 _GENERIC = {
@@ -139,7 +141,11 @@ def install(app: FastAPI) -> None:
         extra: dict[str, Any] = {}
         if exc.field is not None:
             extra["errors"] = [{"loc": [exc.field], "msg": message, "type": exc.code}]
-        return problem(request, STATUS_BY_KIND[exc.kind], exc.code, message, **extra)
+        response = problem(request, STATUS_BY_KIND[exc.kind], exc.code, message, **extra)
+        wait = exc.params.get("retry_after")
+        if isinstance(wait, int):
+            response.headers["Retry-After"] = str(wait)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

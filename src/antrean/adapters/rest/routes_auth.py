@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Query
+from fastapi import APIRouter, Depends, Form, Query, Request
 
 from antrean.adapters.rest import deps
 from antrean.adapters.rest.deps import PathId
 from antrean.adapters.rest.schemas import PageOut
 from antrean.adapters.rest.schemas_people import (
+    LockedOut,
     PasswordChangeIn,
     PasswordResetIn,
     RefreshIn,
@@ -37,6 +38,7 @@ router = APIRouter(prefix="/auth", tags=["auth"])
     "/token", response_model=TokenOut, summary="Sign in (OAuth2 password or refresh grant)"
 )
 async def token(
+    request: Request,
     grant_type: Annotated[str, Form(pattern="^(password|refresh_token)$")] = "password",
     username: Annotated[str, Form(max_length=120)] = "",
     password: Annotated[str, Form(max_length=200)] = "",
@@ -63,6 +65,8 @@ async def token(
             tokens=c.tokens,
             username=username,
             password=password,
+            rules=c.sign_in_rules,
+            client_address=request.client.host if request.client else None,
         )
     return TokenOut(
         access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in
@@ -176,6 +180,24 @@ async def update_user(
         patch=accounts.AccountPatch(**fields),
     )
     return UserOut.model_validate(user)
+
+
+@router.get("/users/locked", response_model=list[LockedOut], summary="Accounts locked out")
+async def locked_users(
+    actor: Actor = Depends(deps.admin), c: Container = Depends(deps.container)
+) -> list[LockedOut]:
+    """Admin only. Account names locked after too many failed sign-ins, and when each lock
+    ends by itself."""
+    found = await c.call(accounts.locked_accounts, c.uow(), actor=actor, rules=c.sign_in_rules)
+    return [LockedOut(username=name, locked_until=until) for name, until in sorted(found.items())]
+
+
+@router.post("/users/{user_id}/unlock", status_code=204, summary="Unlock an account")
+async def unlock_user(
+    user_id: PathId, actor: Actor = Depends(deps.admin), c: Container = Depends(deps.container)
+) -> None:
+    """Admin only. Lifts a lock-out after failed sign-ins; the person may sign in at once."""
+    await c.call(accounts.unlock_account, c.uow(), actor=actor, user_id=user_id)
 
 
 @router.post("/users/{user_id}/password", status_code=204, summary="Reset a password")

@@ -140,6 +140,11 @@ class PasswordChangeIn(Strict):
     new_password: str = Field(min_length=1, max_length=200)
 
 
+class LockedOut(Out):
+    username: str
+    locked_until: datetime
+
+
 class UserOut(Out):
     id: int
     username: str

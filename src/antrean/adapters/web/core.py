@@ -328,6 +328,7 @@ STATUS = {
     ErrorKind.INVALID: 400,
     ErrorKind.CONFLICT: 409,
     ErrorKind.UNAUTHORIZED: 401,
+    ErrorKind.TOO_MANY: 429,
 }
 
 

@@ -28,7 +28,7 @@ from antrean.adapters.web.forms import FieldErrors
 from antrean.adapters.web.i18n import LANGUAGES
 from antrean.adapters.web.session import remember_language
 from antrean.config import DEMO_ACCOUNTS
-from antrean.domain.errors import AntreanError
+from antrean.domain.errors import AntreanError, ErrorKind
 from antrean.domain.identity import Role, check_password_strength, normalize_username
 from antrean.domain.notifications import Medium
 from antrean.domain.patients import PatientDraft, PatientPatch, Sex
@@ -83,11 +83,17 @@ async def login(request: Request, v: Visitor = Depends(visit)) -> Response:
             tokens=c.tokens,
             username=username,
             password=text_of(form, "password"),
+            rules=c.sign_in_rules,
+            client_address=request.client.host if request.client else None,
         )
     except AntreanError as exc:
         errors["_form" if exc.field is None else exc.field] = exc.message(v.lang)
         context = {"errors": errors, "username": username[:120], "next": next_url}
-        return render(request, v, "login.html", context, status=400)
+        slow_down = exc.kind is ErrorKind.TOO_MANY
+        page = render(request, v, "login.html", context, status=429 if slow_down else 400)
+        if slow_down:
+            page.headers["Retry-After"] = str(exc.params.get("retry_after", 60))
+        return page
     v.session = v.session.signed_in(pair.refresh_token)
     user = await c.call(
         identity.resume_session, c.uow(), actor=c.anonymous(), refresh_token=pair.refresh_token

@@ -41,8 +41,10 @@ async def _users_page(
         accounts.list_users, c.uow(), actor=v.actor, page=Page(number, PAGE_SIZE)
     )
     doctors = await c.call(catalog.list_doctors, c.uow(), actor=v.actor)
+    locked = await c.call(accounts.locked_accounts, c.uow(), actor=v.actor, rules=c.sign_in_rules)
     context = {
         "users": users,
+        "locked": locked,
         "total": total,
         "page": number,
         "pages": max(1, -(-total // PAGE_SIZE)),
@@ -95,7 +97,7 @@ async def create_user(request: Request, v: Visitor = Depends(visit)) -> Response
 async def change_user(
     user_id: str, action: str, request: Request, v: Visitor = Depends(visit)
 ) -> Response:
-    """`disable`, `enable`, or `password` (with the new one in the form)."""
+    """`disable`, `enable`, `unlock`, or `password` (with the new one in the form)."""
     form = await read_form(request, v)
     require(v, Role.ADMIN)
     c = web_of(request).container
@@ -110,6 +112,8 @@ async def change_user(
                 user_id=number,
                 new_password=text_of(form, "new_password"),
             )
+        elif action == "unlock":
+            await c.call(accounts.unlock_account, c.uow(), actor=v.actor, user_id=number)
         elif action in ("disable", "enable"):
             patch = AccountPatch(active=action == "enable")
             await c.write(accounts.update_user, c.uow(), actor=v.actor, user_id=number, patch=patch)

@@ -1,0 +1,224 @@
+"""The edge of the HTTP application: what every request meets before any route does.
+
+- A body larger than its route may take is refused with 413 before it is read: at once when
+  `Content-Length` says so, and as soon as the count passes the limit when the body comes in
+  chunks. A `Content-Length` that is not a number is refused with 400.
+- `/RPC2` (XML-RPC: no browser uses it, and it carries staff actions) answers only clients in
+  the configured networks; others get 403 and nothing is read.
+- Security headers on every answer: `nosniff`, a referrer policy, framing refused, a
+  Content-Security-Policy for answers that set none (nothing may load: an API answer is data),
+  and HSTS on connections that came over TLS.
+
+A pure ASGI middleware: it never buffers a body and costs a few dictionary look-ups a request.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+# Loopback and the private ranges: the clinic's own network. `ANTREAN_RPC_NETWORKS` changes it.
+PRIVATE_NETWORKS = "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"
+HSTS = "max-age=31536000; includeSubDomains"
+# For answers that are data (JSON, problem details, files): nothing in them may run or load.
+DATA_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+_ALWAYS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+)
+_MESSAGES = {
+    400: ("bad_request", "Permintaan tidak valid.", "The request is not valid."),
+    403: ("forbidden", "Alamat ini tidak melayani jaringan Anda.", "Not served to your network."),
+    413: ("too_large", "Permintaan terlalu besar.", "The request is too large."),
+}
+
+
+def parse_networks(text: str) -> tuple[Network, ...] | None:
+    """`ANTREAN_RPC_NETWORKS`: comma-separated networks (`10.0.0.0/8`) or addresses; `any`
+    for every client (None). Raises ValueError naming what is not a network."""
+    if text.strip().lower() == "any":
+        return None
+    found: list[Network] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            found.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ValueError(f"not a network: {part!r}") from None
+    return tuple(found)
+
+
+@dataclass(frozen=True, slots=True)
+class BodyLimit:
+    """The largest body a path prefix takes, in bytes (the longest matching prefix wins)."""
+
+    prefix: str
+    max_bytes: int
+
+
+class Edge:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        limits: Iterable[BodyLimit],
+        default_limit: int,
+        rpc_networks: tuple[Network, ...] | None,
+    ) -> None:
+        self.app = app
+        self.limits = sorted(limits, key=lambda limit: -len(limit.prefix))
+        self.default_limit = default_limit
+        self.rpc_networks = rpc_networks
+
+    def limit_for(self, path: str) -> int:
+        for limit in self.limits:
+            if path.startswith(limit.prefix):
+                return limit.max_bytes
+        return self.default_limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        tls = scope.get("scheme") == "https"
+        send = _with_headers(send, tls)
+        path: str = scope["path"]
+        if path.startswith("/RPC2") and not self._rpc_allowed(scope):
+            await _refuse(scope, send, 403)
+            return
+        limit = self.limit_for(path)
+        declared = _content_length(scope)
+        if declared == -1:
+            await _refuse(scope, send, 400)
+            return
+        if declared is not None and declared > limit:
+            await _refuse(scope, send, 413)
+            return
+        await self._counted(scope, receive, send, limit)
+
+    def _rpc_allowed(self, scope: Scope) -> bool:
+        if self.rpc_networks is None:
+            return True
+        client = scope.get("client")
+        try:
+            address = ipaddress.ip_address(client[0]) if client else None
+        except ValueError:
+            return False
+        if address is None:
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        return any(address in network for network in self.rpc_networks)
+
+    async def _counted(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        """The body counted as it arrives: past the limit, the route is told the client left
+        and the client gets 413 (if no answer has begun)."""
+        seen = 0
+        started = False
+        over = False
+
+        async def counting_receive() -> Message:
+            nonlocal seen, over
+            if over:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    over = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def watching_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                if over:
+                    return  # the route answered a body it never saw whole: 413 goes instead
+                started = True
+            elif over and not started:
+                return
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, watching_send)
+        except Exception:
+            if not over:
+                raise
+        if over and not started:
+            await _refuse(scope, send, 413)
+
+
+def _content_length(scope: Scope) -> int | None:
+    """The declared length; None when there is none; -1 when it is not a number."""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            text = value.decode("latin-1").strip()
+            if not text.isdigit() or len(text) > 18:
+                return -1
+            return int(text)
+    return None
+
+
+def _with_headers(send: Send, tls: bool) -> Send:
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            present = {name.lower() for name, _ in headers}
+            for name, value in _ALWAYS:
+                if name not in present:
+                    headers.append((name, value))
+            if b"content-security-policy" not in present:
+                headers.append((b"content-security-policy", DATA_CSP.encode()))
+            if tls and b"strict-transport-security" not in present:
+                headers.append((b"strict-transport-security", HSTS.encode()))
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return sending
+
+
+def _language(scope: Scope) -> str:
+    for name, value in scope["headers"]:
+        if name == b"accept-language":
+            first = value.decode("latin-1").split(",")[0].strip().lower()
+            return "en" if first.startswith("en") else "id"
+    return "id"
+
+
+async def _refuse(scope: Scope, send: Send, status: int) -> None:
+    """An RFC 9457 problem, in the client's language; the connection closes after it (the
+    body that was refused may still be on its way)."""
+    code, indonesian, english = _MESSAGES[status]
+    body = json.dumps(
+        {
+            "type": f"/problems/{code}",
+            "title": code.replace("_", " ").capitalize(),
+            "status": status,
+            "detail": english if _language(scope) == "en" else indonesian,
+            "code": code,
+            "instance": scope["path"],
+        },
+        separators=(",", ":"),
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

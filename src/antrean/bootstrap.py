@@ -31,6 +31,7 @@ from antrean.integrations.passwords import Argon2Passwords
 from antrean.integrations.phones import PhonenumbersParser
 from antrean.integrations.receipt_printer import EscposPrinter
 from antrean.integrations.tokens import JwtAccessTokens
+from antrean.integrations.totp import PyotpCodes
 from antrean.integrations.whatsapp_cloud import CloudApiChannel
 from antrean.live import Broadcaster
 from antrean.persistence.batch import WriteBatcher
@@ -54,6 +55,7 @@ class Container:
     uow_factory: SqlUnitOfWorkFactory
     tokens: JwtAccessTokens
     passwords: Argon2Passwords
+    one_time_codes: PyotpCodes
     phones: PhonenumbersParser
     policy: BookingPolicy
     queue_policy: QueuePolicy
@@ -138,6 +140,7 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Fal
             refresh_ttl=timedelta(days=settings.refresh_token_days),
         ),
         passwords=Argon2Passwords(),
+        one_time_codes=PyotpCodes(),
         phones=PhonenumbersParser(),
         policy=settings.booking_policy(),
         queue_policy=settings.queue_policy(),

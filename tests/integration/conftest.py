@@ -16,6 +16,7 @@ from datetime import datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pyotp
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
@@ -150,6 +151,17 @@ class Api:
     def login(self, username: str, password: str) -> dict[str, str]:
         r = self.client.post(
             "/api/v1/auth/token", data={"username": username, "password": password}
+        )
+        assert r.status_code == 200, r.text
+        return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+    def login_otp(
+        self, username: str, secret: str, password: str = "staff-password-1"
+    ) -> dict[str, str]:
+        """Sign in with two-step sign-in on: the password and the app's current code."""
+        code = pyotp.TOTP(secret).at(self.container.clock.now())
+        r = self.client.post(
+            "/api/v1/auth/token", data={"username": username, "password": password, "otp": code}
         )
         assert r.status_code == 200, r.text
         return {"Authorization": f"Bearer {r.json()['access_token']}"}

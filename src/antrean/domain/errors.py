@@ -171,6 +171,31 @@ MESSAGES: dict[str, tuple[ErrorKind, str, str]] = {
         "This account is locked after too many failed sign-ins. "
         "Ask the clinic's admin to unlock it.",
     ),
+    "otp_required": (
+        ErrorKind.UNAUTHORIZED,
+        "Masukkan kode 6 angka dari aplikasi autentikator Anda (atau kode pemulihan).",
+        "Enter the 6-digit code from your authenticator app (or a recovery code).",
+    ),
+    "invalid_otp": (
+        ErrorKind.UNAUTHORIZED,
+        "Kode tidak cocok atau sudah dipakai. Masukkan kode yang sedang tampil di aplikasi.",
+        "The code does not match or was used already. Enter the code the app shows now.",
+    ),
+    "wrong_otp": (
+        ErrorKind.INVALID,
+        "Kode tidak cocok. Periksa jam ponsel Anda, lalu masukkan kode yang sedang tampil.",
+        "The code does not match. Check your phone's clock, then enter the code shown now.",
+    ),
+    "two_factor_on": (
+        ErrorKind.CONFLICT,
+        "Masuk dua langkah sudah aktif untuk akun ini.",
+        "Two-step sign-in is already on for this account.",
+    ),
+    "two_factor_off": (
+        ErrorKind.CONFLICT,
+        "Masuk dua langkah belum disiapkan untuk akun ini.",
+        "Two-step sign-in is not set up for this account.",
+    ),
     "forbidden": (
         ErrorKind.FORBIDDEN,
         "Anda tidak berhak melakukan tindakan ini.",

@@ -272,6 +272,27 @@ refresh_token = Table(
     Column("revoked_reason", String(10), nullable=True),
 )
 
+# Two-step sign-in: the account's TOTP secret (pending until a first code confirms it) and
+# the last time step used, so a code works once.
+two_factor = Table(
+    "two_factor",
+    metadata,
+    Column("user_id", Id, ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True),
+    Column("secret", String(64), nullable=False),
+    Column("confirmed_at", UTCDateTime, nullable=True),
+    Column("last_step", BigInteger, nullable=False, server_default="0"),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# One-time recovery codes for a lost authenticator, stored as SHA-256 digests.
+recovery_code = Table(
+    "recovery_code",
+    metadata,
+    Column("user_id", Id, ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True),
+    Column("code_hash", String(64), primary_key=True),
+    Column("used_at", UTCDateTime, nullable=True),
+)
+
 # Failed sign-ins, counted per account name (`account:<username>`, known or not) and per client
 # address (`address:<ip or /64>`): growing waits, and a lock-out of the account that staff lift.
 sign_in_throttle = Table(

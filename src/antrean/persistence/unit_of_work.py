@@ -32,7 +32,7 @@ from antrean.persistence.schedule_store import SqlSchedules
 from antrean.persistence.sequence_store import SqlSequences
 from antrean.persistence.slot_store import SqlSlots
 from antrean.persistence.ticket_store import SqlTickets
-from antrean.persistence.user_store import SqlSignIns, SqlUsers
+from antrean.persistence.user_store import SqlSignIns, SqlTwoFactors, SqlUsers
 
 
 def _begin(db: Database, *, write: bool) -> tuple[Connection, Any]:
@@ -151,6 +151,7 @@ class SqlUnitOfWork:
         self.appointments = SqlAppointments(conn)
         self.users = SqlUsers(conn)
         self.sign_ins = SqlSignIns(conn)
+        self.two_factors = SqlTwoFactors(conn)
         self.idempotency = SqlIdempotency(conn)
         self.sequences = SqlSequences(conn)
         self.facilities = SqlFacilities(conn)

@@ -13,7 +13,7 @@ from antrean.domain.common import Page
 from antrean.domain.identity import Role, Throttle, User, format_roles, parse_roles
 from antrean.persistence import tables as t
 from antrean.persistence.rows import Repository
-from antrean.services.ports import RefreshTokenRow
+from antrean.services.ports import RefreshTokenRow, TwoFactorRow
 
 
 def _user(row: Row[Any]) -> User:
@@ -195,3 +195,58 @@ class SqlSignIns(Repository):
             )
         )
         return {key: at for key, at in rows}
+
+
+class SqlTwoFactors(Repository):
+    """TOTP secrets and recovery codes."""
+
+    def get(self, user_id: int) -> TwoFactorRow | None:
+        f = t.two_factor
+        row = self.conn.execute(
+            select(f.c.user_id, f.c.secret, f.c.confirmed_at, f.c.last_step).where(
+                f.c.user_id == user_id
+            )
+        ).first()
+        return TwoFactorRow(*row) if row else None
+
+    def start(self, user_id: int, secret: str, at: datetime) -> None:
+        f = t.two_factor
+        self.conn.execute(delete(f).where(f.c.user_id == user_id, f.c.confirmed_at.is_(None)))
+        self.conn.execute(insert(f).values(user_id=user_id, secret=secret, created_at=at))
+
+    def confirm(self, user_id: int, at: datetime) -> None:
+        f = t.two_factor
+        self.conn.execute(update(f).where(f.c.user_id == user_id).values(confirmed_at=at))
+
+    def use_step(self, user_id: int, step: int) -> bool:
+        f = t.two_factor
+        result = self.conn.execute(
+            update(f).where(f.c.user_id == user_id, f.c.last_step < step).values(last_step=step)
+        )
+        return result.rowcount == 1
+
+    def remove(self, user_id: int) -> None:
+        self.conn.execute(delete(t.recovery_code).where(t.recovery_code.c.user_id == user_id))
+        self.conn.execute(delete(t.two_factor).where(t.two_factor.c.user_id == user_id))
+
+    def set_recovery_codes(self, user_id: int, code_hashes: Sequence[str]) -> None:
+        r = t.recovery_code
+        self.conn.execute(delete(r).where(r.c.user_id == user_id))
+        self.conn.execute(insert(r), [{"user_id": user_id, "code_hash": h} for h in code_hashes])
+
+    def use_recovery_code(self, user_id: int, code_hash: str, at: datetime) -> bool:
+        r = t.recovery_code
+        result = self.conn.execute(
+            update(r)
+            .where(r.c.user_id == user_id, r.c.code_hash == code_hash, r.c.used_at.is_(None))
+            .values(used_at=at)
+        )
+        return result.rowcount == 1
+
+    def recovery_codes_left(self, user_id: int) -> int:
+        r = t.recovery_code
+        return int(
+            self.conn.execute(
+                select(func.count()).where(r.c.user_id == user_id, r.c.used_at.is_(None))
+            ).scalar_one()
+        )

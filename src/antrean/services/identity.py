@@ -24,7 +24,8 @@ from antrean.domain.identity import (
 )
 from antrean.services.access import allow
 from antrean.services.ports import LOGGED_OUT, REUSED, ROTATED, UnitOfWork
-from antrean.services.providers import AccessTokens, PasswordHasher
+from antrean.services.providers import AccessTokens, OneTimeCodes, PasswordHasher
+from antrean.services.two_factor import second_step_passes, two_factor_on
 
 MAX_TOKEN_LENGTH = 200
 DEFAULT_RULES = SignInRules()
@@ -82,6 +83,8 @@ def login(
     password: str,
     rules: SignInRules = DEFAULT_RULES,
     client_address: str | None = None,
+    codes: OneTimeCodes | None = None,
+    otp: str = "",
 ) -> TokenPair:
     """Sign in with a username and password. A wrong username costs as long as a wrong
     password, and both answer `invalid_credentials`.
@@ -89,7 +92,10 @@ def login(
     Failed sign-ins are counted per account name and per client address (`SignInRules`):
     past a few, the next try must wait (`too_many_attempts`, with the seconds), and an account
     name failed too often is locked (`account_locked`) until an admin unlocks it or the lock
-    runs out. A refused try is refused before the password is checked, so it tells nothing."""
+    runs out. A refused try is refused before the password is checked, so it tells nothing.
+
+    With two-step sign-in on, the right password alone answers `otp_required`; `otp` then
+    carries the app's current code or a recovery code, and a wrong one counts as a failure."""
     name = normalize_username(username)  # a name that cannot be one is refused as such
     if not isinstance(password, str) or len(password) > MAX_PASSWORD_LENGTH:
         password = ""
@@ -108,20 +114,31 @@ def login(
     valid = hasher.verify(user.password_hash if user else None, password)
     if user is None or not valid or not user.active or user.facility_id != actor.facility_id:
         with uow(write=True):
-            now = uow.clock.now()
-            for key, is_account in keys.items():
-                uow.sign_ins.record_failure(
-                    actor.facility_id,
-                    key,
-                    functools.partial(rules.after_failure, now=now, account=is_account),
-                )
+            _count_failure(uow, actor.facility_id, keys, rules)
             uow.commit()
         raise AntreanError("invalid_credentials")
     with uow(write=True):
+        if two_factor_on(uow, user):
+            if not isinstance(otp, str) or not otp.strip():
+                raise AntreanError("otp_required")
+            if codes is None or not second_step_passes(uow, codes, user, otp):
+                _count_failure(uow, actor.facility_id, keys, rules)
+                uow.commit()
+                raise AntreanError("invalid_otp")
         uow.sign_ins.clear(actor.facility_id, account_key(name))
         pair = issue_tokens(uow, tokens, user)
         uow.commit()
     return pair
+
+
+def _count_failure(
+    uow: UnitOfWork, facility_id: int, keys: dict[str, bool], rules: SignInRules
+) -> None:
+    now = uow.clock.now()
+    for key, is_account in keys.items():
+        uow.sign_ins.record_failure(
+            facility_id, key, functools.partial(rules.after_failure, now=now, account=is_account)
+        )
 
 
 @allow(public=True)

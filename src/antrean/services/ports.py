@@ -318,6 +318,36 @@ class SignIns(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class TwoFactorRow:
+    user_id: int
+    secret: str
+    confirmed_at: datetime | None  # None: set up but not yet confirmed with a first code
+    last_step: int  # the last TOTP time step used: a code works once
+
+
+class TwoFactors(Protocol):
+    """Two-step sign-in: an account's TOTP secret and its recovery codes."""
+
+    def get(self, user_id: int) -> TwoFactorRow | None: ...
+    def start(self, user_id: int, secret: str, at: datetime) -> None:
+        """A new secret, not yet confirmed (replacing one not yet confirmed)."""
+        ...
+
+    def confirm(self, user_id: int, at: datetime) -> None: ...
+    def use_step(self, user_id: int, step: int) -> bool:
+        """Record a code's time step as used; False when it (or a later one) already was."""
+        ...
+
+    def remove(self, user_id: int) -> None:
+        """The secret and the recovery codes."""
+        ...
+
+    def set_recovery_codes(self, user_id: int, code_hashes: Sequence[str]) -> None: ...
+    def use_recovery_code(self, user_id: int, code_hash: str, at: datetime) -> bool: ...
+    def recovery_codes_left(self, user_id: int) -> int: ...
+
+
 class Idempotency(Protocol):
     def claim(
         self, facility_id: int, user_id: int, key: str, request_hash: str, at: datetime
@@ -563,6 +593,7 @@ class UnitOfWork(Protocol):
     appointments: Appointments
     users: Users
     sign_ins: SignIns
+    two_factors: TwoFactors
     idempotency: Idempotency
     sequences: Sequences
     facilities: Facilities

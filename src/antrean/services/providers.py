@@ -32,6 +32,21 @@ class PasswordHasher(Protocol):
         ...
 
 
+class OneTimeCodes(Protocol):
+    """Time-based one-time codes (RFC 6238: 6 digits, 30-second steps), as authenticator apps
+    show them."""
+
+    def new_secret(self) -> str: ...
+    def uri(self, secret: str, account: str, issuer: str) -> str:
+        """The `otpauth://` address an authenticator app reads from a QR code."""
+        ...
+
+    def step_of(self, secret: str, code: str, at: datetime) -> int | None:
+        """The time step the code belongs to, if it is right for `at` or the step before or
+        after (clocks drift); None otherwise."""
+        ...
+
+
 class AccessTokens(Protocol):
     """Short-lived signed access tokens, checked without the database."""
 

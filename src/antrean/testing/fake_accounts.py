@@ -12,6 +12,7 @@ from antrean.domain.devices import DeviceLink
 from antrean.domain.identity import Role, Throttle, User
 from antrean.services.ports import (
     RefreshTokenRow,
+    TwoFactorRow,
     UniqueViolation,
 )
 from antrean.testing.memory_store import StorePart
@@ -108,6 +109,44 @@ class FakeSignIns(StorePart):
             for (f, k), v in self.s.sign_ins.items()
             if f == facility_id and k.startswith(prefix) and v.locked_at is not None
         }
+
+
+class FakeTwoFactors(StorePart):
+    def get(self, user_id: int) -> TwoFactorRow | None:
+        return self.s.two_factors.get(user_id)
+
+    def start(self, user_id: int, secret: str, at: datetime) -> None:
+        found = self.s.two_factors.get(user_id)
+        if found is not None and found.confirmed_at is not None:
+            raise UniqueViolation("two_factor")
+        self.s.two_factors[user_id] = TwoFactorRow(user_id, secret, None, 0)
+
+    def confirm(self, user_id: int, at: datetime) -> None:
+        self.s.two_factors[user_id] = replace(self.s.two_factors[user_id], confirmed_at=at)
+
+    def use_step(self, user_id: int, step: int) -> bool:
+        found = self.s.two_factors.get(user_id)
+        if found is None or found.last_step >= step:
+            return False
+        self.s.two_factors[user_id] = replace(found, last_step=step)
+        return True
+
+    def remove(self, user_id: int) -> None:
+        self.s.two_factors.pop(user_id, None)
+        self.s.recovery_codes.pop(user_id, None)
+
+    def set_recovery_codes(self, user_id: int, code_hashes: Sequence[str]) -> None:
+        self.s.recovery_codes[user_id] = {h: None for h in code_hashes}
+
+    def use_recovery_code(self, user_id: int, code_hash: str, at: datetime) -> bool:
+        codes = self.s.recovery_codes.get(user_id, {})
+        if code_hash not in codes or codes[code_hash] is not None:
+            return False
+        codes[code_hash] = at
+        return True
+
+    def recovery_codes_left(self, user_id: int) -> int:
+        return sum(1 for used in self.s.recovery_codes.get(user_id, {}).values() if used is None)
 
 
 class FakeIdempotency(StorePart):

@@ -18,6 +18,7 @@ from antrean.testing.fake_accounts import (
     FakeIdempotency,
     FakeSequences,
     FakeSignIns,
+    FakeTwoFactors,
     FakeUsers,
 )
 from antrean.testing.fake_booking import FakeAppointments, FakePatients, FakeSlots
@@ -51,6 +52,7 @@ class FakeUnitOfWork:
         self.appointments = FakeAppointments(w)
         self.users = FakeUsers(w)
         self.sign_ins = FakeSignIns(w)
+        self.two_factors = FakeTwoFactors(w)
         self.idempotency = FakeIdempotency(w)
         self.sequences = FakeSequences(w)
         self.facilities = FakeFacilities(w)

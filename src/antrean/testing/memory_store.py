@@ -19,6 +19,7 @@ from antrean.domain.queue import Ticket
 from antrean.domain.scheduling import Schedule, ScheduleException
 from antrean.services.ports import (
     RefreshTokenRow,
+    TwoFactorRow,
 )
 
 
@@ -55,6 +56,8 @@ class Store:
     users: dict[int, User] = field(default_factory=dict)
     refresh: dict[str, RefreshTokenRow] = field(default_factory=dict)
     sign_ins: dict[tuple[int, str], Throttle] = field(default_factory=dict)
+    two_factors: dict[int, TwoFactorRow] = field(default_factory=dict)
+    recovery_codes: dict[int, dict[str, datetime | None]] = field(default_factory=dict)
     idempotency: dict[tuple[int, str], list[Any]] = field(default_factory=dict)
     sequences: dict[tuple[int, str], int] = field(default_factory=dict)
     tickets: dict[int, Ticket] = field(default_factory=dict)

@@ -14,12 +14,17 @@ from antrean.adapters.rest import deps
 from antrean.adapters.rest.deps import PathId
 from antrean.adapters.rest.schemas import PageOut
 from antrean.adapters.rest.schemas_people import (
+    CodeIn,
     LockedOut,
     PasswordChangeIn,
     PasswordResetIn,
+    RecoveryCodesOut,
     RefreshIn,
     RegisterIn,
     TokenOut,
+    TwoFactorOffIn,
+    TwoFactorOut,
+    TwoFactorSetupOut,
     UserIn,
     UserOut,
     UserPatchIn,
@@ -29,7 +34,7 @@ from antrean.domain.common import Page
 from antrean.domain.errors import AntreanError
 from antrean.domain.identity import Actor, Role, StaffAccountDraft
 from antrean.domain.patients import PatientDraft
-from antrean.services import accounts, identity
+from antrean.services import accounts, identity, two_factor
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -43,9 +48,14 @@ async def token(
     username: Annotated[str, Form(max_length=120)] = "",
     password: Annotated[str, Form(max_length=200)] = "",
     refresh_token: Annotated[str, Form(max_length=200)] = "",
+    otp: Annotated[str, Form(max_length=40)] = "",
     c: Container = Depends(deps.container),
 ) -> TokenOut:
-    """Anyone. `grant_type=password` with username and password, or `grant_type=refresh_token`."""
+    """Anyone. `grant_type=password` with username and password, or `grant_type=refresh_token`.
+
+    With two-step sign-in on, the password alone answers 401 `otp_required`: send it again
+    with `otp`, the authenticator app's current code or a recovery code. Failed sign-ins slow
+    the next ones down: 429 with `Retry-After` (`too_many_attempts`, `account_locked`)."""
     if grant_type == "refresh_token":
         if not refresh_token:
             raise AntreanError("invalid_token")
@@ -67,6 +77,8 @@ async def token(
             password=password,
             rules=c.sign_in_rules,
             client_address=request.client.host if request.client else None,
+            codes=c.one_time_codes,
+            otp=otp,
         )
     return TokenOut(
         access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in
@@ -126,6 +138,82 @@ async def change_password(
         current_password=body.current_password,
         new_password=body.new_password,
     )
+
+
+@router.get("/me/two-factor", response_model=TwoFactorOut, summary="My two-step sign-in")
+async def my_two_factor(
+    actor: Actor = Depends(deps.any_user), c: Container = Depends(deps.container)
+) -> TwoFactorOut:
+    """Any signed-in user: whether two-step sign-in is on, and how many recovery codes are
+    left."""
+    state = await c.call(two_factor.two_factor_state, c.uow(), actor=actor)
+    return TwoFactorOut(on=state.on, recovery_codes_left=state.recovery_codes_left)
+
+
+@router.post(
+    "/me/two-factor",
+    response_model=TwoFactorSetupOut,
+    status_code=201,
+    summary="Set up two-step sign-in",
+)
+async def start_two_factor(
+    actor: Actor = Depends(deps.any_user), c: Container = Depends(deps.container)
+) -> TwoFactorSetupOut:
+    """Any signed-in user. A new secret for an authenticator app; it works once confirmed
+    with `POST /auth/me/two-factor/confirm`."""
+    setup = await c.call(
+        two_factor.start_two_factor,
+        c.uow(),
+        actor=actor,
+        codes=c.one_time_codes,
+        issuer=c.settings.facility_name,
+    )
+    return TwoFactorSetupOut(secret=setup.secret, uri=setup.uri)
+
+
+@router.post(
+    "/me/two-factor/confirm", response_model=RecoveryCodesOut, summary="Turn two-step sign-in on"
+)
+async def confirm_two_factor(
+    body: CodeIn, actor: Actor = Depends(deps.any_user), c: Container = Depends(deps.container)
+) -> RecoveryCodesOut:
+    """Any signed-in user, with the first code the app shows. Answers ten recovery codes,
+    shown this once. Every session of the account ends: sign in again, with the code."""
+    codes = await c.call(
+        two_factor.confirm_two_factor,
+        c.uow(),
+        actor=actor,
+        codes=c.one_time_codes,
+        code=body.code,
+    )
+    return RecoveryCodesOut(recovery_codes=codes)
+
+
+@router.post("/me/two-factor/off", status_code=204, summary="Turn two-step sign-in off")
+async def turn_off_two_factor(
+    body: TwoFactorOffIn,
+    actor: Actor = Depends(deps.any_user),
+    c: Container = Depends(deps.container),
+) -> None:
+    """Any signed-in user, with their password and a current code (or a recovery code)."""
+    await c.offload(
+        two_factor.turn_off_two_factor,
+        c.uow(),
+        actor=actor,
+        hasher=c.passwords,
+        codes=c.one_time_codes,
+        password=body.password,
+        code=body.code,
+    )
+
+
+@router.post("/users/{user_id}/two-factor/reset", status_code=204, summary="Reset two-step sign-in")
+async def reset_two_factor(
+    user_id: PathId, actor: Actor = Depends(deps.admin), c: Container = Depends(deps.container)
+) -> None:
+    """Admin only. For someone who lost their phone and recovery codes: two-step sign-in off
+    and their sessions ended; they sign in with the password and turn it on again."""
+    await c.call(two_factor.reset_two_factor, c.uow(), actor=actor, user_id=user_id)
 
 
 @router.get("/users", response_model=PageOut[UserOut], summary="List accounts")

@@ -140,6 +140,29 @@ class PasswordChangeIn(Strict):
     new_password: str = Field(min_length=1, max_length=200)
 
 
+class TwoFactorOut(Out):
+    on: bool
+    recovery_codes_left: int
+
+
+class TwoFactorSetupOut(Out):
+    secret: str = Field(description="Base32, for typing in when the QR code cannot be read")
+    uri: str = Field(description="The otpauth:// address to show as a QR code")
+
+
+class CodeIn(Strict):
+    code: str = Field(min_length=1, max_length=40)
+
+
+class RecoveryCodesOut(Out):
+    recovery_codes: list[str] = Field(description="Shown once: each signs in once without the app")
+
+
+class TwoFactorOffIn(Strict):
+    password: str = Field(min_length=1, max_length=200)
+    code: str = Field(min_length=1, max_length=40, description="The app's code, or a recovery code")
+
+
 class LockedOut(Out):
     username: str
     locked_until: datetime

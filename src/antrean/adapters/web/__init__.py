@@ -25,6 +25,7 @@ from antrean.adapters.web import (
     routes_kiosk,
     routes_messages,
     routes_ticket,
+    routes_two_step,
 )
 from antrean.adapters.web.assets import PREFIX
 from antrean.adapters.web.core import Web
@@ -45,6 +46,7 @@ ROUTERS = (
     routes_admin_people,
     routes_bookings,
     routes_messages,
+    routes_two_step,
 )
 
 

@@ -65,7 +65,8 @@ async def login_page(request: Request, v: Visitor = Depends(visit)) -> Response:
     next_url = safe_next(request.query_params.get("next"), "")
     if v.user is not None:
         return redirect(next_url or v.home)
-    return render(request, v, "login.html", {"errors": {}, "username": "", "next": next_url})
+    context = {"errors": {}, "username": "", "next": next_url, "ask_code": False}
+    return render(request, v, "login.html", context)
 
 
 @router.post("/login")
@@ -73,6 +74,7 @@ async def login(request: Request, v: Visitor = Depends(visit)) -> Response:
     form = await read_form(request, v)
     c = web_of(request).container
     username, next_url = text_of(form, "username"), safe_next(text_of(form, "next"), "")
+    code = text_of(form, "code")
     errors: dict[str, str] = {}
     try:
         pair = await c.offload(
@@ -85,10 +87,19 @@ async def login(request: Request, v: Visitor = Depends(visit)) -> Response:
             password=text_of(form, "password"),
             rules=c.sign_in_rules,
             client_address=request.client.host if request.client else None,
+            codes=c.one_time_codes,
+            otp=code,
         )
     except AntreanError as exc:
-        errors["_form" if exc.field is None else exc.field] = exc.message(v.lang)
-        context = {"errors": errors, "username": username[:120], "next": next_url}
+        second_step = exc.code in ("otp_required", "invalid_otp")
+        field = "code" if second_step else exc.field
+        errors["_form" if field is None else field] = exc.message(v.lang)
+        context = {
+            "errors": errors,
+            "username": username[:120],
+            "next": next_url,
+            "ask_code": second_step or bool(code),
+        }
         slow_down = exc.kind is ErrorKind.TOO_MANY
         page = render(request, v, "login.html", context, status=429 if slow_down else 400)
         if slow_down:

@@ -23,7 +23,7 @@ from antrean.adapters.web.forms import admin_form, values_of
 from antrean.domain.common import Page
 from antrean.domain.errors import AntreanError
 from antrean.domain.identity import Role, StaffAccountDraft
-from antrean.services import accounts, catalog
+from antrean.services import accounts, catalog, two_factor
 from antrean.services.accounts import AccountPatch
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -97,7 +97,8 @@ async def create_user(request: Request, v: Visitor = Depends(visit)) -> Response
 async def change_user(
     user_id: str, action: str, request: Request, v: Visitor = Depends(visit)
 ) -> Response:
-    """`disable`, `enable`, `unlock`, or `password` (with the new one in the form)."""
+    """`disable`, `enable`, `unlock`, `two-step-reset`, or `password` (with the new one in
+    the form)."""
     form = await read_form(request, v)
     require(v, Role.ADMIN)
     c = web_of(request).container
@@ -114,6 +115,8 @@ async def change_user(
             )
         elif action == "unlock":
             await c.call(accounts.unlock_account, c.uow(), actor=v.actor, user_id=number)
+        elif action == "two-step-reset":
+            await c.call(two_factor.reset_two_factor, c.uow(), actor=v.actor, user_id=number)
         elif action in ("disable", "enable"):
             patch = AccountPatch(active=action == "enable")
             await c.write(accounts.update_user, c.uow(), actor=v.actor, user_id=number, patch=patch)

@@ -1,5 +1,6 @@
-"""sign-in hardening: failed sign-ins counted per account name and per client address, and
-refresh tokens grouped in families (a reused one revokes its whole family)
+"""sign-in hardening: failed sign-ins counted per account name and per client address,
+refresh tokens grouped in families (a reused one revokes its whole family), two-step sign-in
+(TOTP secrets and recovery codes)
 
 Revision ID: 0009
 Revises: 0008
@@ -36,9 +37,39 @@ def upgrade() -> None:
         sa.Column("locked_at", _AT, nullable=True),
         sa.PrimaryKeyConstraint("facility_id", "key", name="pk_sign_in_throttle"),
     )
+    op.create_table(
+        "two_factor",
+        sa.Column("user_id", _ID, nullable=False),
+        sa.Column("secret", sa.String(64), nullable=False),
+        sa.Column("confirmed_at", _AT, nullable=True),
+        sa.Column("last_step", sa.BigInteger(), nullable=False, server_default="0"),
+        sa.Column("created_at", _AT, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["user_account.id"],
+            name="fk_two_factor_user_id_user_account",
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("user_id", name="pk_two_factor"),
+    )
+    op.create_table(
+        "recovery_code",
+        sa.Column("user_id", _ID, nullable=False),
+        sa.Column("code_hash", sa.String(64), nullable=False),
+        sa.Column("used_at", _AT, nullable=True),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["user_account.id"],
+            name="fk_recovery_code_user_id_user_account",
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("user_id", "code_hash", name="pk_recovery_code"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("recovery_code")
+    op.drop_table("two_factor")
     op.drop_table("sign_in_throttle")
     with op.batch_alter_table("refresh_token") as batch:
         batch.drop_index("ix_refresh_token_family")

@@ -5,7 +5,10 @@ from __future__ import annotations
 import getpass
 import os
 import sys
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -156,6 +159,72 @@ def db_upgrade(revision: str = typer.Argument("head")) -> None:
     upgrade(db.engine, revision)
     console.print(f"Database at revision [bold]{current_revision(db.engine)}[/bold]")
     db.dispose()
+
+
+@app.command("backup")
+def backup_command(
+    output: Path = typer.Argument(
+        None, help="Where to write it (default: DATA_DIR/backups/antrean-<time>.backup)"
+    ),
+    new_key: bool = typer.Option(False, "--new-key", help="Print a new backup key and stop"),
+) -> None:
+    """An encrypted backup of the whole database, taken while the server keeps running. The
+    key comes from ANTREAN_BACKUP_KEY or ANTREAN_BACKUP_KEY_FILE."""
+    from antrean.backup import BackupError, backup
+
+    if new_key:
+        from antrean.backup import new_key as make_key
+
+        print(make_key())
+        return
+    settings = _settings()
+    try:
+        key = _backup_key(settings)
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        target = output or settings.data_dir / "backups" / f"antrean-{stamp}.backup"
+        start = time.perf_counter()
+        size = backup(settings.resolved_database_url, target, key)
+    except BackupError as exc:
+        console.print(f"[red]Backup failed:[/red] {exc}")
+        raise typer.Exit(1) from None
+    console.print(
+        f"Backup written to [bold]{target}[/bold] "
+        f"({size / 1_048_576:.1f} MiB in {time.perf_counter() - start:.1f} s)"
+    )
+
+
+@app.command("restore")
+def restore_command(
+    source: Path = typer.Argument(..., exists=True, dir_okay=False, help="The backup file"),
+    force: bool = typer.Option(False, "--force", help="Replace a database that holds data"),
+) -> None:
+    """Put a backup back in place of the database (stop the servers first). Every part of the
+    file is checked before the database is touched."""
+    from antrean.backup import BackupError, restore
+
+    settings = _settings()
+    try:
+        header = restore(settings.resolved_database_url, source, _backup_key(settings), force=force)
+    except BackupError as exc:
+        console.print(f"[red]Restore failed:[/red] {exc}")
+        raise typer.Exit(1) from None
+    console.print(f"Restored the {header.database} backup made at {header.created_at}.")
+
+
+def _backup_key(settings: Settings) -> bytes:
+    from antrean.backup import BackupError, load_key
+
+    if settings.backup_key:
+        return load_key(settings.backup_key)
+    if settings.backup_key_file is not None:
+        try:
+            return load_key(settings.backup_key_file.read_text())
+        except OSError as exc:
+            raise BackupError(f"Cannot read the backup key file: {exc}") from None
+    raise BackupError(
+        "Set ANTREAN_BACKUP_KEY or ANTREAN_BACKUP_KEY_FILE (make a key with "
+        "`antrean backup --new-key` and keep it apart from the backups)."
+    )
 
 
 @app.command("create-admin")

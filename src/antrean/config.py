@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=100 * 1024 * 1024)
     # Who may call XML-RPC at /RPC2: networks or addresses, comma-separated, or "any".
     rpc_networks: str = PRIVATE_NETWORKS
+    # `antrean backup` / `restore`: the key (32 bytes, base64; `antrean backup --new-key`), or a
+    # file holding it. Never stored in the database.
+    backup_key: str = ""
+    backup_key_file: Path | None = None
     # Web origins (https://app.example) whose pages may call the API from a browser.
     cors_origins: list[str] = Field(default_factory=list)
 

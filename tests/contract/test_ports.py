@@ -12,7 +12,7 @@ from antrean.domain.booking import Appointment, AppointmentStatus, appointment_e
 from antrean.domain.catalog import Clinic, Doctor, OpeningHours, Service
 from antrean.domain.common import Page
 from antrean.domain.events import DomainEvent, EventKind
-from antrean.domain.identity import Role, User
+from antrean.domain.identity import Role, Throttle, User, account_key
 from antrean.domain.patients import Patient, Sex
 from antrean.domain.queue import (
     Priority,
@@ -159,8 +159,9 @@ def test_users_and_refresh_tokens(uow):
         ani = uow.users.add(_user(1, "ani"), NOW)
         admin = uow.users.add(_user(1, "root", frozenset({Role.ADMIN})), NOW)
         uow.users.add(_user(2, "other", frozenset({Role.ADMIN})), NOW)
-        uow.users.add_refresh_token(1, ani, "h1", NOW + timedelta(days=1), NOW)
-        uow.users.add_refresh_token(1, ani, "h2", NOW + timedelta(days=1), NOW)
+        uow.users.add_refresh_token(1, ani, "h1", NOW + timedelta(days=1), NOW, "fam-a")
+        uow.users.add_refresh_token(1, ani, "h2", NOW + timedelta(days=1), NOW, "fam-b")
+        uow.users.add_refresh_token(1, ani, "h3", NOW + timedelta(days=1), NOW, "fam-a")
         uow.commit()
     with uow(write=True), pytest.raises(UniqueViolation):
         uow.users.add(_user(2, "ani"), NOW)  # usernames are unique across facilities
@@ -173,16 +174,76 @@ def test_users_and_refresh_tokens(uow):
         root.active, root.full_name, root.username = False, "Root", "renamed"
         uow.users.save(root)
         token = uow.users.get_refresh_token("h1")
-        assert token.user_id == ani and token.revoked_at is None
-        assert uow.users.revoke_refresh_token(token.id, NOW)
-        assert not uow.users.revoke_refresh_token(token.id, NOW), "revoked once"
-        uow.users.revoke_all_refresh_tokens(ani, NOW)
+        assert token.user_id == ani and token.revoked_at is None and token.family == "fam-a"
+        assert uow.users.revoke_refresh_token(token.id, NOW, "rotated")
+        assert not uow.users.revoke_refresh_token(token.id, NOW, "logout"), "revoked once"
+        assert uow.users.get_refresh_token("h1").revoked_reason == "rotated"
+        assert uow.users.revoke_family("fam-a", NOW, "reused") == 1  # h3; h1 was already
+        assert uow.users.get_refresh_token("h3").revoked_reason == "reused"
+        assert uow.users.get_refresh_token("h2").revoked_at is None  # another family
+        uow.users.revoke_all_refresh_tokens(ani, NOW, "ended")
         uow.commit()
     with uow():
         assert uow.users.count_active_admins(1) == 0
         assert (uow.users.get(admin).username, uow.users.get(admin).full_name) == ("root", "Root")
         assert uow.users.get_refresh_token("h2").revoked_at == NOW
+        assert uow.users.get_refresh_token("h2").revoked_reason == "ended"
         assert uow.users.get_refresh_token("nope") is None
+
+
+def test_sign_in_throttles(uow):
+    key, other = account_key("ani"), "address:10.0.0.1"
+    with uow(write=True):
+        assert uow.sign_ins.get_many(1, [key, other]) == {}
+        first = uow.sign_ins.record_failure(
+            1, key, lambda found: Throttle(1 if found is None else found.failures + 1, NOW)
+        )
+        second = uow.sign_ins.record_failure(
+            1, key, lambda found: Throttle(found.failures + 1, NOW, locked_at=NOW)
+        )
+        uow.sign_ins.record_failure(1, other, lambda found: Throttle(7, NOW))
+        uow.sign_ins.record_failure(2, key, lambda found: Throttle(3, NOW))  # another facility
+        uow.commit()
+    assert (first.failures, second.failures) == (1, 2)
+    with uow(write=True):
+        stored = uow.sign_ins.get_many(1, [key, other, "address:nobody"])
+        assert stored == {key: Throttle(2, NOW, NOW), other: Throttle(7, NOW)}
+        assert uow.sign_ins.locked(1, "account:") == {key: NOW}
+        assert uow.sign_ins.locked(1, "address:") == {}
+        uow.sign_ins.clear(1, key)
+        uow.commit()
+    with uow():
+        assert uow.sign_ins.get_many(1, [key]) == {}
+        assert uow.sign_ins.get_many(2, [key]) == {key: Throttle(3, NOW)}
+
+
+def test_two_factor_rows(uow):
+    with uow(write=True):
+        ani = uow.users.add(_user(1, "ani"), NOW)
+        assert uow.two_factors.get(ani) is None
+        uow.two_factors.start(ani, "SECRETONE", NOW)
+        uow.two_factors.start(ani, "SECRETTWO", NOW)  # not confirmed: replaced
+        uow.commit()
+    with uow(write=True):
+        row = uow.two_factors.get(ani)
+        assert (row.secret, row.confirmed_at, row.last_step) == ("SECRETTWO", None, 0)
+        uow.two_factors.confirm(ani, NOW)
+        assert uow.two_factors.use_step(ani, 100)
+        assert not uow.two_factors.use_step(ani, 100), "a code works once"
+        assert not uow.two_factors.use_step(ani, 99), "nor an older one after it"
+        uow.two_factors.set_recovery_codes(ani, ["d1", "d2"])
+        assert uow.two_factors.use_recovery_code(ani, "d1", NOW)
+        assert not uow.two_factors.use_recovery_code(ani, "d1", NOW)
+        assert not uow.two_factors.use_recovery_code(ani, "nope", NOW)
+        assert uow.two_factors.recovery_codes_left(ani) == 1
+        uow.commit()
+    with uow(write=True):
+        assert uow.two_factors.get(ani).confirmed_at == NOW
+        uow.two_factors.remove(ani)
+        uow.commit()
+    with uow():
+        assert uow.two_factors.get(ani) is None
+        assert uow.two_factors.recovery_codes_left(ani) == 0
 
 
 def test_idempotency_keys(uow):

@@ -187,6 +187,18 @@ def resume_session(uow: UnitOfWork, *, actor: Actor, refresh_token: str) -> User
 
 
 @allow(public=True)
+def still_allowed(uow: UnitOfWork, *, actor: Actor) -> None:
+    """An access token's account may still act: it exists and is not disabled (a token lives
+    15 minutes; disabling an account must not wait for it to run out)."""
+    if actor.user_id is None:
+        return
+    with uow():
+        user = uow.users.get(actor.user_id)
+    if user is None or not user.active or user.facility_id != actor.facility_id:
+        raise AntreanError("invalid_token")
+
+
+@allow(public=True)
 def logout(uow: UnitOfWork, *, actor: Actor, refresh_token: str) -> None:
     """Revoke a refresh token; an unknown one is no error (the caller is signed out anyway)."""
     hashed = digest(_token_text(refresh_token))

@@ -16,6 +16,7 @@ from antrean.bootstrap import Container
 from antrean.domain.errors import AntreanError
 from antrean.domain.fields import MAX_ID
 from antrean.domain.identity import Actor, Role
+from antrean.services import identity
 
 TOKEN_URL = "/api/v1/auth/token"
 _bearer = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
@@ -33,17 +34,20 @@ async def container(request: Request) -> Container:
 
 async def caller(request: Request, token: str | None = Depends(_bearer)) -> Actor:
     """The signed-in caller, or anyone (anonymous) in this server's facility."""
-    c: Container = request.app.state.container
     if token is None:
+        c: Container = request.app.state.container
         return c.anonymous()
-    return c.tokens.actor(token)
+    return await current_actor(request, token)
 
 
 async def current_actor(request: Request, token: str | None = Depends(_bearer)) -> Actor:
+    """The account a valid access token stands for, still there and not disabled."""
     if token is None:
         raise AntreanError("invalid_token")
     c: Container = request.app.state.container
-    return c.tokens.actor(token)
+    actor = c.tokens.actor(token)
+    await c.call(identity.still_allowed, c.uow(), actor=actor)
+    return actor
 
 
 def roles(*allowed: Role) -> Callable[..., Awaitable[Actor]]:
@@ -56,6 +60,15 @@ def roles(*allowed: Role) -> Callable[..., Awaitable[Actor]]:
 
     check.__name__ = "require_" + "_or_".join(r.value for r in allowed)
     return check
+
+
+async def patient(request: Request, token: str | None = Depends(_bearer)) -> Actor:
+    """A patient's own account only (an admin has no appointments or message choices of
+    their own); the use case checks again."""
+    actor = await current_actor(request, token)
+    if Role.PATIENT not in actor.roles:
+        raise AntreanError("forbidden")
+    return actor
 
 
 STAFF = (Role.OPERATOR, Role.DOCTOR)

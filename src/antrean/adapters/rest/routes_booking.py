@@ -60,7 +60,7 @@ async def mine(
     status: AppointmentStatus | None = None,
     page: int = Query(1, ge=1, le=100_000),
     size: int = Query(20, ge=1, le=200),
-    actor: Actor = Depends(deps.any_user),
+    actor: Actor = Depends(deps.patient),
     c: Container = Depends(deps.container),
 ) -> PageOut[AppointmentOut]:
     """A patient."""

@@ -229,7 +229,7 @@ async def reset_text(
 
 @router.get("/patients/me/messages", response_model=ContactChoicesOut, summary="My message choices")
 async def my_choices(
-    actor: Actor = Depends(deps.any_user), c: Container = Depends(deps.container)
+    actor: Actor = Depends(deps.patient), c: Container = Depends(deps.container)
 ) -> ContactChoicesOut:
     found = await c.call(svc.my_contact_choices, c.uow(), actor=actor)
     return ContactChoicesOut(
@@ -244,7 +244,7 @@ async def my_choices(
     "/patients/me/messages", response_model=ContactChoicesOut, summary="Stop or restart messages"
 )
 async def set_opt_out(
-    body: OptOutIn, actor: Actor = Depends(deps.any_user), c: Container = Depends(deps.container)
+    body: OptOutIn, actor: Actor = Depends(deps.patient), c: Container = Depends(deps.container)
 ) -> ContactChoicesOut:
     """A patient turns messages on one medium (whatsapp, sms, email) off or on again."""
     found = await c.write(

@@ -1,0 +1,220 @@
+"""Every REST endpoint times every kind of caller: the rule of each endpoint is read from the
+routes themselves (the role dependency it declares), so an endpoint added without a rule fails
+here. Callers the rule refuses get 401 or 403 and change nothing; callers it allows are not
+refused (they may still get 404 or 422 for the made-up ids and bodies sent)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import date, timedelta
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, select
+
+from antrean.adapters.rest import deps
+from antrean.http import create_app
+from antrean.persistence import tables as t
+from tests.integration.conftest import LOCAL_CLIENT, Api
+
+ANONYMOUS, PATIENT, OTHER_PATIENT = "anonymous", "patient", "other patient"
+OPERATOR, DOCTOR, ADMIN = "operator", "doctor", "admin"
+DISABLED, EXPIRED = "disabled account", "expired token"
+SIGNED_IN = {PATIENT, OTHER_PATIENT, OPERATOR, DOCTOR, ADMIN}
+EVERYONE = SIGNED_IN | {ANONYMOUS}
+CALLERS = [ANONYMOUS, PATIENT, OTHER_PATIENT, OPERATOR, DOCTOR, ADMIN, DISABLED, EXPIRED]
+
+# The role dependencies, and who each lets through (admins always).
+RULES = {
+    deps.admin: {ADMIN},
+    deps.front_desk: {OPERATOR, ADMIN},
+    deps.staff: {OPERATOR, DOCTOR, ADMIN},
+    deps.current_actor: SIGNED_IN,
+    deps.patient: {PATIENT, OTHER_PATIENT},  # their own account only; admins have none
+    deps.caller: EVERYONE,  # anyone; what a patient may see is the use case's to decide
+}
+# Endpoints open to anyone without reading a caller at all: signing in, up and out; a ticket's
+# status, whose unguessable status code is the key; a clinic's queue as its TV board shows it.
+NO_CALLER = {
+    ("POST", "/api/v1/auth/token"),
+    ("POST", "/api/v1/auth/register"),
+    ("POST", "/api/v1/auth/logout"),
+    ("GET", "/api/v1/queue/status/{status_code}"),
+    ("GET", "/api/v1/queue/status/{status_code}/events"),
+    ("GET", "/api/v1/clinics/{clinic_id}/events"),
+}
+
+
+def _rule(route: APIRoute) -> set[str] | None:
+    found: list[set[str]] = []
+
+    def walk(dependant) -> None:  # type: ignore[no-untyped-def]
+        for sub in dependant.dependencies:
+            if sub.call in RULES:
+                found.append(RULES[sub.call])
+            walk(sub)
+
+    walk(route.dependant)
+    if not found:
+        return None
+    allowed = set(EVERYONE)
+    for rule in found:
+        allowed &= rule
+    return allowed
+
+
+def _api_routes(routes, prefix: str = "") -> Iterator[tuple[str, APIRoute]]:  # type: ignore[no-untyped-def]
+    """Every API route with its full path, including those of included routers (FastAPI keeps
+    those as `_IncludedRouter` entries holding the router and the prefix it was included at)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield prefix + route.path, route
+        elif hasattr(route, "original_router") and hasattr(route, "include_context"):
+            yield from _api_routes(
+                route.original_router.routes, prefix + route.include_context.prefix
+            )
+
+
+def _endpoints(app) -> list[tuple[str, str, set[str]]]:  # type: ignore[no-untyped-def]
+    endpoints, missing = [], []
+    for path, route in _api_routes(app.routes):
+        if not path.startswith("/api/v1"):
+            continue
+        for method in sorted(route.methods - {"HEAD"}):
+            rule = _rule(route)
+            if rule is None:
+                if (method, path) not in NO_CALLER:
+                    missing.append(f"{method} {path}")
+                rule = set(CALLERS)  # reads no token: every caller is just someone
+            endpoints.append((method, path, rule))
+    assert not missing, f"endpoints without a rule (add a role dependency): {missing}"
+    return endpoints
+
+
+def _snapshot(db_url: str) -> dict[str, list]:
+    engine = create_engine(db_url)
+    with engine.connect() as conn:
+        state = {
+            table.name: sorted(map(tuple, conn.execute(select(table))), key=repr)
+            for table in t.metadata.sorted_tables
+            if table.name not in {"sign_in_throttle"}
+        }
+    engine.dispose()
+    return state
+
+
+@pytest.fixture
+def callers(api: Api, clinic_setup) -> dict[str, dict[str, str]]:
+    admin = api.staff("boss", "admin")
+    headers = {
+        ANONYMOUS: {},
+        OPERATOR: api.staff("ani", "operator"),
+        DOCTOR: api.staff("drandi", "doctor"),
+        ADMIN: admin,
+    }
+    for role, name in ((PATIENT, "siti"), (OTHER_PATIENT, "budi")):
+        r = api.client.post(
+            "/api/v1/auth/register",
+            json={
+                "username": name,
+                "password": "patient-password-1",
+                "name": name.title(),
+                "birth_date": "1990-01-01",
+                "sex": "female",
+                "phone": "0812" + str(abs(hash(name)))[:8].ljust(8, "1"),
+            },
+        )
+        assert r.status_code == 201, r.text
+        headers[role] = api.login(name, "patient-password-1")
+    gone = api.staff("gone", "operator")
+    users = api.client.get("/api/v1/auth/users?size=200", headers=admin).json()["items"]
+    gone_id = next(u["id"] for u in users if u["username"] == "gone")
+    r = api.client.patch(f"/api/v1/auth/users/{gone_id}", headers=admin, json={"active": False})
+    assert r.status_code == 200
+    headers[DISABLED] = gone  # its access token has not run out: the account is what changed
+    old = api.staff("old", "admin")
+    headers[EXPIRED] = old
+    # Something of the patient's own to ask for: their record and a booking.
+    me = api.client.get("/api/v1/auth/me", headers=headers[PATIENT]).json()
+    start = api.container.clock.now().date() + timedelta(days=1)
+    slots = api.client.get(
+        "/api/v1/slots",
+        params={"date_from": str(start), "date_to": str(start + timedelta(days=7))},
+    ).json()
+    free = next(x for x in slots if x["available"] > 0)
+    booked = api.client.post(
+        "/api/v1/appointments", headers=headers[PATIENT], json={"slot_id": free["id"]}
+    )
+    assert booked.status_code == 201, booked.text
+    headers["own"] = {"patient_id": me["patient_id"], "code": booked.json()["code"]}
+    return headers
+
+
+def _call(client: TestClient, method: str, path: str, headers: dict[str, str], own: dict):
+    filled = (
+        path.replace("{code}", own["code"])
+        .replace("{patient_id}", str(own["patient_id"]))
+        .replace("{status_code}", "nothing-here")
+        .replace("{action}", "call")
+        .replace("{name}", "Loket%201")
+        .replace("{kind}", "booking_confirmed")
+        .replace("{lang}", "id")
+        .replace("{medium}", "whatsapp")
+    )
+    filled = re.sub(r"\{[a-z_]*id\}", "1", filled)  # every id: 1
+    assert "{" not in filled, f"fill in {path}"
+    if method == "GET":
+        query = {"date_from": str(date(2026, 11, 30)), "day": "2026-11-30"}
+        return client.get(filled, headers=headers, params=query)
+    return client.request(method, filled, headers=headers, json={})
+
+
+def test_every_endpoint_allows_exactly_its_callers(api: Api, callers, db_url):
+    endpoints = _endpoints(api.client.app)
+    assert len(endpoints) > 60
+    clock = api.container.clock
+    client = TestClient(api.client.app, client=LOCAL_CLIENT)  # the fixture's app and lifespan
+    refused_wrongly, let_through = [], []
+    for method, path, allowed in endpoints:
+        if PATIENT in allowed and ("{patient_id}" in path or "{code}" in path):
+            allowed = allowed - {OTHER_PATIENT}  # the patient's own record: not another's
+        for who in CALLERS:
+            headers = callers[who]
+            if path.endswith("/events") and who in allowed:
+                continue  # a live stream: answered for as long as it is open (test_live_events)
+            if who == EXPIRED:
+                clock.advance(timedelta(minutes=20))  # past its 15 minutes
+            try:
+                before = _snapshot(db_url) if who not in allowed else None
+                r = _call(client, method, path, headers, callers["own"])
+            finally:
+                if who == EXPIRED:
+                    clock.advance(timedelta(minutes=-20))
+            if who in allowed:
+                if r.status_code in (401, 403):
+                    refused_wrongly.append((who, method, path, r.status_code, r.text[:120]))
+            else:
+                expected = (401,) if who in (ANONYMOUS, DISABLED, EXPIRED) else (401, 403)
+                if who == OTHER_PATIENT and PATIENT in allowed:
+                    # Another's record: refused, or not even found (codes cannot be probed), or
+                    # the made-up body refused before the record is looked at.
+                    expected = (403, 404, 422)
+                if r.status_code not in expected:
+                    let_through.append((who, method, path, r.status_code, r.text[:120]))
+                assert _snapshot(db_url) == before, (who, method, path)
+            assert r.status_code < 500, (who, method, path, r.text[:300])
+    assert not let_through, let_through[:20]
+    assert not refused_wrongly, [x[:4] for x in refused_wrongly]
+
+
+def test_a_new_endpoint_without_a_rule_is_caught(api: Api):
+    app = create_app(api.container)
+
+    @app.get("/api/v1/forgotten")
+    async def forgotten() -> dict[str, str]:  # no role dependency at all
+        return {"patients": "all of them"}
+
+    with pytest.raises(AssertionError, match="/api/v1/forgotten"):
+        _endpoints(app)

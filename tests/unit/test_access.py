@@ -43,6 +43,8 @@ IN_TRANSACTION_HELPERS = {
     "antrean.services.notifications.texts_of",
     "antrean.services.slot_sync.plan_sync",
     "antrean.services.slot_sync.sync_slots",
+    "antrean.services.two_factor.second_step_passes",
+    "antrean.services.two_factor.two_factor_on",
 }
 EVERY_ROLE = frozenset(Role)
 
@@ -129,6 +131,7 @@ def test_public_use_cases_are_the_reads_anyone_may_make():
             "search_slots",
             "start_clinic_stream",
             "start_ticket_stream",
+            "still_allowed",  # whether a token's account may still act: asked of any token
             "ticket_snapshot",
             "ticket_status",
         ]

@@ -8,18 +8,16 @@ import os
 import subprocess
 import sys
 import threading
-import uuid
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import and_, create_engine, func, select, text
-from sqlalchemy.engine import make_url
 
 from antrean.backup import new_key
 from antrean.persistence import tables as t
 from antrean.testing.live_server import running_server
-from tests.integration.conftest import PG_URL, SECRET
+from tests.integration.conftest import SECRET, empty_pg_database
 from tests.integration.test_races import Seeded
 
 pytestmark = pytest.mark.slow
@@ -79,18 +77,8 @@ def restore_target(db_url: str, tmp_path: Path):
     if db_url.startswith("sqlite"):
         yield f"sqlite:///{tmp_path / 'restored' / 'antrean.db'}"
         return
-    name = f"antrean_restore_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(
-            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
-            {"n": name},
-        )
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-    admin.dispose()
+    with empty_pg_database("antrean_restore") as url:
+        yield url
 
 
 def count(url: str, stmt) -> int:  # type: ignore[no-untyped-def]

@@ -10,7 +10,6 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -20,7 +19,7 @@ import pytest
 from sqlalchemy import and_, create_engine, func, select, text
 
 from antrean.persistence import tables as t
-from antrean.testing.live_server import free_port, wait_ready
+from antrean.testing.live_server import start_server
 from tests.integration.conftest import SECRET
 from tests.integration.test_races import Seeded
 
@@ -38,23 +37,11 @@ ACTIVE = ("booked", "checked_in")
 def server(db_url: str, data_dir: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`antrean serve` with two processes in a process group of its own, so a kill reaches
     every one of them at once, as a power cut or the OOM killer would."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "ANTREAN_DATABASE_URL": db_url,
-        "ANTREAN_DATA_DIR": str(data_dir),
-        "ANTREAN_SECRET_KEY": SECRET,
-        "ANTREAN_ENVIRONMENT": "test",
-        "ANTREAN_LOG_LEVEL": "critical",
-        "ANTREAN_EMBEDDED_WORKER": "false",
-    }
-    cmd = [sys.executable, "-m", "antrean", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    proc = subprocess.Popen(
-        [*cmd, "--workers", "2"], env=env, stdin=subprocess.DEVNULL, start_new_session=True
+    env = {"ANTREAN_LOG_LEVEL": "critical", "ANTREAN_EMBEDDED_WORKER": "false"}
+    base, proc = start_server(
+        db_url, data_dir, workers=2, secret=SECRET, extra_env=env, own_group=True
     )
-    base = f"http://127.0.0.1:{port}"
     try:
-        wait_ready(base, proc)
         yield base, proc
     finally:
         kill(proc)

@@ -30,6 +30,30 @@ def running_server(
     extra_env: dict[str, str] | None = None,
 ) -> Iterator[str]:
     """Run `antrean serve` with `workers` processes; yields the base URL once it is ready."""
+    base, proc = start_server(db_url, data_dir, workers=workers, secret=secret, extra_env=extra_env)
+    try:
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def start_server(
+    db_url: str,
+    data_dir: Path,
+    *,
+    workers: int = 2,
+    secret: str,
+    extra_env: dict[str, str] | None = None,
+    own_group: bool = False,
+) -> tuple[str, subprocess.Popen[bytes]]:
+    """`antrean serve` started and ready: its base URL and process, for the caller to stop.
+    With `own_group`, its processes form a process group of their own, so one
+    `os.killpg(proc.pid, ...)` reaches every one of them."""
     port = free_port()
     env = {
         **os.environ,
@@ -42,19 +66,16 @@ def running_server(
     env.setdefault("ANTREAN_LOG_LEVEL", "warning")
     cmd = [sys.executable, "-m", "antrean", "serve", "--host", "127.0.0.1", "--port", str(port)]
     cmd += ["--workers", str(workers)]
-    proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, start_new_session=own_group)
     scheme = "https" if env.get("ANTREAN_TLS_CERT_FILE") else "http"
     base = f"{scheme}://127.0.0.1:{port}"
     try:
         wait_ready(base, proc)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    return base, proc
 
 
 def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:

@@ -3,6 +3,9 @@ first code, ten recovery codes shown once) or off (password and a code)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
@@ -16,6 +19,7 @@ from antrean.adapters.web.core import (
     visit,
     web_of,
 )
+from antrean.bootstrap import Container
 from antrean.domain.errors import AntreanError
 from antrean.services import two_factor
 
@@ -31,6 +35,13 @@ async def _page(request: Request, v: Visitor, *, status: int = 200, **extra: obj
     return render(request, v, "two_step.html", context, status=status)
 
 
+async def _setup(c: Container, v: Visitor, use_case: Callable[..., Any]) -> Any:
+    """A new secret to set up (`start_two_factor`), or the one waiting for its first code."""
+    return await c.call(
+        use_case, c.uow(), actor=v.actor, codes=c.one_time_codes, issuer=c.settings.facility_name
+    )
+
+
 @router.get(PAGE)
 async def two_step_page(request: Request, v: Visitor = Depends(visit)) -> Response:
     require(v)
@@ -43,13 +54,7 @@ async def start(request: Request, v: Visitor = Depends(visit)) -> Response:
     require(v)
     c = web_of(request).container
     try:
-        setup = await c.call(
-            two_factor.start_two_factor,
-            c.uow(),
-            actor=v.actor,
-            codes=c.one_time_codes,
-            issuer=c.settings.facility_name,
-        )
+        setup = await _setup(c, v, two_factor.start_two_factor)
     except AntreanError as exc:
         return await _page(request, v, status=409, errors={"_form": exc.message(v.lang)})
     return await _page(request, v, setup=setup)
@@ -69,13 +74,7 @@ async def confirm(request: Request, v: Visitor = Depends(visit)) -> Response:
             code=text_of(form, "code"),
         )
     except AntreanError as exc:
-        setup = await c.call(
-            two_factor.pending_two_factor,
-            c.uow(),
-            actor=v.actor,
-            codes=c.one_time_codes,
-            issuer=c.settings.facility_name,
-        )
+        setup = await _setup(c, v, two_factor.pending_two_factor)
         errors = {exc.field or "_form": exc.message(v.lang)}
         return await _page(request, v, status=400, errors=errors, setup=setup)
     # Every session of the account ended with this: the codes are shown, then sign in again.

@@ -216,6 +216,7 @@ ENGLISH_PAGES = (
     ("admin", "/admin/users"),
     ("admin", "/admin/devices"),
     ("admin", "/admin/settings"),
+    ("admin", "/account/two-step"),
     ("doctor", "/doctor"),
 )
 
@@ -310,6 +311,7 @@ ADMIN_PAGES = (
     "/admin/devices",
     "/admin/settings",
     "/admin/bookings/{code}",
+    "/account/two-step",
 )
 
 

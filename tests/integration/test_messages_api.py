@@ -159,3 +159,30 @@ def test_a_landline_is_refused_at_sign_up_and_never_sent_to(api, clinic_setup, d
     (row,) = api.client.get("/api/v1/messages", headers=operator).json()["items"]
     assert row["state"] == "skipped" and row["last_error"] == "not_mobile"
     assert row["recipient"] == "+62215551234"
+
+
+def test_a_patient_may_not_change_their_own_phone_to_a_landline(api, clinic_setup):
+    r = api.client.post(
+        "/api/v1/auth/register",
+        json={
+            "username": "siti",
+            "password": "rahasia-123",
+            "name": "Siti",
+            "birth_date": "1985-05-17",
+            "phone": "0812-1111-2222",
+        },
+    )
+    assert r.status_code == 201, r.text
+    me = api.login("siti", "rahasia-123")
+    patient_id = api.client.get("/api/v1/auth/me", headers=me).json()["patient_id"]
+    own = f"/api/v1/patients/{patient_id}"
+    r = api.client.patch(own, headers=me, json={"phone": "(021) 555-1234"})
+    assert r.status_code == 422 and r.json()["code"] == "not_mobile_number"
+    assert r.json()["errors"][0]["loc"] == ["phone"]
+    assert api.client.get(own, headers=me).json()["phone"] == "+6281211112222"  # unchanged
+    r = api.client.patch(own, headers=me, json={"phone": "0813 9999 8888"})
+    assert r.status_code == 200 and r.json()["phone"] == "+6281399998888"
+    # Staff may still record a landline for a patient reached that way.
+    desk = api.staff("desk", "operator")
+    r = api.client.patch(own, headers=desk, json={"phone": "(021) 555-1234"})
+    assert r.status_code == 200 and r.json()["phone"] == "+62215551234"

@@ -137,11 +137,14 @@ def update_patient(
     patch: PatientPatch,
 ) -> Patient:
     """Staff may change any field but the MRN; a patient may change their own phone and
-    address."""
+    address. A patient's own phone must be a mobile number, as at sign-up (messages go there);
+    staff may record a landline, which the message log then reports as not a mobile."""
     if not actor.is_staff and patch.fields_given() - SELF_SERVICE_FIELDS:
         raise AntreanError("forbidden")
     if given(patch.phone):
         patch = replace(patch, phone=to_e164(phones, patch.phone))
+        if not actor.is_staff and patch.phone is not None and not phones.is_mobile(patch.phone):
+            raise AntreanError("not_mobile_number", field="phone")
     with uow(write=True):
         patient = patch.apply(_find(uow, actor, patient_id), today(uow, policy))
         uow.patients.save(patient)

@@ -142,9 +142,10 @@ def update_patient(
     if not actor.is_staff and patch.fields_given() - SELF_SERVICE_FIELDS:
         raise AntreanError("forbidden")
     if given(patch.phone):
-        patch = replace(patch, phone=to_e164(phones, patch.phone))
-        if not actor.is_staff and patch.phone is not None and not phones.is_mobile(patch.phone):
+        phone = to_e164(phones, patch.phone)
+        if not actor.is_staff and phone is not None and not phones.is_mobile(phone):
             raise AntreanError("not_mobile_number", field="phone")
+        patch = replace(patch, phone=phone)
     with uow(write=True):
         patient = patch.apply(_find(uow, actor, patient_id), today(uow, policy))
         uow.patients.save(patient)

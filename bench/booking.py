@@ -33,7 +33,7 @@ from antrean.config import Settings
 from antrean.domain.identity import Role, StaffAccountDraft
 from antrean.persistence import tables as t
 from antrean.persistence.migrate import upgrade
-from antrean.persistence.rows import search_key
+from antrean.persistence.protect import keyring_of
 from antrean.services import accounts
 from antrean.testing.live_server import running_server
 
@@ -115,12 +115,13 @@ def seed(url: str, workdir: Path, doctors: int, patients: int) -> tuple[list[int
             ).scalars()
         )
         now = c.clock.now()
+        keys = keyring_of(conn)
         rows = [
             {
                 "facility_id": 1,
                 "mrn": f"B-{n:07d}",
+                "mrn_index": keys.blind("mrn", f"B-{n:07d}"),
                 "name": f"Pasien {n}",
-                "name_search": search_key(f"Pasien {n}"),
                 "birth_date": date(1980, 1, 1),
                 "sex": "unknown",
                 "created_at": now,

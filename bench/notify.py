@@ -41,7 +41,7 @@ from antrean.integrations.gateways import HttpGatewayChannel
 from antrean.integrations.http_post import HttpPoster
 from antrean.persistence import tables as t
 from antrean.persistence.migrate import upgrade
-from antrean.persistence.rows import search_key
+from antrean.persistence.protect import keyring_of
 from antrean.services.booking import book_appointment
 from antrean.services.notifications import ReminderRule, run_reminders
 from antrean.testing.live_server import free_port
@@ -81,15 +81,17 @@ def seed(url: str, workdir: Path, patients: int, *, doctors: int = 4, capacity: 
     now = c.clock.now()
     tomorrow = now.astimezone(c.policy.time_zone).date() + timedelta(days=1)
     with c.db.engine.begin() as conn:
+        keys = keyring_of(conn)
         rows = [
             {
                 "facility_id": 1,
                 "mrn": f"N-{n:07d}",
+                "mrn_index": keys.blind("mrn", f"N-{n:07d}"),
                 "name": f"Pasien {n}",
-                "name_search": search_key(f"Pasien {n}"),
                 "birth_date": date(1980, 1, 1),
                 "sex": "unknown",
                 "phone": f"+62812{n:08d}",
+                "phone_index": keys.blind("phone", f"+62812{n:08d}"),
                 "created_at": now,
             }
             for n in range(patients)
@@ -291,8 +293,8 @@ def part_reminders(kind: str, bookings: int) -> None:
                     {
                         "facility_id": 1,
                         "mrn": "R-1",
+                        "mrn_index": keyring_of(conn).blind("mrn", "R-1"),
                         "name": "Pasien",
-                        "name_search": "pasien",
                         "birth_date": date(1980, 1, 1),
                         "sex": "unknown",
                         "created_at": now - timedelta(days=2),

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import anyio.to_thread
 
-from antrean.config import Settings, resolve_secret
+from antrean.config import Settings, data_keys_source, resolve_secret
 from antrean.domain.booking import BookingPolicy
 from antrean.domain.common import Clock, SystemClock
 from antrean.domain.identity import Actor, SignInRules
@@ -38,6 +38,7 @@ from antrean.persistence.batch import WriteBatcher
 from antrean.persistence.engine import Database, create_database
 from antrean.persistence.event_bus import EventBus, InProcessBus, PostgresNotifyBus, TableTailBus
 from antrean.persistence.migrate import upgrade
+from antrean.persistence.protect import Keyring, read_keys
 from antrean.persistence.unit_of_work import SqlUnitOfWorkFactory
 from antrean.services.delivery import Channel, Deliverer, DeliveryRules
 from antrean.services.notifications import ReminderRule, run_reminders
@@ -117,12 +118,25 @@ class Container:
         self.db.dispose()
 
 
-def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = False) -> Container:
-    db = create_database(
+def keyring(settings: Settings) -> Keyring:
+    """The keys of patient data at rest (`persistence.protect`), as configured."""
+    source = data_keys_source(settings)
+    keys = read_keys(source, create=settings.environment != "production")
+    return Keyring(keys, sealing=settings.data_encryption)
+
+
+def open_database(settings: Settings) -> Database:
+    """The configured database, its connections given the keys of patient data."""
+    return create_database(
         settings.resolved_database_url,
         sqlite_synchronous=settings.sqlite_synchronous,
         pool_size=settings.db_pool_size,
+        keyring=keyring(settings),
     )
+
+
+def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = False) -> Container:
+    db = open_database(settings)
     if migrate:
         upgrade(db.engine)
     clock = clock or SystemClock()
@@ -132,7 +146,9 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Fal
         settings=settings,
         db=db,
         clock=clock,
-        uow_factory=SqlUnitOfWorkFactory(db, clock, bus, messages=settings.messages),
+        uow_factory=SqlUnitOfWorkFactory(
+            db, clock, bus, messages=settings.messages, audit=settings.audit
+        ),
         tokens=JwtAccessTokens(
             secret=resolve_secret(settings),
             clock=clock,

@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 app = typer.Typer(help="antrean: appointment booking and patient queue.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+keys_app = typer.Typer(help="The keys that seal patient data at rest.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 console = Console()
 
 
@@ -151,11 +155,11 @@ def worker() -> None:
 @db_app.command("upgrade")
 def db_upgrade(revision: str = typer.Argument("head")) -> None:
     """Apply the schema migrations (SQLite or PostgreSQL)."""
-    from antrean.persistence.engine import create_database
+    from antrean.bootstrap import open_database
     from antrean.persistence.migrate import current_revision, upgrade
 
     settings = _settings()
-    db = create_database(settings.resolved_database_url)
+    db = open_database(settings)
     upgrade(db.engine, revision)
     console.print(f"Database at revision [bold]{current_revision(db.engine)}[/bold]")
     db.dispose()
@@ -225,6 +229,133 @@ def _backup_key(settings: Settings) -> bytes:
         "Set ANTREAN_BACKUP_KEY or ANTREAN_BACKUP_KEY_FILE (make a key with "
         "`antrean backup --new-key` and keep it apart from the backups)."
     )
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Walk every chain of the audit log from its first entry; name the first entry that was
+    altered, removed or inserted. Exit status 1 when one was."""
+    from antrean.bootstrap import keyring, open_database
+    from antrean.persistence.audit_store import SqlAudit
+
+    settings = _settings()
+    _keyring(settings, keyring)
+    db = open_database(settings)
+    broken = 0
+    try:
+        with db.engine.connect() as conn:
+            log = SqlAudit(conn)
+            facilities = log.facilities()
+            for facility_id in facilities:
+                for report in log.verify(facility_id):
+                    where = f"facility {facility_id}, chain {report.chain}"
+                    if report.broken is None:
+                        console.print(
+                            f"{where}: {report.entries} entries, intact "
+                            f"(head {report.head_seq}: {report.head_hash[:16]})"
+                        )
+                    else:
+                        broken += 1
+                        console.print(f"[red]{where}: {report.broken.message}[/red]")
+    finally:
+        db.dispose()
+    if not facilities:
+        console.print("The audit log is empty.")
+    if broken:
+        raise typer.Exit(1)
+    console.print("Every chain holds.")
+
+
+@keys_app.command("new")
+def keys_new(
+    key_id: str = typer.Option(
+        None, "--id", help="Print only a new data key with this id, to put first in the list"
+    ),
+) -> None:
+    """Print a new key list (a data key and the index key) for ANTREAN_DATA_KEYS_FILE."""
+    from antrean.persistence.protect import BadKeys, new_key, new_key_list, parse_keys
+
+    if key_id is None:
+        print(new_key_list(), end="")
+        return
+    line = f"{key_id}={new_key()}"
+    try:
+        parse_keys(f"{line}\nindex={new_key()}")
+    except BadKeys as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    print(line)
+
+
+@keys_app.command("status")
+def keys_status() -> None:
+    """How many stored values each data key sealed."""
+    from antrean.bootstrap import keyring, open_database
+    from antrean.persistence.key_rotation import key_usage
+
+    settings = _settings()
+    ring = _keyring(settings, keyring)
+    db = open_database(settings)
+    try:
+        usage = key_usage(db, ring)
+    finally:
+        db.dispose()
+    for key_id, count in usage.by_key.items():
+        mark = " (seals new values)" if key_id == ring.current else ""
+        console.print(f"key {key_id}: {count} values{mark}")
+    if usage.unknown:
+        console.print(f"[red]{usage.unknown} values sealed with a key not in the list[/red]")
+    stale = usage.not_current(ring.current)
+    console.print(
+        "Every value is sealed with the current key."
+        if not stale
+        else f"{stale} values to move: run `antrean keys rotate`."
+    )
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    batch: int = typer.Option(500, min=1, max=10_000, help="Rows per transaction"),
+) -> None:
+    """Seal every stored value again with the first key of the list, while the server keeps
+    serving. Put the new key first, restart the servers, run this; then the old key can go."""
+    from rich.progress import Progress
+
+    from antrean.bootstrap import keyring, open_database
+    from antrean.persistence.key_rotation import key_usage, rotate, total_rows
+
+    settings = _settings()
+    ring = _keyring(settings, keyring)
+    db = open_database(settings)
+    try:
+        with Progress(console=console) as bar:
+            task = bar.add_task(f"Sealing with key {ring.current}", total=total_rows(db))
+            moved = rotate(db, ring, batch=batch, progress=lambda n: bar.advance(task, n))
+        left = key_usage(db, ring).not_current(ring.current)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    finally:
+        db.dispose()
+    console.print(f"{moved} values sealed again with key {ring.current}.")
+    if left:
+        console.print(
+            f"[red]{left} values still use another key:[/red] a server still seals with an old "
+            "key list. Restart every server with the new list and run this again."
+        )
+        raise typer.Exit(1)
+    console.print("No value uses another key: the old keys can be removed from the list.")
+
+
+def _keyring(settings: Settings, make: Callable[[Settings], Any]) -> Any:
+    from antrean.config import MissingDataKeys
+    from antrean.persistence.protect import BadKeys
+
+    try:
+        return make(settings)
+    except (MissingDataKeys, BadKeys) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
 
 
 @app.command("create-admin")

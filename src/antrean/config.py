@@ -87,6 +87,17 @@ class Settings(BaseSettings):
     # file holding it. Never stored in the database.
     backup_key: str = ""
     backup_key_file: Path | None = None
+    # Patient data at rest (docs/security.md): the keys that seal personal fields, as
+    # `id=base64key` entries (the first seals, all open) plus `index=base64key` for the blind
+    # indexes, given here or in a file (one entry per line). Outside production, a key file is
+    # made in the data directory when neither is given. `data_encryption=false` stores plain
+    # values, for measuring what sealing costs; it is refused in production.
+    data_keys: str = ""
+    data_keys_file: Path | None = None
+    data_encryption: bool = True
+    # The audit log (docs/security.md): every read of patient data, change and admin action.
+    # `audit=false` records nothing, for measuring what it costs; refused in production.
+    audit: bool = True
     # Web origins (https://app.example) whose pages may call the API from a browser.
     cors_origins: list[str] = Field(default_factory=list)
 
@@ -175,6 +186,14 @@ class Settings(BaseSettings):
         for path in (self.tls_cert_file, self.tls_key_file):
             if path is not None and not path.is_file():
                 raise ValueError(f"TLS file not found: {path}")
+        return self
+
+    @model_validator(mode="after")
+    def _sealing_in_production(self) -> Settings:
+        if not self.data_encryption and self.environment == "production":
+            raise ValueError("ANTREAN_DATA_ENCRYPTION=false is refused in production")
+        if not self.audit and self.environment == "production":
+            raise ValueError("ANTREAN_AUDIT=false is refused in production")
         return self
 
     @field_validator("quiet_hours")
@@ -321,3 +340,26 @@ def resolve_secret(settings: Settings) -> str:
     path.touch(mode=0o600)
     path.write_text(key)
     return key
+
+
+class MissingDataKeys(RuntimeError):
+    pass
+
+
+def data_keys_source(settings: Settings) -> str | Path:
+    """Where the keys of patient data are: their text (given in the environment) or a file.
+
+    Outside production the file defaults to `data_keys` in the data directory, made on first
+    use, so the demo and tests run sealed too; in production keys must be given, kept apart
+    from the data.
+    """
+    if settings.data_keys:
+        return settings.data_keys
+    if settings.data_keys_file is not None:
+        return settings.data_keys_file
+    if settings.environment == "production":
+        raise MissingDataKeys(
+            "ANTREAN_DATA_KEYS or ANTREAN_DATA_KEYS_FILE is required in production: make a key "
+            "list with `antrean keys new` and keep it apart from the database and its backups"
+        )
+    return settings.data_dir / "data_keys"

@@ -16,10 +16,15 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from antrean.domain.audit import RequestInfo
+from antrean.services.access import request_info
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -91,7 +96,9 @@ class Edge:
             await self.app(scope, receive, send)
             return
         tls = scope.get("scheme") == "https"
-        send = _with_headers(send, tls)
+        info = _request_info(scope)
+        request_info.set(info)  # for the audit log: this task and the threads it calls into
+        send = _with_headers(send, tls, info.request_id)
         path: str = scope["path"]
         if path.startswith("/RPC2") and not self._rpc_allowed(scope):
             await _refuse(scope, send, 403)
@@ -169,11 +176,32 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-def _with_headers(send: Send, tls: bool) -> Send:
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def _request_info(scope: Scope) -> RequestInfo:
+    """The client's address and the request's id: the caller's `X-Request-ID` when it is a
+    plain token (a proxy's or a client's, to follow one request across systems), else a new
+    one. Both go into the audit log; the id also goes back in the answer."""
+    client = scope.get("client")
+    request_id = ""
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            given = value.decode("latin-1")
+            request_id = given if _REQUEST_ID.fullmatch(given) else ""
+            break
+    return RequestInfo(
+        client_address=str(client[0])[:64] if client else "",
+        request_id=request_id or uuid.uuid4().hex,
+    )
+
+
+def _with_headers(send: Send, tls: bool, request_id: str) -> Send:
     async def sending(message: Message) -> None:
         if message["type"] == "http.response.start":
             headers = list(message.get("headers", []))
             present = {name.lower() for name, _ in headers}
+            headers.append((b"x-request-id", request_id.encode()))
             for name, value in _ALWAYS:
                 if name not in present:
                     headers.append((name, value))

@@ -168,11 +168,14 @@ def test_find_filters_and_pages(uow):
     _add(uow, _draft(address="+62811"), _draft(address="+62822", kind=MessageKind.REPLY))
     with uow():
         replies, total = uow.outbox.find(1, MessageFilter(kind=MessageKind.REPLY), Page(1, 10))
-        by_address, _ = uow.outbox.find(1, MessageFilter(search="2811"), Page(1, 10))
+        by_address, _ = uow.outbox.find(1, MessageFilter(search="+62811"), Page(1, 10))
+        # Addresses are found whole (they are sealed, looked up by a blind index).
+        by_part, _ = uow.outbox.find(1, MessageFilter(search="2811"), Page(1, 10))
         second_page, all_total = uow.outbox.find(1, MessageFilter(), Page(2, 1))
         other, none = uow.outbox.find(2, MessageFilter(), Page(1, 10))
     assert total == 1 and replies[0].address == "+62822"
     assert [m.address for m in by_address] == ["+62811"]
+    assert by_part == []
     assert all_total == 2 and [m.address for m in second_page] == ["+62811"]  # newest first
     assert other == [] and none == 0
 

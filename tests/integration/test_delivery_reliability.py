@@ -224,6 +224,8 @@ class Workers:
             ANTREAN_ENVIRONMENT="test",
             ANTREAN_SECRET_KEY=SECRET,
             ANTREAN_DATA_DIR=str(self.tmp_path / f"worker-{n}"),
+            # The keys the test's own container made (its data directory is tmp_path/data).
+            ANTREAN_DATA_KEYS_FILE=str(self.tmp_path / "data" / "data_keys"),
             ANTREAN_WHATSAPP="gateway",
             ANTREAN_WA_GATEWAY_URL=gateway_url,
             ANTREAN_WA_GATEWAY_TOKEN=token,

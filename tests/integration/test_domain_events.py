@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 
 from antrean.domain.events import DomainEvent, EventKind
 from antrean.persistence import tables as t
@@ -14,13 +14,10 @@ from tests.integration.conftest import FROZEN_AT, MONDAY
 
 
 def _events(api) -> list[tuple[str, dict]]:
-    url = api.container.db.engine.url.render_as_string(hide_password=False)
-    engine = create_engine(url)
-    with engine.connect() as conn:
+    with api.container.db.engine.connect() as conn:  # its engine has the keys of sealed data
         rows = conn.execute(
             select(t.domain_event.c.kind, t.domain_event.c.data).order_by(t.domain_event.c.id)
         ).all()
-    engine.dispose()
     return [(kind, json.loads(data)) for kind, data in rows]
 
 

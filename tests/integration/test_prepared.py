@@ -25,13 +25,13 @@ def test_prepared_statements_convert_like_sqlalchemy_and_map_violations(containe
         .order_by(t.clinic_hours.c.weekday)
     )
     insert_patient = insert_returning_id(
-        t.patient, ["facility_id", "mrn", "name", "name_search", "birth_date", "sex", "created_at"]
+        t.patient, ["facility_id", "mrn", "mrn_index", "name", "birth_date", "sex", "created_at"]
     )
     patient = {
         "facility_id": 1,
         "mrn": "RM-1",
+        "mrn_index": "index-of-RM-1",
         "name": "Siti",
-        "name_search": "siti",
         "birth_date": date(1990, 5, 17),
         "sex": "F",
         "created_at": datetime(2026, 11, 22, 2, 0, tzinfo=UTC),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
@@ -219,3 +220,26 @@ class PatientPatch:
         if given(self.language):
             p.language = message_language(self.language)
         return p
+
+
+# How many letters of a word a name search compares: a longer word matches on its beginning.
+NAME_WORD_LETTERS = 16
+_NAME_JOINERS = str.maketrans({"'": None, "’": None, "`": None, ".": " ", "-": " ", ",": " "})
+
+
+def name_words(text: str) -> tuple[str, ...]:
+    """The words of a name as a search compares them: lower case, accents and apostrophes gone
+    (`Nur'aini` is `nuraini`), hyphens and full stops splitting words, each word cut to
+    `NAME_WORD_LETTERS` letters."""
+    plain = unicodedata.normalize("NFKD", text.translate(_NAME_JOINERS))
+    kept = "".join(c for c in plain if not unicodedata.combining(c)).lower()
+    words = ("".join(c for c in word if c.isalnum()) for word in kept.split())
+    return tuple(word[:NAME_WORD_LETTERS] for word in words if word)
+
+
+def name_matches(query: str, name: str) -> bool:
+    """Whether every word of the query begins a word of the name (`budi san` finds
+    `Budi Santoso`, `Santoso Budiman` too; `udi` finds neither)."""
+    words = name_words(name)
+    wanted = name_words(query)
+    return bool(wanted) and all(any(w.startswith(q) for w in words) for q in wanted)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
@@ -10,8 +11,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from antrean.domain.booking import ACTIVE_STATUSES, Appointment, AppointmentStatus
 from antrean.domain.common import Page
+from antrean.domain.patients import name_words
 from antrean.persistence import tables as t
-from antrean.persistence.rows import Repository, like_pattern, search_key
+from antrean.persistence.patient_store import SORT_BY_NAME_LIMIT, named
+from antrean.persistence.protect import keyring_of
+from antrean.persistence.rows import Repository
 from antrean.services.ports import AppointmentFilter, BookingRow, Conflict
 
 _a = t.appointment
@@ -177,33 +181,55 @@ class SqlAppointments(Repository):
         a, p = t.appointment, t.patient
         conditions = [a.c.facility_id == facility_id, *_filter_conditions(flt)]
         if search:
+            keys = keyring_of(self.conn)
             conditions.append(
                 or_(
                     a.c.code == search.upper(),
-                    p.c.name_search.like(like_pattern(search_key(search)), escape="\\"),
-                    p.c.phone == search,
+                    named(keys, facility_id, search),
+                    p.c.phone_index == keys.blind("phone", search),
                 )
             )
         joined = a.join(p, p.c.id == a.c.patient_id)
         where = and_(*conditions)
-        total = self.conn.execute(select(func.count()).select_from(joined).where(where))
-        column = {
-            "start": a.c.start_at,
-            "created": a.c.created_at,
-            "patient": p.c.name_search,
-            "status": a.c.status,
-        }[order.lstrip("-")]
-        sort = column.desc() if order.startswith("-") else column.asc()
-        rows = self.conn.execute(
-            select(*_APPOINTMENT_COLUMNS, p.c.name, p.c.mrn, p.c.phone)
-            .select_from(joined)
-            .where(where)
-            .order_by(sort, a.c.id)
-            .limit(page.size)
-            .offset(page.offset)
+        total = int(
+            self.conn.execute(select(func.count()).select_from(joined).where(where)).scalar_one()
         )
+        descending = order.startswith("-")
+        columns = (*_APPOINTMENT_COLUMNS, p.c.name, p.c.mrn, p.c.phone)
+        if order.lstrip("-") == "patient" and total <= SORT_BY_NAME_LIMIT:
+            # Names are sealed: the matches' names are opened and sorted here.
+            named_rows = self.conn.execute(
+                select(a.c.id, p.c.name).select_from(joined).where(where)
+            )
+            ranked = sorted((name_words(name), i) for i, name in named_rows)
+            if descending:
+                ranked.reverse()
+            ids = [i for _, i in ranked[page.offset : page.offset + page.size]]
+            by_id = {
+                r.id: r
+                for r in self.conn.execute(
+                    select(*columns).select_from(joined).where(a.c.id.in_(ids))
+                )
+            }
+            rows: Iterable[Any] = [by_id[i] for i in ids if i in by_id]
+        else:
+            column = {
+                "start": a.c.start_at,
+                "created": a.c.created_at,
+                "patient": a.c.id,  # too many matches to open every name
+                "status": a.c.status,
+            }[order.lstrip("-")]
+            sort = column.desc() if descending else column.asc()
+            rows = self.conn.execute(
+                select(*columns)
+                .select_from(joined)
+                .where(where)
+                .order_by(sort, a.c.id)
+                .limit(page.size)
+                .offset(page.offset)
+            )
         found = [BookingRow(_appointment(r), r.name, r.mrn, r.phone) for r in rows]
-        return found, int(total.scalar_one())
+        return found, total
 
     def day_summary(self, facility_id: int, day: date) -> dict[tuple[int, str], int]:
         a = t.appointment

@@ -13,6 +13,8 @@ error. A caller's answer is sent only after the commit that made its change dura
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -43,7 +45,9 @@ class WriteBatcher:
     async def run(self, call: Callable[[], Any]) -> Any:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        self._pending.append((call, future))
+        # Run in the caller's context (who is asking, from where: the audit log reads it),
+        # not the flusher's, which is whichever caller started it.
+        self._pending.append((functools.partial(contextvars.copy_context().run, call), future))
         flusher = self._flusher
         # One flusher per loop; a new one if the last has ended (or its loop is gone).
         if flusher is None or flusher.done() or flusher.get_loop() is not loop:

@@ -16,6 +16,8 @@ from typing import Any
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 
+from antrean.persistence.protect import Keyring, attach
+
 
 class WriterQueue:
     """Lets SQLite writers wait their turn in line instead of polling for the database lock.
@@ -137,10 +139,15 @@ def create_database(
     busy_timeout_ms: int = 10_000,
     pool_size: int = 10,
     echo: bool = False,
+    keyring: Keyring | None = None,
 ) -> Database:
+    """An engine for the URL. `keyring` seals and opens the protected columns
+    (`persistence.protect`); without one they cannot be read or written."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite(url, sqlite_synchronous, busy_timeout_ms, echo)
+        db = _sqlite(url, sqlite_synchronous, busy_timeout_ms, echo)
+        attach(db.engine, keyring)
+        return db
     engine = create_engine(
         url,
         # A fixed set of connections: an overflow connection is opened and closed per burst,
@@ -151,6 +158,7 @@ def create_database(
         pool_pre_ping=True,
         echo=echo,
     )
+    attach(engine, keyring)
     return Database(engine=engine)
 
 

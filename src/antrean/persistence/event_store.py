@@ -34,12 +34,15 @@ _VALUES = (
 )
 _INSERT = insert_returning_id(_E, _VALUES)
 _NOTIFY_PREFIX = '{"id":0,'
+# The statements written as text say which values need their column's type: instants, and
+# the sealed data.
+_typed = (bindparam("at", type_=_E.c.at.type), bindparam("data", type_=_E.c.data.type))
 _INSERT_AND_NOTIFY = Prepared(
     text(
         "WITH e AS (INSERT INTO domain_event "
         f"({', '.join(_VALUES)}) VALUES ({', '.join(':' + v for v in _VALUES)}) RETURNING id) "
         "SELECT id, pg_notify(:channel, '{\"id\":' || id || ',' || :tail) FROM e"
-    ).bindparams(bindparam("at", type_=_E.c.at.type))
+    ).bindparams(*_typed)
 )
 
 
@@ -54,9 +57,9 @@ def _with_message(notify: bool) -> Prepared:
         if notify
         else "SELECT id FROM e"
     )
-    timed = [bindparam("at", type_=_E.c.at.type)] + [
+    timed = [*_typed] + [
         bindparam("m_" + c, type_=o.c[c].type)
-        for c in ("due_at", "expires_at", "created_at", "updated_at")
+        for c in ("due_at", "expires_at", "created_at", "updated_at", "address", "data")
     ]
     return Prepared(
         text(

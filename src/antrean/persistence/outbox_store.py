@@ -48,7 +48,8 @@ from antrean.domain.notifications import (
 )
 from antrean.persistence import tables as t
 from antrean.persistence.prepared import Prepared
-from antrean.persistence.rows import Repository, like_pattern
+from antrean.persistence.protect import Keyring, keyring_of
+from antrean.persistence.rows import Repository
 
 _O = t.outbox_message
 _UNFINISHED = (MessageState.PENDING.value, MessageState.SENDING.value)
@@ -79,6 +80,7 @@ DRAFT_COLUMNS = (
     "expires_at",
     "created_at",
     "updated_at",
+    "address_index",
 )
 
 
@@ -185,8 +187,14 @@ def _message(row: Sequence[Any]) -> Message:
     )
 
 
-def draft_values(draft: OutboxDraft, now: datetime) -> dict[str, Any]:
+def address_index(keys: Keyring, address: str | None) -> str | None:
+    """The blind index of a phone number or e-mail address, as messages are searched by."""
+    return keys.blind("address", address.lower()) if address else None
+
+
+def draft_values(draft: OutboxDraft, now: datetime, keys: Keyring) -> dict[str, Any]:
     return {
+        "address_index": address_index(keys, draft.address),
         "facility_id": draft.facility_id,
         "kind": draft.kind.value,
         "state": MessageState.PENDING.value,
@@ -215,7 +223,7 @@ class SqlOutbox(Repository):
 
     def add(self, draft: OutboxDraft, now: datetime) -> None:
         if self.writes:
-            self.add_values(draft_values(draft, now))
+            self.add_values(draft_values(draft, now, keyring_of(self.conn)))
 
     def add_values(self, values: dict[str, Any]) -> None:
         if values["dedupe_key"] is None:
@@ -290,6 +298,7 @@ class SqlOutbox(Repository):
 
     def finish(self, outcomes: Sequence[Outcome], now: datetime) -> int:
         """Store the outcomes whose claim still holds; how many were stored."""
+        keys = keyring_of(self.conn)
         if not outcomes:
             return 0
         stmt = (
@@ -307,7 +316,12 @@ class SqlOutbox(Repository):
                 # what the last try recorded.
                 medium=func.coalesce(bindparam("o_medium", type_=String), _O.c.medium),
                 transport=func.coalesce(bindparam("o_transport", type_=String), _O.c.transport),
-                address=func.coalesce(bindparam("o_address", type_=String), _O.c.address),
+                address=func.coalesce(
+                    bindparam("o_address", type_=_O.c.address.type), _O.c.address
+                ),
+                address_index=func.coalesce(
+                    bindparam("o_address_index", type_=String), _O.c.address_index
+                ),
                 lang=func.coalesce(bindparam("o_lang", type_=String), _O.c.lang),
                 last_error=bindparam("o_error"),
                 provider_id=bindparam("o_provider"),
@@ -329,6 +343,7 @@ class SqlOutbox(Repository):
                     "o_medium": o.medium.value if o.medium else None,
                     "o_transport": o.transport,
                     "o_address": o.address,
+                    "o_address_index": address_index(keys, o.address),
                     "o_lang": o.lang,
                     "o_error": (o.last_error or "")[:500] or None,
                     "o_provider": o.provider_id,
@@ -358,7 +373,9 @@ class SqlOutbox(Repository):
         if flt.patient_id is not None:
             conditions.append(_O.c.patient_id == flt.patient_id)
         if flt.search:
-            conditions.append(_O.c.address.like(like_pattern(flt.search), escape="\\"))
+            conditions.append(
+                _O.c.address_index == address_index(keyring_of(self.conn), flt.search)
+            )
         where = and_(*conditions)
         total = self.conn.execute(select(func.count()).select_from(_O).where(where)).scalar_one()
         rows = self.conn.execute(
@@ -439,7 +456,8 @@ class SqlOutbox(Repository):
             a.c.patient_id,
             a.c.id,
             literal("p", String) + cast(a.c.patient_id, String),
-            literal("{}", String),
+            # No data: one sealed "{}" for every row (the same text sealed once).
+            bindparam("data", "{}", type_=_O.c.data.type),
             literal("reminder:", String) + text_id,
             bindparam("due_at", due_at, type_=_O.c.due_at.type),
             bindparam("created_at", now, type_=_O.c.created_at.type),
@@ -520,62 +538,77 @@ class SqlMessageTexts(Repository):
 
 
 class SqlContacts(Repository):
-    """Opt-outs, conversations (the 24-hour window) and webhook deliveries already handled."""
+    """Opt-outs, conversations (the 24-hour window) and webhook deliveries already handled.
+    An address is kept as its blind index only: these tables are looked up by it, never
+    listed."""
+
+    def _key(self, address: str) -> str:
+        return str(address_index(keyring_of(self.conn), address))
+
+    def _keys(self, addresses: list[str]) -> dict[str, list[str]]:
+        by_key: dict[str, list[str]] = {}
+        for address in set(addresses):
+            by_key.setdefault(self._key(address), []).append(address)
+        return by_key
 
     def opted_out(self, facility_id: int, address: str) -> set[Medium]:
         o = t.contact_optout
         rows = self.conn.execute(
-            select(o.c.medium).where(o.c.facility_id == facility_id, o.c.address == address)
+            select(o.c.medium).where(
+                o.c.facility_id == facility_id, o.c.address == self._key(address)
+            )
         )
         return {Medium(r[0]) for r in rows}
 
     def opted_out_many(self, facility_id: int, addresses: list[str]) -> dict[str, set[Medium]]:
         o = t.contact_optout
         found: dict[str, set[Medium]] = {a: set() for a in addresses}
-        if addresses:
+        by_key = self._keys(addresses)
+        if by_key:
             rows = self.conn.execute(
                 select(o.c.address, o.c.medium).where(
-                    o.c.facility_id == facility_id, o.c.address.in_(sorted(set(addresses)))
+                    o.c.facility_id == facility_id, o.c.address.in_(sorted(by_key))
                 )
             )
-            for address, medium in rows:
-                found[address].add(Medium(medium))
+            for key, medium in rows:
+                for address in by_key[key]:
+                    found[address].add(Medium(medium))
         return found
 
     def conversations(
         self, facility_id: int, addresses: list[str]
     ) -> dict[str, tuple[datetime, str | None]]:
         c = t.conversation
-        if not addresses:
+        by_key = self._keys(addresses)
+        if not by_key:
             return {}
         rows = self.conn.execute(
             select(c.c.address, c.c.last_inbound_at, c.c.lang).where(
-                c.c.facility_id == facility_id, c.c.address.in_(sorted(set(addresses)))
+                c.c.facility_id == facility_id, c.c.address.in_(sorted(by_key))
             )
         )
-        return {address: (at, lang) for address, at, lang in rows}
+        return {address: (at, lang) for key, at, lang in rows for address in by_key[key]}
 
     def set_opt_out(
         self, facility_id: int, medium: Medium, address: str, out: bool, now: datetime
     ) -> None:
         o = t.contact_optout
+        key = self._key(address)
         self.conn.execute(
             delete(o).where(
-                o.c.facility_id == facility_id, o.c.medium == medium.value, o.c.address == address
+                o.c.facility_id == facility_id, o.c.medium == medium.value, o.c.address == key
             )
         )
         if out:
             self.conn.execute(
-                insert(o).values(
-                    facility_id=facility_id, medium=medium.value, address=address, at=now
-                )
+                insert(o).values(facility_id=facility_id, medium=medium.value, address=key, at=now)
             )
 
     def conversation(self, facility_id: int, address: str) -> tuple[datetime, str | None] | None:
         c = t.conversation
         row = self.conn.execute(
             select(c.c.last_inbound_at, c.c.lang).where(
-                c.c.facility_id == facility_id, c.c.address == address
+                c.c.facility_id == facility_id, c.c.address == self._key(address)
             )
         ).first()
         return (row[0], row[1]) if row else None
@@ -583,16 +616,17 @@ class SqlContacts(Repository):
     def heard_from(self, facility_id: int, address: str, lang: str | None, now: datetime) -> None:
         c = t.conversation
         found = self.conversation(facility_id, address)
+        key = self._key(address)
         if found is None:
             self.conn.execute(
                 insert(c).values(
-                    facility_id=facility_id, address=address, last_inbound_at=now, lang=lang
+                    facility_id=facility_id, address=key, last_inbound_at=now, lang=lang
                 )
             )
             return
         self.conn.execute(
             update(c)
-            .where(c.c.facility_id == facility_id, c.c.address == address)
+            .where(c.c.facility_id == facility_id, c.c.address == key)
             .values(last_inbound_at=now, lang=lang or found[1])
         )
 

@@ -12,6 +12,7 @@ computed by SQLAlchemy. A statement that needs those stays on `Connection.execut
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -43,7 +44,11 @@ class Prepared:
 
     def __init__(self, statement: ClauseElement) -> None:
         self.statement = statement
-        self._by_dialect: dict[str, _Compiled] = {}
+        # Per dialect object, not per dialect name: each engine's dialect carries its own data
+        # keys (`persistence.protect`), which the sealed columns' processors use.
+        self._by_dialect: weakref.WeakKeyDictionary[Dialect, _Compiled] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def _compile(self, dialect: Dialect) -> _Compiled:
         compiled: Any = self.statement.compile(dialect=dialect)
@@ -86,9 +91,9 @@ class Prepared:
 
         A unique or foreign-key violation raises `UniqueViolation`, as the repositories do."""
         dialect = conn.dialect
-        c = self._by_dialect.get(dialect.name)
+        c = self._by_dialect.get(dialect)
         if c is None:
-            c = self._by_dialect[dialect.name] = self._compile(dialect)
+            c = self._by_dialect[dialect] = self._compile(dialect)
         params = params or {}
         values = [
             fixed if not key else (bind(params[key]) if bind else params[key])

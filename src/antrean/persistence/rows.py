@@ -22,14 +22,3 @@ class Repository:
             return int(self.conn.execute(stmt, params).inserted_primary_key[0])
         except IntegrityError as exc:
             raise UniqueViolation(str(exc.orig)) from exc
-
-
-def like_pattern(text_value: str) -> str:
-    """A LIKE pattern matching the text anywhere, with LIKE's wildcards escaped (escape `\\`)."""
-    escaped = text_value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-def search_key(name: str) -> str:
-    """A case- and space-insensitive form of a name for searching."""
-    return " ".join(name.lower().split())

@@ -22,7 +22,11 @@ from sqlalchemy import (
     text,
 )
 
+from antrean.persistence.protect import SealedDate, SealedText
 from antrean.persistence.types import UTCDateTime
+
+# A blind index (`persistence.protect`): 32 hex digits, or the plain value where sealing is off.
+Blind = String(300)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -170,22 +174,41 @@ patient = Table(
     metadata,
     _id(),
     _facility(),
-    Column("mrn", String(32), nullable=False),
-    Column("name", String(200), nullable=False),
-    Column("name_search", String(200), nullable=False),
-    Column("birth_date", Date, nullable=False),
+    # Personal fields are sealed (`persistence.protect`); the exact look-ups go through blind
+    # indexes beside them, and a search by name through `patient_name_token`.
+    Column("mrn", SealedText("patient.mrn"), nullable=False),
+    Column("name", SealedText("patient.name"), nullable=False),
+    Column("birth_date", SealedDate("patient.birth_date"), nullable=False),
     Column("sex", String(10), nullable=False),
-    Column("phone", String(20), nullable=True),
-    Column("address", Text, nullable=True),
-    Column("nik", String(16), nullable=True),
-    Column("bpjs_number", String(20), nullable=True),
+    Column("phone", SealedText("patient.phone"), nullable=True),
+    Column("address", SealedText("patient.address"), nullable=True),
+    Column("nik", SealedText("patient.nik"), nullable=True),
+    Column("bpjs_number", SealedText("patient.bpjs_number"), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     # How the patient is written to: an e-mail address, and the language of the messages.
-    Column("email", String(254), nullable=True),
+    Column("email", SealedText("patient.email"), nullable=True),
     Column("language", String(2), nullable=True),
-    UniqueConstraint("facility_id", "mrn"),
-    Index(None, "facility_id", "name_search"),
-    Index(None, "facility_id", "phone"),
+    Column("mrn_index", Blind, nullable=False),
+    Column("phone_index", Blind, nullable=True),
+    Column("nik_index", Blind, nullable=True),
+    Column("bpjs_index", Blind, nullable=True),
+    Column("email_index", Blind, nullable=True),
+    UniqueConstraint("facility_id", "mrn_index"),
+    Index(None, "facility_id", "phone_index"),
+    Index(None, "facility_id", "nik_index"),
+    Index(None, "facility_id", "bpjs_index"),
+    Index(None, "facility_id", "email_index"),
+)
+
+# The blind indexes of every beginning of every word of a patient's name: a search by name
+# finds the patients that have all of its words' indexes.
+patient_name_token = Table(
+    "patient_name_token",
+    metadata,
+    Column("facility_id", Id, ForeignKey("facility.id"), primary_key=True),
+    Column("token", Blind, primary_key=True),
+    Column("patient_id", Id, ForeignKey("patient.id", ondelete="CASCADE"), primary_key=True),
+    Index(None, "patient_id"),
 )
 
 appointment = Table(
@@ -204,8 +227,8 @@ appointment = Table(
     Column("start_at", UTCDateTime, nullable=False),
     Column("end_at", UTCDateTime, nullable=False),
     Column("status", String(16), nullable=False),
-    Column("note", Text, nullable=False, server_default=""),
-    Column("cancel_reason", Text, nullable=True),
+    Column("note", SealedText("appointment.note"), nullable=False, server_default=""),
+    Column("cancel_reason", SealedText("appointment.cancel_reason"), nullable=True),
     Column("created_by", Id, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
@@ -247,7 +270,7 @@ user_account = Table(
     _id(),
     _facility(),
     Column("username", String(120), nullable=False, unique=True),
-    Column("full_name", String(200), nullable=False, server_default=""),
+    Column("full_name", SealedText("user_account.full_name"), nullable=False, server_default=""),
     Column("password_hash", String(255), nullable=False),
     Column("roles", String(100), nullable=False),
     Column("patient_id", Id, ForeignKey("patient.id"), nullable=True, unique=True),
@@ -278,7 +301,7 @@ two_factor = Table(
     "two_factor",
     metadata,
     Column("user_id", Id, ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True),
-    Column("secret", String(64), nullable=False),
+    Column("secret", SealedText("two_factor.secret"), nullable=False),
     Column("confirmed_at", UTCDateTime, nullable=True),
     Column("last_step", BigInteger, nullable=False, server_default="0"),
     Column("created_at", UTCDateTime, nullable=False),
@@ -358,7 +381,9 @@ ticket = Table(
     Column("appointment_id", Id, ForeignKey("appointment.id"), nullable=True),
     Column("source", String(16), nullable=False),
     Column("priority", SmallInteger, nullable=False, server_default=text("0")),
-    Column("priority_reason", String(200), nullable=False, server_default=""),
+    Column(
+        "priority_reason", SealedText("ticket.priority_reason"), nullable=False, server_default=""
+    ),
     Column("state", String(16), nullable=False),
     Column("issued_at", UTCDateTime, nullable=False),
     # Where the ticket stands in line: issue time, or the appointment time for an on-time
@@ -425,7 +450,7 @@ domain_event = Table(
     Column("patient_id", Id, nullable=True),
     Column("actor_user_id", Id, nullable=True),
     Column("action", String(16), nullable=True),  # a ticket's timeline action: call, start...
-    Column("data", Text, nullable=False),
+    Column("data", SealedText("domain_event.data"), nullable=False),
     # Ticket events only (partial indexes): live streams and the ticket timeline read them;
     # other events cost no index entry when they are written.
     Index(
@@ -472,9 +497,10 @@ outbox_message = Table(
     # Chosen when sent (or given, for a reply): how, through which channel, to where.
     Column("medium", String(10), nullable=True),
     Column("transport", String(20), nullable=True),
-    Column("address", String(254), nullable=True),
+    Column("address", SealedText("outbox_message.address"), nullable=True),
     Column("lang", String(2), nullable=True),
-    Column("data", Text, nullable=False),
+    Column("data", SealedText("outbox_message.data"), nullable=False),
+    Column("address_index", Blind, nullable=True),
     Column("dedupe_key", String(80), nullable=True),
     Column("due_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=True),
@@ -575,4 +601,41 @@ scheduled_job = Table(
     Column("name", String(40), primary_key=True),
     Column("due_at", UTCDateTime, nullable=False),
     Column("last_run_at", UTCDateTime, nullable=True),
+)
+
+# The audit log (`domain.audit`): who did what to which record, when, from where. Append-only
+# (triggers refuse UPDATE and DELETE), each entry chained to the one before it in its chain by
+# a keyed hash; `audit_head` holds each chain's last position and hash.
+audit_entry = Table(
+    "audit_entry",
+    metadata,
+    _id(),
+    Column("facility_id", Id, nullable=False),
+    Column("chain", SmallInteger, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor_user_id", Id, nullable=True),
+    Column("actor", String(80), nullable=False),
+    Column("roles", String(100), nullable=False),
+    Column("action", String(60), nullable=False),
+    Column("record_type", String(20), nullable=False),
+    Column("record_id", String(40), nullable=False),
+    Column("patient_id", Id, nullable=True),
+    Column("client_address", String(64), nullable=False),
+    Column("request_id", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    UniqueConstraint("facility_id", "chain", "seq"),
+    # Who opened a patient's record; what one person did; a period.
+    Index(None, "facility_id", "patient_id", "id"),
+    Index(None, "facility_id", "actor_user_id", "id"),
+    Index(None, "facility_id", "at"),
+)
+
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("facility_id", Id, primary_key=True),
+    Column("chain", SmallInteger, primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
 )

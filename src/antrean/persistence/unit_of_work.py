@@ -9,10 +9,12 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from antrean.domain.audit import AuditSubject, RequestInfo, actor_label
 from antrean.domain.common import Clock
 from antrean.domain.events import DomainEvent
 from antrean.domain.notifications import OutboxDraft
 from antrean.persistence.appointment_store import SqlAppointments
+from antrean.persistence.audit_store import AuditDraft, SqlAudit
 from antrean.persistence.catalog_store import SqlCatalog
 from antrean.persistence.device_store import SqlDeviceLinks
 from antrean.persistence.engine import Database
@@ -28,11 +30,13 @@ from antrean.persistence.outbox_store import (
     draft_values,
 )
 from antrean.persistence.patient_store import SqlPatients
+from antrean.persistence.protect import keyring_of
 from antrean.persistence.schedule_store import SqlSchedules
 from antrean.persistence.sequence_store import SqlSequences
 from antrean.persistence.slot_store import SqlSlots
 from antrean.persistence.ticket_store import SqlTickets
 from antrean.persistence.user_store import SqlSignIns, SqlTwoFactors, SqlUsers
+from antrean.services.access import current_use_case, request_info
 
 
 def _begin(db: Database, *, write: bool) -> tuple[Connection, Any]:
@@ -82,6 +86,7 @@ class SharedTransaction:
         self._db = db
         self._bus = bus
         self.events: list[DomainEvent] = []
+        self.audit: list[AuditDraft] = []
         self._savepoints = 0
         self.conn, self._tx = _begin(db, write=True)
 
@@ -117,18 +122,29 @@ class SharedTransaction:
 
     def commit(self) -> None:
         events, self.events = self.events, []
+        drafts, self.audit = self.audit, []
+        if drafts:
+            SqlAudit(self.conn).append(drafts)
         _commit_and_publish(self._bus, self.conn, self._tx, events)
 
 
 class SqlUnitOfWork:
     def __init__(
-        self, db: Database, clock: Clock, bus: EventBus | None = None, *, messages: bool = True
+        self,
+        db: Database,
+        clock: Clock,
+        bus: EventBus | None = None,
+        *,
+        messages: bool = True,
+        audit: bool = True,
     ) -> None:
         self._db = db
         self._messages = messages
+        self._audit_on = audit
         self.clock = clock
         self._bus = bus
         self._events: list[DomainEvent] = []
+        self._subjects: list[AuditSubject] = []
         self._write = False
         self._conn: Connection | None = None
         self._tx: Any = None
@@ -162,6 +178,7 @@ class SqlUnitOfWork:
         self.message_texts = SqlMessageTexts(conn)
         self.contacts = SqlContacts(conn)
         self.jobs = SqlJobs(conn)
+        self.audit_log = SqlAudit(conn)
 
     def __enter__(self) -> SqlUnitOfWork:
         shared = SharedTransaction.current()
@@ -190,29 +207,72 @@ class SqlUnitOfWork:
             stored = self.events.add(event)
         else:
             first, *rest = messages
-            stored = self.events.add(event, draft_values(first, event.at))
+            stored = self.events.add(
+                event, draft_values(first, event.at, keyring_of(self.events.conn))
+            )
             for draft in rest:
                 self.outbox.add(draft, event.at)
         self._events.append(stored)
         return stored
 
+    def audit(self, *subjects: AuditSubject) -> None:
+        """Note the records this use case reads or changes, for the audit log."""
+        self._subjects.extend(subjects)
+
+    def _audit_drafts(self, events: Sequence[DomainEvent]) -> list[AuditDraft]:
+        """The audit entries of what this unit of work did, when it runs for a use case."""
+        found = current_use_case() if self._audit_on else None
+        subjects, self._subjects = self._subjects, []
+        if found is None:
+            return []
+        action, actor = found
+        subjects = list(dict.fromkeys([*subjects, *(_event_subject(e) for e in events)]))
+        info = request_info.get() or RequestInfo()
+        at = self.clock.now()
+        roles = " ".join(sorted(r.value for r in actor.roles))
+        who = actor_label(actor)
+        return [
+            AuditDraft(
+                facility_id=actor.facility_id,
+                at=at,
+                actor_user_id=actor.user_id or None,
+                actor=who,
+                roles=roles,
+                action=action,
+                record_type=s.record_type,
+                record_id=s.record_id,
+                patient_id=s.patient_id,
+                client_address=info.client_address,
+                request_id=info.request_id,
+            )
+            for s in subjects or [_NO_SUBJECT]
+        ]
+
     def commit(self) -> None:
         events, self._events = self._events, []
+        drafts = self._audit_drafts(events)
         if self._shared is not None:
             # Durable when the shared transaction commits; the events go out after that.
             if self._savepoint is not None:
                 self._shared.release(self._savepoint)
                 self._savepoint = None
             self._shared.events.extend(events)
+            self._shared.audit.extend(drafts)
             return
         assert self._conn is not None, "commit inside `with uow(...)`"
+        if drafts:
+            self.audit_log.append(drafts)
         _commit_and_publish(self._bus, self._conn, self._tx, events)
 
-    def __exit__(self, *args: object) -> None:
+    def __exit__(self, exc_type: object, *args: object) -> None:
+        # A read records what it opened once it is done (a write recorded it in its commit).
+        reads = self._audit_drafts(()) if exc_type is None and self._subjects else []
+        self._subjects = []
         if self._shared is not None:
             try:
                 if self._savepoint is not None:  # not committed: undo this use case's writes
                     self._shared.roll_back_to(self._savepoint)
+                self._shared.audit.extend(reads)
             finally:
                 self._shared = self._savepoint = self._conn = None
                 self._events = []
@@ -229,6 +289,18 @@ class SqlUnitOfWork:
             self._events = []
             self._release_turn()
             self._write = False
+        if reads:
+            self._append_alone(reads)
+
+    def _append_alone(self, drafts: list[AuditDraft]) -> None:
+        """Record reads in a short write transaction of their own."""
+        with self._db.writer_turn():
+            conn, tx = _begin(self._db, write=True)
+            try:
+                SqlAudit(conn).append(drafts)
+                tx.commit()
+            finally:
+                conn.close()
 
     def _release_turn(self) -> None:
         if self._turn is not None:
@@ -236,16 +308,41 @@ class SqlUnitOfWork:
             self._turn = None
 
 
+_NO_SUBJECT = AuditSubject("", "")
+
+
+def _event_subject(e: DomainEvent) -> AuditSubject:
+    """The record an event is about, as the audit log names it."""
+    if e.ticket_id is not None:
+        return AuditSubject("ticket", str(e.ticket_id), e.patient_id)
+    if e.appointment_id is not None:
+        return AuditSubject("appointment", str(e.appointment_id), e.patient_id)
+    if e.patient_id is not None:
+        return AuditSubject("patient", str(e.patient_id), e.patient_id)
+    if e.clinic_id is not None:
+        return AuditSubject("clinic", str(e.clinic_id))
+    return _NO_SUBJECT
+
+
 class SqlUnitOfWorkFactory:
     """Units of work on one database. `messages` off: changes queue no messages to patients."""
 
     def __init__(
-        self, db: Database, clock: Clock, bus: EventBus | None = None, *, messages: bool = True
+        self,
+        db: Database,
+        clock: Clock,
+        bus: EventBus | None = None,
+        *,
+        messages: bool = True,
+        audit: bool = True,
     ) -> None:
         self.db = db
         self.clock = clock
         self.bus = bus
         self.messages = messages
+        self.audit = audit
 
     def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.db, self.clock, self.bus, messages=self.messages)
+        return SqlUnitOfWork(
+            self.db, self.clock, self.bus, messages=self.messages, audit=self.audit
+        )

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any, ParamSpec, TypeVar
 
+from antrean.domain.audit import RequestInfo
 from antrean.domain.identity import Actor, Role
 
 P = ParamSpec("P")
@@ -18,6 +20,17 @@ R = TypeVar("R")
 
 SIGNED_IN = (Role.PATIENT, Role.OPERATOR, Role.DOCTOR)  # ownership is checked inside
 FRONT_DESK = (Role.OPERATOR, Role.DOCTOR, Role.KIOSK)  # staff, or a kiosk device
+
+
+# The use case running on this thread (its name and actor): what the audit log records for
+# the changes and reads its units of work commit.
+_use_case: ContextVar[tuple[str, Actor] | None] = ContextVar("antrean_use_case", default=None)
+# Where the request being served came from (set by the edge, for the audit log).
+request_info: ContextVar[RequestInfo | None] = ContextVar("antrean_request", default=None)
+
+
+def current_use_case() -> tuple[str, Actor] | None:
+    return _use_case.get()
 
 
 def allow(*roles: Role, public: bool = False) -> Callable[[Callable[P, R]], Callable[P, R]]:
@@ -32,7 +45,11 @@ def allow(*roles: Role, public: bool = False) -> Callable[[Callable[P, R]], Call
                 raise TypeError(f"{fn.__name__} needs actor= (an Actor)")
             if not public:
                 actor.require(*roles)
-            return fn(*args, **kwargs)
+            token = _use_case.set((fn.__name__, actor))
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                _use_case.reset(token)
 
         checked.__access__ = (frozenset(roles), public)  # type: ignore[attr-defined]
         return checked

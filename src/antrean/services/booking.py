@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
+from antrean.domain.audit import AuditSubject
 from antrean.domain.booking import (
     Appointment,
     AppointmentStatus,
@@ -179,6 +180,11 @@ def _insert_with_new_code(
             return appointment.code, new_id
 
 
+def appointment_subject(a: Appointment) -> AuditSubject:
+    """An appointment, as the audit log names it."""
+    return AuditSubject("appointment", str(a.id), a.patient_id)
+
+
 def load_appointment(uow: UnitOfWork, actor: Actor, code: str) -> Appointment:
     """An appointment by its booking code, in the caller's transaction: staff see any, a patient
     only their own (another's answers as if it did not exist)."""
@@ -188,6 +194,7 @@ def load_appointment(uow: UnitOfWork, actor: Actor, code: str) -> Appointment:
     if not actor.is_staff and appointment.patient_id != actor.patient_id:
         # Do not reveal that someone else's code exists.
         raise AntreanError("appointment_not_found")
+    uow.audit(appointment_subject(appointment))
     return appointment
 
 
@@ -324,4 +331,6 @@ def list_appointments(
     if flt.day_from and flt.day_to and flt.day_from > flt.day_to:
         raise AntreanError("invalid_date_range")
     with uow():
-        return uow.appointments.find(actor.facility_id, flt, page)
+        found, total = uow.appointments.find(actor.facility_id, flt, page)
+        uow.audit(*(appointment_subject(a) for a in found))
+    return found, total

@@ -14,7 +14,7 @@ from antrean.domain.events import DomainEvent
 from antrean.domain.fields import check_id, clean_text
 from antrean.domain.identity import Actor, Role
 from antrean.services.access import SIGNED_IN, allow
-from antrean.services.booking import load_appointment
+from antrean.services.booking import appointment_subject, load_appointment
 from antrean.services.ports import (
     BOOKING_ORDERS,
     AppointmentFilter,
@@ -148,6 +148,7 @@ def booking_table(
             check_id(value, name)
     with uow():
         rows, total = uow.appointments.table(actor.facility_id, flt, text or None, order, page)
+        uow.audit(*(appointment_subject(r.appointment) for r in rows))  # each patient shown
     return BookingTable(rows=rows, total=total, page=page)
 
 

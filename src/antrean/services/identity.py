@@ -12,6 +12,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
+from antrean.domain.audit import AuditSubject
 from antrean.domain.errors import AntreanError
 from antrean.domain.identity import (
     MAX_PASSWORD_LENGTH,
@@ -115,6 +116,7 @@ def login(
     if user is None or not valid or not user.active or user.facility_id != actor.facility_id:
         with uow(write=True):
             _count_failure(uow, actor.facility_id, keys, rules)
+            uow.audit(_failed(user))
             uow.commit()
         raise AntreanError("invalid_credentials")
     with uow(write=True):
@@ -123,12 +125,19 @@ def login(
                 raise AntreanError("otp_required")
             if codes is None or not second_step_passes(uow, codes, user, otp):
                 _count_failure(uow, actor.facility_id, keys, rules)
+                uow.audit(_failed(user))
                 uow.commit()
                 raise AntreanError("invalid_otp")
         uow.sign_ins.clear(actor.facility_id, account_key(name))
         pair = issue_tokens(uow, tokens, user)
+        uow.audit(AuditSubject("user", str(user.id)))
         uow.commit()
     return pair
+
+
+def _failed(user: User | None) -> AuditSubject:
+    """A failed sign-in, as the audit log records it: the account, when the name is one."""
+    return AuditSubject("failed_sign_in", str(user.id) if user else "")
 
 
 def _count_failure(

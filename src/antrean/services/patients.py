@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
+from antrean.domain.audit import AuditSubject
 from antrean.domain.booking import BookingPolicy
 from antrean.domain.common import Page, checked_page
 from antrean.domain.errors import AntreanError
@@ -25,6 +26,11 @@ from antrean.services.ports import UniqueViolation, UnitOfWork
 from antrean.services.providers import PhoneNumbers
 
 MAX_PAGE_SIZE = 500
+
+
+def patient_subject(patient_id: int) -> AuditSubject:
+    """A patient's record, as the audit log names it."""
+    return AuditSubject("patient", str(patient_id), patient_id)
 
 
 def to_e164(phones: PhoneNumbers, phone: str | None) -> str | None:
@@ -82,6 +88,7 @@ def add_checked_patient(
         patient.id = uow.patients.add(patient)
     except UniqueViolation:
         raise AntreanError("already_exists", entity="patient", field="mrn") from None
+    uow.audit(patient_subject(patient.id))
     return patient
 
 
@@ -108,6 +115,7 @@ def _find(uow: UnitOfWork, actor: Actor, patient_id: int) -> Patient:
     patient = uow.patients.get(actor.facility_id, patient_id)
     if patient is None:
         raise AntreanError("not_found", entity="Patient")
+    uow.audit(patient_subject(patient.id))
     return patient
 
 
@@ -170,6 +178,8 @@ def search_patients(
     phone_e164 = to_e164(phones, phone) if phone else None
     page = checked_page(page, MAX_PAGE_SIZE)
     with uow():
-        return uow.patients.search(
+        found, total = uow.patients.search(
             actor.facility_id, mrn=mrn, name=name, phone=phone_e164, page=page
         )
+        uow.audit(*(patient_subject(p.id) for p in found))  # each record shown
+    return found, total

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
+from antrean.domain.audit import AuditEntry, AuditFilter, AuditSubject, ChainReport
 from antrean.domain.booking import Appointment, AppointmentStatus, SlotView
 from antrean.domain.catalog import Clinic, Doctor, Facility, OpeningHours, Service
 from antrean.domain.common import Clock, Page
@@ -582,8 +583,22 @@ class Jobs(Protocol):
     def due_at(self, name: str) -> datetime | None: ...
 
 
+class AuditLog(Protocol):
+    """The audit log as admins and patients read it (`domain.audit`); the unit of work writes
+    it."""
+
+    def find(
+        self, facility_id: int, flt: AuditFilter, page: Page
+    ) -> tuple[list[AuditEntry], int]: ...
+    def verify(self, facility_id: int) -> list[ChainReport]: ...
+
+
 class UnitOfWork(Protocol):
-    """One transaction. Open with `with uow(write=True):`; only `commit()` makes it stick."""
+    """One transaction. Open with `with uow(write=True):`; only `commit()` makes it stick.
+
+    `audit(...)` notes the records a use case reads or changes: the audit log gets an entry
+    for each when the transaction commits (a read: when the block ends without an error),
+    with the use case's name and actor. The records of the events it publishes are added."""
 
     clock: Clock
     catalog: Catalog
@@ -604,8 +619,10 @@ class UnitOfWork(Protocol):
     message_texts: MessageTexts
     contacts: Contacts
     jobs: Jobs
+    audit_log: AuditLog
 
     def __call__(self, *, write: bool = False) -> UnitOfWork: ...
+    def audit(self, *subjects: AuditSubject) -> None: ...
     def publish(self, event: DomainEvent, messages: Sequence[OutboxDraft] = ()) -> DomainEvent:
         """Store the event, and the messages it causes, in this transaction; subscribers get
         the event if, and once, it commits."""

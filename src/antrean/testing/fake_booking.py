@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 from antrean.domain.booking import ACTIVE_STATUSES, Appointment, SlotView
 from antrean.domain.common import Page
-from antrean.domain.patients import Patient
+from antrean.domain.patients import Patient, name_matches, name_words
 from antrean.domain.scheduling import ExistingSlot, SlotSpec
 from antrean.services.ports import (
     AppointmentFilter,
@@ -18,10 +18,6 @@ from antrean.services.ports import (
     UniqueViolation,
 )
 from antrean.testing.memory_store import SlotRow, StorePart
-
-
-def _key(name: str) -> str:
-    return " ".join(name.lower().split())
 
 
 class FakeSlots(StorePart):
@@ -210,16 +206,15 @@ class FakePatients(StorePart):
     def search(
         self, facility_id: int, *, mrn: str | None, name: str | None, phone: str | None, page: Page
     ) -> tuple[list[Patient], int]:
-        key = " ".join((name or "").lower().split())
         found = [
             replace(p)
             for p in self.s.patients.values()
             if p.facility_id == facility_id
             and (not mrn or p.mrn == mrn)
-            and (not key or key in " ".join(p.name.lower().split()))
+            and (not name or name_matches(name, p.name))
             and (not phone or p.phone == phone)
         ]
-        found.sort(key=lambda p: (" ".join(p.name.lower().split()), p.id))
+        found.sort(key=lambda p: (name_words(p.name), p.id))
         return found[page.offset : page.offset + page.size], len(found)
 
 
@@ -281,14 +276,14 @@ class FakeAppointments(StorePart):
         for a in everything:
             p = self.s.patients[a.patient_id]
             if search and not (
-                a.code == search.upper() or _key(search) in _key(p.name) or p.phone == search
+                a.code == search.upper() or name_matches(search, p.name) or p.phone == search
             ):
                 continue
             rows.append(BookingRow(a, p.name, p.mrn, p.phone))
         key = {
             "start": lambda r: r.appointment.start_at,
             "created": lambda r: r.appointment.created_at,
-            "patient": lambda r: _key(r.patient_name),
+            "patient": lambda r: name_words(r.patient_name),
             "status": lambda r: r.appointment.status.value,
         }[order.lstrip("-")]
         rows.sort(key=lambda r: r.appointment.id)

@@ -137,7 +137,7 @@ class FakeOutbox(StorePart):
             and (flt.kind is None or m.kind is flt.kind)
             and (flt.medium is None or m.medium is flt.medium)
             and (flt.patient_id is None or m.patient_id == flt.patient_id)
-            and (not flt.search or (m.address is not None and flt.search in m.address))
+            and (not flt.search or (m.address or "").lower() == flt.search.lower())
         ]
         start = (page.number - 1) * page.size
         return found[start : start + page.size], len(found)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from antrean.domain.audit import AuditEntry
 from antrean.domain.booking import Appointment
 from antrean.domain.catalog import Clinic, Doctor, Facility, Service
 from antrean.domain.devices import DeviceLink
@@ -69,6 +70,7 @@ class Store:
     dedupe_keys: dict[str, int] = field(default_factory=dict)
     message_texts: dict[tuple[int, MessageKind, str], MessageText] = field(default_factory=dict)
     optouts: set[tuple[int, Medium, str]] = field(default_factory=set)
+    audit: list[AuditEntry] = field(default_factory=list)
     conversations: dict[tuple[int, str], tuple[datetime, str | None]] = field(default_factory=dict)
     inbound: set[tuple[str, str]] = field(default_factory=set)
     jobs: dict[str, datetime] = field(default_factory=dict)

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from antrean.adapters.rest import (
     docs,
     problems,
+    routes_audit,
     routes_auth,
     routes_booking,
     routes_catalog,
@@ -25,6 +26,7 @@ ROUTERS = (
     routes_catalog,
     routes_scheduling,
     routes_messages,
+    routes_audit,  # before patients: /patients/me/access-log
     routes_patients,
     routes_auth,
 )

@@ -17,6 +17,7 @@ from antrean.adapters.web import (
     routes_admin_doctors,
     routes_admin_people,
     routes_appointments,
+    routes_audit,
     routes_booking,
     routes_bookings,
     routes_console,
@@ -47,6 +48,7 @@ ROUTERS = (
     routes_bookings,
     routes_messages,
     routes_two_step,
+    routes_audit,
 )
 
 

@@ -99,10 +99,11 @@ class Query:
 async def _filter(request: Request, v: Visitor, q: Query) -> tuple[MessageFilter, str | None]:
     """The service's filter, and whose messages are shown when the search is a patient's number.
 
-    Addresses are kept in E.164 (+62812...), so a number typed the usual way (0812-1111-2222)
-    is read as one, and part of one (0812 1111) as its digits after the leading 0. A message
-    that failed on every channel or was skipped keeps no address, so a whole number that is
-    one patient's shows that patient's messages instead: the ones the front desk looks for."""
+    Addresses are sealed and found by their blind index, so only a whole address matches: a
+    number typed the usual way (0812-1111-2222) is read as E.164 (+62812...), as addresses are
+    kept. A message that failed on every channel or was skipped keeps no address, so a number
+    that is one patient's shows that patient's messages instead: the ones the front desk looks
+    for."""
     flt = MessageFilter(state=q.state, kind=q.kind, medium=q.medium)
     search = q.search
     if not search:
@@ -112,8 +113,7 @@ async def _filter(request: Request, v: Visitor, q: Query) -> tuple[MessageFilter
     c = web_of(request).container
     whole = c.phones.to_e164(search)
     if whole is None:
-        digits = re.sub(r"\D", "", search)
-        return replace(flt, search=digits[1:] if digits.startswith("0") else digits), None
+        return replace(flt, search=search), None
     found, total = await c.call(
         patients.search_patients,
         c.uow(),

@@ -89,12 +89,19 @@ end
 """
 
 
-def seed(url: str, workdir: Path, doctors: int, patients: int) -> tuple[list[int], int]:
-    """Clinic, doctors with 10-minute slots 06:00-22:00 every day, patients. Returns slot ids."""
+def seed(
+    url: str, workdir: Path, doctors: int, patients: int, **settings: object
+) -> tuple[list[int], int]:
+    """Clinic, doctors with 10-minute slots 06:00-22:00 every day, patients. Returns slot ids.
+    `settings` go to the seeding's own settings (as `ANTREAN_...` would)."""
     engine = create_engine(url)
     upgrade(engine)
     engine.dispose()
-    c = build(Settings(database_url=url, data_dir=workdir, environment="test", secret_key=SECRET))
+    c = build(
+        Settings(  # type: ignore[arg-type]
+            database_url=url, data_dir=workdir, environment="test", secret_key=SECRET, **settings
+        )
+    )
     ensure_facility(c)
     open_all_week_clinic(
         c, doctors=doctors, start=time(6), end=time(22), slot_minutes=10, capacity=CAPACITY

@@ -60,11 +60,15 @@ def _letters(n: int) -> str:
     return "C" + chr(ord("A") + n // 26 % 26) + chr(ord("A") + n % 26)
 
 
-def seed(url: str, workdir: Path, clinics: int) -> tuple[list[int], int]:
+def seed(url: str, workdir: Path, clinics: int, **settings: object) -> tuple[list[int], int]:
     db = create_database(url)
     upgrade(db.engine)
     db.dispose()
-    c = build(Settings(database_url=url, data_dir=workdir, environment="test", secret_key=SECRET))
+    c = build(
+        Settings(  # type: ignore[arg-type]
+            database_url=url, data_dir=workdir, environment="test", secret_key=SECRET, **settings
+        )
+    )
     ensure_facility(c)
     busy, _ = open_all_week_clinic(
         c, doctors=1, start=clock_time(8), end=clock_time(9), slot_minutes=30, capacity=1

@@ -228,10 +228,25 @@ def test_an_inserted_entry_is_named(api, admin, clinic_setup):
 
 
 def test_an_entry_slipped_in_at_a_taken_position_is_named(api, admin, clinic_setup, db_url):
-    if make_url(db_url).get_backend_name() == "sqlite":
-        pytest.skip("SQLite cannot drop a table's own unique constraint; PostgreSQL can")
     _activity(api, clinic_setup)
     entry_id, _chain, seq = _middle(api)
+    if make_url(db_url).get_backend_name() == "sqlite":
+        # SQLite cannot drop a table's own unique constraint: the taken position is refused.
+        with api.container.db.engine.connect() as conn:
+            row = (
+                conn.execute(text("SELECT * FROM audit_entry WHERE id = :id"), {"id": entry_id})
+                .mappings()
+                .one()
+            )
+        forged = {k: v for k, v in row.items() if k != "id"}
+        with pytest.raises(Exception, match="UNIQUE"):
+            _as_owner(
+                api,
+                f"INSERT INTO audit_entry ({', '.join(forged)}) "
+                f"VALUES ({', '.join(':' + k for k in forged)})",
+                **forged,
+            )
+        return
     with api.container.db.engine.begin() as conn:
         conn.execute(
             text("ALTER TABLE audit_entry DROP CONSTRAINT uq_audit_entry_facility_id_chain_seq")
@@ -243,15 +258,25 @@ def test_an_entry_slipped_in_at_a_taken_position_is_named(api, admin, clinic_set
             .one()
         )
     forged = {k: v for k, v in row.items() if k != "id"} | {"record_id": "999"}
-    _as_owner(
-        api,
-        f"INSERT INTO audit_entry ({', '.join(forged)}) "
-        f"VALUES ({', '.join(':' + k for k in forged)})",
-        **forged,
-    )
-    broken = next(c for c in _verify(api, admin)["chains"] if not c["intact"])
-    assert broken["problem_kind"] == "inserted"
-    assert f"repeats position {seq}" in broken["problem"]
+    try:
+        _as_owner(
+            api,
+            f"INSERT INTO audit_entry ({', '.join(forged)}) "
+            f"VALUES ({', '.join(':' + k for k in forged)})",
+            **forged,
+        )
+        broken = next(c for c in _verify(api, admin)["chains"] if not c["intact"])
+        assert broken["problem_kind"] == "inserted"
+        assert f"repeats position {seq}" in broken["problem"]
+    finally:  # the database is shared by the tests that follow: put it back as it was
+        _as_owner(api, "DELETE FROM audit_entry WHERE record_id = '999'")
+        with api.container.db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "ALTER TABLE audit_entry ADD CONSTRAINT uq_audit_entry_facility_id_chain_seq "
+                    "UNIQUE (facility_id, chain, seq)"
+                )
+            )
 
 
 def test_the_command_line_names_the_break_and_fails(api, admin, clinic_setup, tmp_path):

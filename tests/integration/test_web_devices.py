@@ -132,7 +132,17 @@ def test_the_board_stream_of_a_real_server(api, igd, db_url, tmp_path, clock):
     made = _link(api, DeviceKind.DISPLAY, igd)
     _walk_in(api, igd, "Budi")
     env = {"ANTREAN_EVENT_BUS": "tail"} if db_url.startswith("sqlite") else {}
-    with running_server(db_url, tmp_path / "srv", secret=SECRET, workers=1, extra_env=env) as base:
+    with running_server(
+        db_url,
+        tmp_path / "srv",
+        secret=SECRET,
+        workers=1,
+        # The keys this test's container sealed the data with (its data directory).
+        extra_env={
+            **env,
+            "ANTREAN_DATA_KEYS_FILE": str(api.container.settings.data_dir / "data_keys"),
+        },
+    ) as base:
         events = asyncio.run(
             asyncio.wait_for(
                 _first_events(base, f"/display/{made.token}/events", lambda: _call(api, igd)),
@@ -160,7 +170,17 @@ def test_the_ticket_page_stream_tells_its_own_changes_from_the_lines(
         _call(api, igd)  # Budi: someone ahead moves
         _call(api, igd)  # Ani: this ticket
 
-    with running_server(db_url, tmp_path / "srv", secret=SECRET, workers=1, extra_env=env) as base:
+    with running_server(
+        db_url,
+        tmp_path / "srv",
+        secret=SECRET,
+        workers=1,
+        # The keys this test's container sealed the data with (its data directory).
+        extra_env={
+            **env,
+            "ANTREAN_DATA_KEYS_FILE": str(api.container.settings.data_dir / "data_keys"),
+        },
+    ) as base:
         events = asyncio.run(asyncio.wait_for(_first_events(base, path, two_calls, 3), 30))
         assert [e["event"] for e in events] == ["snapshot", "line", "mine"]
         assert httpx.get(f"{base}/t/not-a-code/events").status_code == 404

@@ -274,26 +274,17 @@ class SealedText(TypeDecorator[str]):
         return keyring_of(dialect).open(self._aad, value)
 
 
-class SealedDate(TypeDecorator[date]):
+class SealedDate(SealedText):
     """A date stored sealed, as its ISO text."""
 
-    impl = Text
     cache_ok = True
 
-    def __init__(self, purpose: str) -> None:
-        super().__init__()
-        self.purpose = purpose
-        self._aad = purpose.encode()
-
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
-        if value is None:
-            return None
-        return keyring_of(dialect).seal(self._aad, value.isoformat())
+        return None if value is None else super().process_bind_param(value.isoformat(), dialect)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
-        if value is None:
-            return None
-        return date.fromisoformat(keyring_of(dialect).open(self._aad, value))
+        text = super().process_result_value(value, dialect)
+        return None if text is None else date.fromisoformat(text)
 
 
 SEALED_TYPES = (SealedText, SealedDate)

@@ -97,10 +97,8 @@ def test_writes_that_arrive_together_commit_together_and_fail_alone(container):
     assert batcher.batches == 1, "one transaction for all ten"
     # The failed use case's own write is undone; everybody else's is stored.
     assert _count(url, t.ticket) == 8 and _count(url, t.domain_event) == 8
-    engine = create_engine(url)
-    with engine.connect() as conn:
+    with c.db.engine.connect() as conn:  # its engine has the keys that open the names
         names = conn.execute(select(t.patient.c.name)).scalars().all()
-    engine.dispose()
     assert "Ghost" not in names and len(names) == 8
     # Events go out once, after the commit made every ticket visible to others.
     assert bus.seen_at_publish == [8]

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import and_, func, insert, select, update
@@ -52,27 +51,11 @@ def chains(conn: Connection) -> int:
     return 1 if conn.dialect.name == "sqlite" else POSTGRES_CHAINS
 
 
-@dataclass(frozen=True, slots=True)
-class AuditDraft:
-    """An entry before it has its place in a chain."""
-
-    facility_id: int
-    at: datetime
-    actor_user_id: int | None
-    actor: str
-    roles: str
-    action: str
-    record_type: str
-    record_id: str
-    patient_id: int | None
-    client_address: str
-    request_id: str
-
-
 class SqlAudit(Repository):
-    def append(self, drafts: Sequence[AuditDraft]) -> None:
-        """Append the entries to a chain of their facility, in this transaction."""
-        by_facility: dict[int, list[AuditDraft]] = {}
+    def append(self, drafts: Sequence[AuditEntry]) -> None:
+        """Append the entries (their chain and position not yet set) to a chain of their
+        facility, in this transaction."""
+        by_facility: dict[int, list[AuditEntry]] = {}
         for d in drafts:
             by_facility.setdefault(d.facility_id, []).append(d)
         mac = keyring_of(self.conn).audit_mac
@@ -81,25 +64,9 @@ class SqlAudit(Repository):
             seq, previous = self._take(facility_id, chain, len(mine))
             rows = []
             for n, d in enumerate(mine):
-                entry = AuditEntry(
-                    facility_id=facility_id,
-                    chain=chain,
-                    seq=seq + n,
-                    at=d.at,
-                    actor_user_id=d.actor_user_id,
-                    actor=d.actor,
-                    roles=d.roles,
-                    action=d.action,
-                    record_type=d.record_type,
-                    record_id=d.record_id,
-                    patient_id=d.patient_id,
-                    client_address=d.client_address,
-                    request_id=d.request_id,
-                )
-                previous = mac(entry.canonical(previous))
-                rows.append(
-                    {name: getattr(entry, name) for name in _FIELDS[:-1]} | {"hash": previous}
-                )
+                placed = replace(d, chain=chain, seq=seq + n)
+                previous = mac(placed.canonical(previous))
+                rows.append({name: getattr(placed, name) for name in _FIELDS} | {"hash": previous})
             self.conn.execute(insert(_A), rows)
             self.conn.execute(
                 update(_H)
@@ -210,20 +177,4 @@ class SqlAudit(Repository):
 
 
 def _entry(row: Any) -> AuditEntry:
-    return AuditEntry(
-        id=row.id,
-        facility_id=row.facility_id,
-        chain=row.chain,
-        seq=row.seq,
-        at=row.at,
-        actor_user_id=row.actor_user_id,
-        actor=row.actor,
-        roles=row.roles,
-        action=row.action,
-        record_type=row.record_type,
-        record_id=row.record_id,
-        patient_id=row.patient_id,
-        client_address=row.client_address,
-        request_id=row.request_id,
-        hash=row.hash,
-    )
+    return AuditEntry(**{name: row._mapping[name] for name in (*_FIELDS, "id")})

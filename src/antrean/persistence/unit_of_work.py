@@ -9,12 +9,12 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from antrean.domain.audit import AuditSubject, RequestInfo, actor_label
+from antrean.domain.audit import AuditEntry, AuditSubject, RequestInfo, actor_label
 from antrean.domain.common import Clock
 from antrean.domain.events import DomainEvent
 from antrean.domain.notifications import OutboxDraft
 from antrean.persistence.appointment_store import SqlAppointments
-from antrean.persistence.audit_store import AuditDraft, SqlAudit
+from antrean.persistence.audit_store import SqlAudit
 from antrean.persistence.catalog_store import SqlCatalog
 from antrean.persistence.device_store import SqlDeviceLinks
 from antrean.persistence.engine import Database
@@ -86,7 +86,7 @@ class SharedTransaction:
         self._db = db
         self._bus = bus
         self.events: list[DomainEvent] = []
-        self.audit: list[AuditDraft] = []
+        self.audit: list[AuditEntry] = []
         self._savepoints = 0
         self.conn, self._tx = _begin(db, write=True)
 
@@ -219,7 +219,7 @@ class SqlUnitOfWork:
         """Note the records this use case reads or changes, for the audit log."""
         self._subjects.extend(subjects)
 
-    def _audit_drafts(self, events: Sequence[DomainEvent]) -> list[AuditDraft]:
+    def _audit_drafts(self, events: Sequence[DomainEvent]) -> list[AuditEntry]:
         """The audit entries of what this unit of work did, when it runs for a use case."""
         found = current_use_case() if self._audit_on else None
         subjects, self._subjects = self._subjects, []
@@ -232,8 +232,10 @@ class SqlUnitOfWork:
         roles = " ".join(sorted(r.value for r in actor.roles))
         who = actor_label(actor)
         return [
-            AuditDraft(
+            AuditEntry(
                 facility_id=actor.facility_id,
+                chain=0,  # placed in a chain when appended
+                seq=0,
                 at=at,
                 actor_user_id=actor.user_id or None,
                 actor=who,
@@ -292,7 +294,7 @@ class SqlUnitOfWork:
         if reads:
             self._append_alone(reads)
 
-    def _append_alone(self, drafts: list[AuditDraft]) -> None:
+    def _append_alone(self, drafts: list[AuditEntry]) -> None:
         """Record reads in a short write transaction of their own."""
         with self._db.writer_turn():
             conn, tx = _begin(self._db, write=True)

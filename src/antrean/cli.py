@@ -79,11 +79,13 @@ def _prepare_to_serve(settings: Settings) -> None:
     """Before the server processes start: the schema (SQLite upgrades itself), the facility,
     the slot horizon and the closing of earlier days."""
     from antrean.bootstrap import build, ensure_facility
+    from antrean.config import MissingDataKeys
     from antrean.persistence.migrate import current_revision, head_revision
+    from antrean.persistence.protect import BadKeys
 
     try:
         container = build(settings, migrate=settings.resolved_database_url.startswith("sqlite"))
-    except InsecureSecret as exc:
+    except (InsecureSecret, MissingDataKeys, BadKeys) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
     if current_revision(container.db.engine) != head_revision():

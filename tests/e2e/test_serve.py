@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from antrean.testing.live_server import free_port, wait_ready
 
@@ -48,13 +49,36 @@ def test_serve_creates_the_embedded_database_and_answers(tmp_path):
         proc.wait(timeout=15)
 
 
-def test_serve_refuses_a_weak_secret_in_production(tmp_path):
+@pytest.mark.parametrize(
+    ("given", "told"),
+    [
+        pytest.param({"ANTREAN_SECRET_KEY": "changeme", "keys": True}, "weak", id="weak-secret"),
+        pytest.param({"ANTREAN_SECRET_KEY": "s" * 48}, "antrean keys new", id="no-data-keys"),
+        pytest.param(
+            {"ANTREAN_SECRET_KEY": "s" * 48, "ANTREAN_DATA_KEYS": "a=short"},
+            "base64",
+            id="bad-data-keys",
+        ),
+    ],
+)
+def test_serve_refuses_to_start_in_production_without_safe_settings(tmp_path, given, told):
+    """Production refuses a guessable secret and a missing or malformed data key list before
+    anything starts, with the reason and the configuration exit code (2)."""
     env = {
         **os.environ,
         "ANTREAN_DATA_DIR": str(tmp_path / "data"),
         "ANTREAN_ENVIRONMENT": "production",
-        "ANTREAN_SECRET_KEY": "changeme",
+        **{k: v for k, v in given.items() if k != "keys"},
     }
+    env.pop("ANTREAN_DATA_KEYS_FILE", None)
+    if given.get("keys"):
+        keys = subprocess.run(
+            [sys.executable, "-m", "antrean", "keys", "new"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        env["ANTREAN_DATA_KEYS"] = keys.stdout.strip()
     r = subprocess.run(
         [sys.executable, "-m", "antrean", "serve"],
         env=env,
@@ -62,7 +86,9 @@ def test_serve_refuses_a_weak_secret_in_production(tmp_path):
         text=True,
         timeout=60,
     )
-    assert r.returncode == 2 and "weak" in r.stdout
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert told in " ".join(r.stdout.split()), r.stdout
+    assert "Traceback" not in r.stdout + r.stderr
 
 
 def _children(pid: int) -> list[int]:

@@ -154,9 +154,12 @@ def test_clinic_and_ticket_streams_and_replay(db_url, tmp_path):
 
 def test_change_through_one_process_reaches_a_subscriber_of_another(db_url, tmp_path):
     """Two separate server processes on one database: PostgreSQL shares events with
-    LISTEN/NOTIFY, SQLite with the timeline tail (what `serve --workers 2` picks)."""
+    LISTEN/NOTIFY, SQLite with the timeline tail (what `serve --workers 2` picks). Both use
+    the data keys the seed made: servers sharing a database share its keys."""
     clinic_id = _seed(db_url, tmp_path / "data")
-    env = {"ANTREAN_EVENT_BUS": "tail"} if db_url.startswith("sqlite") else {}
+    env = {"ANTREAN_DATA_KEYS_FILE": str(tmp_path / "data" / "data_keys")}
+    if db_url.startswith("sqlite"):
+        env["ANTREAN_EVENT_BUS"] = "tail"
     with ExitStack() as stack:
         a, b = (
             stack.enter_context(

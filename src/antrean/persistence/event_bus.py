@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection, make_url
 
 from antrean.domain.events import DomainEvent
 from antrean.persistence.event_store import events_after, last_event_id
+from antrean.persistence.protect import SealBroken
 from antrean.services.providers import EventSink
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,9 @@ class TableTailBus:
             await asyncio.sleep(self.interval)
             try:
                 last, events = self._read(last)
+            except SealBroken as exc:  # another process seals with keys this one lacks
+                log.error("event tail cannot open an event: %s; do the servers share keys?", exc)
+                continue
             except Exception as exc:  # a locked or busy moment: try again next round
                 log.warning("event tail read failed (%s)", exc.__class__.__name__)
                 continue

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import anyio.to_thread
@@ -44,6 +44,9 @@ from antrean.services.delivery import Channel, Deliverer, DeliveryRules
 from antrean.services.notifications import ReminderRule, run_reminders
 from antrean.services.ports import UnitOfWork
 
+if TYPE_CHECKING:
+    from antrean.integrations.oidc import OpenIdProvider
+
 T = TypeVar("T")
 log = logging.getLogger("antrean.worker")
 
@@ -66,6 +69,8 @@ class Container:
     inline_db_calls: bool = True
     batcher: WriteBatcher | None = None
     printer: EscposPrinter = field(default_factory=EscposPrinter)
+    # Staff single sign-on, when an OpenID provider is configured.
+    identity_provider: OpenIdProvider | None = None
     # Set to have this process's message worker look at the outbox now (not at its next poll).
     worker_wake: threading.Event | None = None
     # CPU-heavy use cases (password hashing) run here, never on an event loop: one thread
@@ -165,10 +170,28 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Fal
         bus=bus,
         inline_db_calls=settings.inline_db_calls,
         batcher=WriteBatcher(db, bus) if db.is_sqlite and settings.group_commit else None,
+        identity_provider=identity_provider(settings),
     )
     if migrate:
         ensure_facility(container)
     return container
+
+
+def identity_provider(settings: Settings) -> OpenIdProvider | None:
+    if not settings.single_sign_on:
+        return None
+    from antrean.integrations.oidc import OpenIdProvider, ProviderSettings  # only when used
+
+    return OpenIdProvider(
+        ProviderSettings(
+            issuer=settings.oidc_issuer,
+            client_id=settings.oidc_client_id,
+            client_secret=settings.oidc_client_secret,
+            scopes=settings.oidc_scopes,
+            username_claim=settings.oidc_username_claim,
+            groups_claim=settings.oidc_groups_claim,
+        )
+    )
 
 
 def _event_bus(settings: Settings, db: Database, broadcaster: Broadcaster) -> EventBus:

@@ -7,6 +7,7 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
@@ -14,7 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
 from antrean.domain.booking import BookingPolicy
-from antrean.domain.identity import SignInRules
+from antrean.domain.identity import SignInRules, SingleSignOnRules, parse_role_map
 from antrean.domain.notifications import Medium, MessageKind, QuietHours, RetryPolicy
 from antrean.domain.queue import QueuePolicy
 from antrean.edge import PRIVATE_NETWORKS, parse_networks
@@ -98,6 +99,20 @@ class Settings(BaseSettings):
     # The audit log (docs/security.md): every read of patient data, change and admin action.
     # `audit=false` records nothing, for measuring what it costs; refused in production.
     audit: bool = True
+    # Staff single sign-on over OpenID Connect (docs/security.md): off while the issuer is
+    # empty. The provider's issuer URL, this server's client id and secret there, the claim
+    # holding the username and the one listing groups (a dotted path reaches nested claims,
+    # e.g. realm_access.roles), which groups give which staff roles (`group=role, ...`), and
+    # whether a first sign-in makes the account. The sign-in button carries `oidc_label`.
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_scopes: str = "openid profile email"
+    oidc_username_claim: str = "preferred_username"
+    oidc_groups_claim: str = "groups"
+    oidc_role_map: str = ""
+    oidc_create_accounts: bool = True
+    oidc_label: str = ""
     # Web origins (https://app.example) whose pages may call the API from a browser.
     cors_origins: list[str] = Field(default_factory=list)
 
@@ -196,6 +211,30 @@ class Settings(BaseSettings):
             raise ValueError("ANTREAN_AUDIT=false is refused in production")
         return self
 
+    @model_validator(mode="after")
+    def _single_sign_on(self) -> Settings:
+        if not self.oidc_issuer:
+            return self
+        issuer = urlsplit(self.oidc_issuer)
+        loopback = issuer.hostname in LOCAL_HOSTS - {None, ""}
+        if issuer.scheme != "https" and not (issuer.scheme == "http" and loopback):
+            raise ValueError("ANTREAN_OIDC_ISSUER must be an https:// URL")
+        if len(self.oidc_issuer) > 255 or issuer.query or issuer.fragment:
+            raise ValueError("ANTREAN_OIDC_ISSUER is a URL of at most 255 characters, no query")
+        if not self.oidc_client_id or not self.oidc_client_secret:
+            raise ValueError("single sign-on needs ANTREAN_OIDC_CLIENT_ID and _CLIENT_SECRET")
+        if "openid" not in self.oidc_scopes.split():
+            raise ValueError("ANTREAN_OIDC_SCOPES must include openid")
+        if not parse_role_map(self.oidc_role_map):
+            raise ValueError("single sign-on needs ANTREAN_OIDC_ROLE_MAP (group=role, ...)")
+        return self
+
+    @field_validator("oidc_role_map")
+    @classmethod
+    def _role_map(cls, value: str) -> str:
+        parse_role_map(value)
+        return value
+
     @field_validator("quiet_hours")
     @classmethod
     def _quiet_hours(cls, value: str) -> str:
@@ -285,6 +324,16 @@ class Settings(BaseSettings):
             late_grace=timedelta(minutes=self.queue_late_grace_minutes),
             turn_near_places=self.turn_near_places,
             turn_near_minutes=self.turn_near_minutes,
+        )
+
+    @property
+    def single_sign_on(self) -> bool:
+        return bool(self.oidc_issuer)
+
+    def single_sign_on_rules(self) -> SingleSignOnRules:
+        return SingleSignOnRules(
+            role_map=parse_role_map(self.oidc_role_map),
+            create_accounts=self.oidc_create_accounts,
         )
 
     def sign_in_rules(self) -> SignInRules:

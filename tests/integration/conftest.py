@@ -190,6 +190,38 @@ class Api:
         return self.login(username, "staff-password-1")
 
 
+@contextmanager
+def database_of_its_own(
+    request: pytest.FixtureRequest, kind: str, directory: Path
+) -> Iterator[str]:
+    """A migrated, empty database of the kind for one module's shared world: no other test
+    empties it meanwhile (on PostgreSQL, tests elsewhere share and truncate `pg_database`)."""
+    if kind == "sqlite":
+        path = directory / "antrean.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    request.getfixturevalue("pg_database")  # PostgreSQL is up (or: skipped here, failed in CI)
+    with empty_pg_database("antrean_shared") as url:
+        engine = create_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        yield url
+
+
+@contextmanager
+def serving(url: str, data_dir: Path) -> Iterator[Api]:
+    """The in-process app on the database, as the `api` fixture makes it."""
+    c = build(make_settings(url, data_dir), clock=FrozenClock(FROZEN_AT))
+    ensure_facility(c)
+    try:
+        app = create_app(c)
+        with TestClient(app, raise_server_exceptions=False, client=LOCAL_CLIENT) as client:
+            yield Api(client, c)
+    finally:
+        c.close()
+
+
 @pytest.fixture
 def api(container: Container) -> Iterator[Api]:
     # A client on this machine, as the clinic's own systems are (XML-RPC answers only those).
@@ -206,6 +238,11 @@ def admin(api: Api) -> dict[str, str]:
 @pytest.fixture
 def clinic_setup(api: Api, admin: dict[str, str]) -> dict[str, int]:
     """One clinic open Monday to Saturday 07-16, one doctor on weekdays 08-12, 30-minute slots."""
+    return open_clinic(api, admin)
+
+
+def open_clinic(api: Api, admin: dict[str, str]) -> dict[str, int]:
+    """`clinic_setup`, made over the API."""
     r = api.client.post(
         "/api/v1/clinics",
         headers=admin,

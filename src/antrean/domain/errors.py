@@ -171,6 +171,44 @@ MESSAGES: dict[str, tuple[ErrorKind, str, str]] = {
         "This account is locked after too many failed sign-ins. "
         "Ask the clinic's admin to unlock it.",
     ),
+    "sso_failed": (
+        ErrorKind.UNAUTHORIZED,
+        "Masuk lewat akun organisasi gagal. Coba lagi; bila tetap gagal, hubungi admin klinik.",
+        "Signing in with your organisation account failed. Try again; if it keeps failing, "
+        "ask the clinic's admin.",
+    ),
+    "sso_expired": (
+        ErrorKind.UNAUTHORIZED,
+        "Proses masuk terlalu lama atau dimulai di peramban lain. Silakan mulai lagi.",
+        "The sign-in took too long or was started in another browser. Please start again.",
+    ),
+    "sso_no_role": (
+        ErrorKind.FORBIDDEN,
+        "Akun organisasi Anda belum diberi peran di klinik ini. Minta admin menambahkan Anda "
+        "ke grup staf yang sesuai.",
+        "Your organisation account has no role at this clinic. Ask an admin to add you to the "
+        "right staff group.",
+    ),
+    "sso_no_account": (
+        ErrorKind.FORBIDDEN,
+        "Belum ada akun di klinik ini untuk akun organisasi Anda. Minta admin membuatkannya.",
+        "There is no account at this clinic for your organisation account. Ask an admin to "
+        "make one.",
+    ),
+    "sso_name_taken": (
+        ErrorKind.CONFLICT,
+        "Nama pengguna {username} sudah dipakai akun lain di klinik ini. Minta admin "
+        "mengganti salah satunya.",
+        "The username {username} belongs to another account here. Ask an admin to rename "
+        "one of them.",
+    ),
+    "sso_bad_name": (
+        ErrorKind.INVALID,
+        "Nama pengguna dari akun organisasi Anda tidak bisa dipakai di sini (3–120 huruf kecil, "
+        "angka atau . _ @ + -).",
+        "The username your organisation account gives cannot be used here (3–120 lower-case "
+        "letters, digits or . _ @ + -).",
+    ),
     "otp_required": (
         ErrorKind.UNAUTHORIZED,
         "Masukkan kode 6 angka dari aplikasi autentikator Anda (atau kode pemulihan).",

@@ -262,3 +262,52 @@ def address_key(address: str | None) -> str | None:
             return f"address:{ip.ipv4_mapped}"
         return f"address:{ipaddress.IPv6Network((ip, 64), strict=False)}"
     return f"address:{ip}"
+
+
+# --- Single sign-on for staff --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ExternalIdentity:
+    """A staff member as the organisation's OpenID provider vouched for them, in a signed ID
+    token this server checked: who (issuer and subject, which never change), the name they go
+    by, and the groups or roles the provider lists for them."""
+
+    issuer: str
+    subject: str
+    username: str
+    full_name: str = ""
+    groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SingleSignOnRules:
+    """Which provider groups give which staff roles here, and whether a first sign-in makes
+    the account. Roles follow the provider at every sign-in: a group taken away there takes
+    the role away here. Single sign-on never makes a patient account."""
+
+    role_map: tuple[tuple[str, Role], ...] = ()
+    create_accounts: bool = True
+
+    def roles_for(self, groups: Iterable[str]) -> frozenset[Role]:
+        held = set(groups)
+        return frozenset(role for group, role in self.role_map if group in held)
+
+
+def parse_role_map(text: str) -> tuple[tuple[str, Role], ...]:
+    """`group=role` pairs separated by commas, e.g. `clinic-admins=admin, front-desk=operator`;
+    a group may give several roles, and several groups one role. Roles are staff roles only."""
+    pairs: list[tuple[str, Role]] = []
+    for entry in text.split(","):
+        if not entry.strip():
+            continue
+        group, sep, role = entry.rpartition("=")
+        group, role = group.strip(), role.strip().lower()
+        if not sep or not group:
+            raise ValueError(f"a role map entry is group=role: {entry.strip()!r}")
+        if role not in {r.value for r in STAFF_ROLES}:
+            raise ValueError(
+                f"single sign-on gives staff roles only (admin, operator, doctor): {role!r}"
+            )
+        pairs.append((group, Role(role)))
+    return tuple(dict.fromkeys(pairs))

@@ -307,6 +307,25 @@ two_factor = Table(
     Column("created_at", UTCDateTime, nullable=False),
 )
 
+# Staff accounts signed in through the organisation's OpenID provider: the provider's issuer
+# and its never-changing subject for the person. One account per (issuer, subject).
+external_identity = Table(
+    "external_identity",
+    metadata,
+    Column("facility_id", Id, ForeignKey("facility.id"), primary_key=True),
+    Column("issuer", String(255), primary_key=True),
+    Column("subject", String(255), primary_key=True),
+    Column(
+        "user_id",
+        Id,
+        ForeignKey("user_account.id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
+    ),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_sign_in_at", UTCDateTime, nullable=False),
+)
+
 # One-time recovery codes for a lost authenticator, stored as SHA-256 digests.
 recovery_code = Table(
     "recovery_code",

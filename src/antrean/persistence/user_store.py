@@ -13,7 +13,7 @@ from antrean.domain.common import Page
 from antrean.domain.identity import Role, Throttle, User, format_roles, parse_roles
 from antrean.persistence import tables as t
 from antrean.persistence.rows import Repository
-from antrean.services.ports import RefreshTokenRow, TwoFactorRow
+from antrean.services.ports import RefreshTokenRow, TwoFactorRow, UniqueViolation
 
 
 def _user(row: Row[Any]) -> User:
@@ -87,6 +87,34 @@ class SqlUsers(Repository):
             select(u.c.roles).where(u.c.facility_id == facility_id, u.c.active)
         ).scalars()
         return sum(1 for roles in rows if Role.ADMIN in parse_roles(roles))
+
+    def signed_in_externally(
+        self, facility_id: int, issuer: str, subject: str, at: datetime
+    ) -> int | None:
+        x = t.external_identity
+        return self.conn.execute(
+            update(x)
+            .where(x.c.facility_id == facility_id, x.c.issuer == issuer, x.c.subject == subject)
+            .values(last_sign_in_at=at)
+            .returning(x.c.user_id)
+        ).scalar()
+
+    def link_external(
+        self, facility_id: int, issuer: str, subject: str, user_id: int, at: datetime
+    ) -> None:
+        try:
+            self.conn.execute(
+                insert(t.external_identity).values(
+                    facility_id=facility_id,
+                    issuer=issuer,
+                    subject=subject,
+                    user_id=user_id,
+                    created_at=at,
+                    last_sign_in_at=at,
+                )
+            )
+        except IntegrityError as exc:
+            raise UniqueViolation(str(exc.orig)) from exc
 
     def revoke_all_refresh_tokens(self, user_id: int, at: datetime, reason: str) -> None:
         r = t.refresh_token

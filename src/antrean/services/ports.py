@@ -285,6 +285,19 @@ class Users(Protocol):
         ...
 
     def count_active_admins(self, facility_id: int) -> int: ...
+    def signed_in_externally(
+        self, facility_id: int, issuer: str, subject: str, at: datetime
+    ) -> int | None:
+        """The account linked to an OpenID provider's person, noting the sign-in; None when
+        none is linked."""
+        ...
+
+    def link_external(
+        self, facility_id: int, issuer: str, subject: str, user_id: int, at: datetime
+    ) -> None:
+        """Link an account to a provider's person; `UniqueViolation` when either is linked."""
+        ...
+
     def revoke_all_refresh_tokens(self, user_id: int, at: datetime, reason: str) -> None: ...
     def add_refresh_token(
         self,

@@ -52,6 +52,18 @@ class FakeUsers(StorePart):
             if u.facility_id == facility_id and u.active and Role.ADMIN in u.roles
         )
 
+    def signed_in_externally(
+        self, facility_id: int, issuer: str, subject: str, at: datetime
+    ) -> int | None:
+        return self.s.external.get((facility_id, issuer, subject))
+
+    def link_external(
+        self, facility_id: int, issuer: str, subject: str, user_id: int, at: datetime
+    ) -> None:
+        if (facility_id, issuer, subject) in self.s.external or user_id in self.s.external.values():
+            raise UniqueViolation("external_identity")
+        self.s.external[(facility_id, issuer, subject)] = user_id
+
     def revoke_all_refresh_tokens(self, user_id: int, at: datetime, reason: str) -> None:
         for key, row in self.s.refresh.items():
             if row.user_id == user_id and row.revoked_at is None:

@@ -59,6 +59,7 @@ class Store:
     sign_ins: dict[tuple[int, str], Throttle] = field(default_factory=dict)
     two_factors: dict[int, TwoFactorRow] = field(default_factory=dict)
     recovery_codes: dict[int, dict[str, datetime | None]] = field(default_factory=dict)
+    external: dict[tuple[int, str, str], int] = field(default_factory=dict)
     idempotency: dict[tuple[int, str], list[Any]] = field(default_factory=dict)
     sequences: dict[tuple[int, str], int] = field(default_factory=dict)
     tickets: dict[int, Ticket] = field(default_factory=dict)

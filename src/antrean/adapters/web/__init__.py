@@ -25,6 +25,7 @@ from antrean.adapters.web import (
     routes_doctor,
     routes_kiosk,
     routes_messages,
+    routes_sso,
     routes_ticket,
     routes_two_step,
 )
@@ -48,6 +49,7 @@ ROUTERS = (
     routes_bookings,
     routes_messages,
     routes_two_step,
+    routes_sso,
     routes_audit,
 )
 

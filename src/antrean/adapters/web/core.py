@@ -164,6 +164,9 @@ class Web:
             env.globals["asset"] = self.assets.url
             env.globals["timedelta"] = timedelta
             env.globals["qr_svg"] = qr_svg
+            # Staff single sign-on: the provider's name on the sign-in page ("" for a plain
+            # label), or None when it is off.
+            env.globals["sso"] = c.settings.oidc_label if c.settings.single_sign_on else None
             # Words for states and roles, as macros every template can call.
             env.globals["words"] = env.get_template("words.html").module
             env.globals["ui"] = env.get_template("macros.html").module

@@ -283,8 +283,9 @@ class ExternalIdentity:
 @dataclass(frozen=True, slots=True)
 class SingleSignOnRules:
     """Which provider groups give which staff roles here, and whether a first sign-in makes
-    the account (when not, only people who signed in before keep signing in). Roles follow the provider at every sign-in: a group taken away there takes
-    the role away here. Single sign-on never makes a patient account."""
+    the account (when not, only people who signed in before keep signing in). Roles follow
+    the provider at every sign-in: a group taken away there takes the role away here. Single
+    sign-on never makes a patient account."""
 
     role_map: tuple[tuple[str, Role], ...] = ()
     create_accounts: bool = True

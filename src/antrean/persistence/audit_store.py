@@ -13,13 +13,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from antrean.domain.audit import AuditEntry, AuditFilter, ChainReport, verify_chain
 from antrean.domain.common import Page
 from antrean.persistence import tables as t
+from antrean.persistence.prepared import Prepared, insert_rows
 from antrean.persistence.protect import keyring_of
 from antrean.persistence.rows import Repository
 
@@ -41,6 +42,15 @@ _FIELDS = (
     "request_id",
     "hash",
 )
+_INSERT_ENTRIES = insert_rows(_A, _FIELDS)
+_HEAD = and_(_H.c.facility_id == bindparam("facility_id"), _H.c.chain == bindparam("chain"))
+_TAKE = Prepared(
+    update(_H)
+    .where(_HEAD)
+    .values(seq=_H.c.seq + bindparam("count", type_=_H.c.seq.type))
+    .returning(_H.c.seq, _H.c.hash)
+)
+_SET_HASH = Prepared(update(_H).where(_HEAD).values(hash=bindparam("hash", type_=_H.c.hash.type)))
 _NEW_HEAD = {
     name: dialect.insert(_H).on_conflict_do_nothing(index_elements=[_H.c.facility_id, _H.c.chain])
     for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
@@ -67,27 +77,23 @@ class SqlAudit(Repository):
                 placed = replace(d, chain=chain, seq=seq + n)
                 previous = mac(placed.canonical(previous))
                 rows.append({name: getattr(placed, name) for name in _FIELDS} | {"hash": previous})
-            self.conn.execute(insert(_A), rows)
-            self.conn.execute(
-                update(_H)
-                .where(_H.c.facility_id == facility_id, _H.c.chain == chain)
-                .values(hash=previous)
-            )
+            _INSERT_ENTRIES.run_many(self.conn, rows)
+            _SET_HASH.run(self.conn, {"facility_id": facility_id, "chain": chain, "hash": previous})
 
     def _take(self, facility_id: int, chain: int, count: int) -> tuple[int, str]:
         """Move the chain's head `count` places on (locking it until the commit); the first
         new position and the hash before it."""
-        where = and_(_H.c.facility_id == facility_id, _H.c.chain == chain)
-        take = update(_H).where(where).values(seq=_H.c.seq + count).returning(_H.c.seq, _H.c.hash)
-        row = self.conn.execute(take).first()
+        params = {"facility_id": facility_id, "chain": chain, "count": count}
+        row = _TAKE.first(self.conn, params)
         if row is None:
             self.conn.execute(
                 _NEW_HEAD[self.conn.dialect.name].values(
                     facility_id=facility_id, chain=chain, seq=0, hash=""
                 )
             )
-            row = self.conn.execute(take).one()
-        return int(row.seq) - count + 1, str(row.hash)
+            row = _TAKE.first(self.conn, params)
+        seq, digest = row
+        return int(seq) - count + 1, str(digest)
 
     def find(self, facility_id: int, flt: AuditFilter, page: Page) -> tuple[list[AuditEntry], int]:
         """Newest first."""

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, func, insert, select, update
+from sqlalchemy import Row, and_, delete, func, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from antrean.domain.common import Page
 from antrean.domain.patients import Patient, Sex, name_words
 from antrean.persistence import tables as t
-from antrean.persistence.prepared import insert_returning_id
+from antrean.persistence.prepared import insert_returning_id, insert_rows
 from antrean.persistence.protect import Keyring, keyring_of
 from antrean.persistence.rows import Repository
 
@@ -39,7 +39,7 @@ _PATIENT_COLUMNS = (
     "email_index",
 )
 _INSERT_PATIENT = insert_returning_id(t.patient, _PATIENT_COLUMNS)
-_INSERT_TOKEN = insert(t.patient_name_token)
+_INSERT_TOKENS = insert_rows(t.patient_name_token, ("facility_id", "token", "patient_id"))
 # Matches beyond this many are listed in record order instead of by name: sorting by name
 # means opening every match's name.
 SORT_BY_NAME_LIMIT = 2000
@@ -58,14 +58,13 @@ class SqlPatients(Repository):
 
     def _index_name(self, keys: Keyring, facility_id: int, patient_id: int, name: str) -> None:
         tokens = keys.name_tokens(name)
-        if tokens:
-            self.conn.execute(
-                _INSERT_TOKEN,
-                [
-                    {"facility_id": facility_id, "token": token, "patient_id": patient_id}
-                    for token in sorted(tokens)
-                ],
-            )
+        _INSERT_TOKENS.run_many(
+            self.conn,
+            [
+                {"facility_id": facility_id, "token": token, "patient_id": patient_id}
+                for token in sorted(tokens)
+            ],
+        )
 
     def get(self, facility_id: int, patient_id: int) -> Patient | None:
         row = self.conn.execute(

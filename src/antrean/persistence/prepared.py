@@ -86,25 +86,45 @@ class Prepared:
             integrity_error=dialect.loaded_dbapi.IntegrityError,
         )
 
+    def _compiled(self, dialect: Dialect) -> _Compiled:
+        c = self._by_dialect.get(dialect)
+        if c is None:
+            c = self._by_dialect[dialect] = self._compile(dialect)
+        return c
+
+    @staticmethod
+    def _values(c: _Compiled, params: Mapping[str, Any]) -> Any:
+        values = [
+            fixed if not key else (bind(params[key]) if bind else params[key])
+            for key, fixed, bind in zip(c.keys, c.fixed, c.binders, strict=True)
+        ]
+        return values if c.positional else dict(zip(c.names, values, strict=True))
+
+    def run_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Execute once per row of parameters, in one driver call (a statement that returns
+        nothing: an INSERT or UPDATE of many rows)."""
+        if not rows:
+            return
+        c = self._compiled(conn.dialect)
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(c.sql, [self._values(c, row) for row in rows])
+        except c.integrity_error as exc:
+            raise UniqueViolation(str(exc)) from exc
+        finally:
+            cursor.close()
+
     def run(self, conn: Connection, params: Mapping[str, Any] | None = None) -> list[Sequence[Any]]:
         """Execute in `conn`'s transaction; the rows, converted as SQLAlchemy would.
 
         A unique or foreign-key violation raises `UniqueViolation`, as the repositories do."""
         dialect = conn.dialect
-        c = self._by_dialect.get(dialect)
-        if c is None:
-            c = self._by_dialect[dialect] = self._compile(dialect)
-        params = params or {}
-        values = [
-            fixed if not key else (bind(params[key]) if bind else params[key])
-            for key, fixed, bind in zip(c.keys, c.fixed, c.binders, strict=True)
-        ]
+        c = self._compiled(dialect)
+        values = self._values(c, params or {})
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             try:
-                cursor.execute(
-                    c.sql, values if c.positional else dict(zip(c.names, values, strict=True))
-                )
+                cursor.execute(c.sql, values)
             except c.integrity_error as exc:
                 raise UniqueViolation(str(exc)) from exc
             description = cursor.description
@@ -133,6 +153,12 @@ class Prepared:
 
     def scalar(self, conn: Connection, params: Mapping[str, Any] | None = None) -> Any:
         return self.run(conn, params)[0][0]
+
+
+def insert_rows(table: Any, columns: Sequence[str]) -> Prepared:
+    """`INSERT INTO table (columns) VALUES (:column, ...)`, prepared (for `run_many`)."""
+    values = {name: bindparam(name, type_=table.c[name].type) for name in columns}
+    return Prepared(insert(table).values(values))
 
 
 def insert_returning_id(table: Any, columns: Sequence[str]) -> Prepared:

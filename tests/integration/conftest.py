@@ -175,6 +175,22 @@ class Api:
         assert r.status_code == 200, r.text
         return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
+    def patient(self, username: str, phone: str) -> dict[str, str]:
+        """A patient who signed up over the API (password `patient-password-1`), signed in."""
+        r = self.client.post(
+            "/api/v1/auth/register",
+            json={
+                "username": username,
+                "password": "patient-password-1",
+                "name": username.title(),
+                "birth_date": "1990-01-01",
+                "sex": "female",
+                "phone": phone,
+            },
+        )
+        assert r.status_code == 201, r.text
+        return self.login(username, "patient-password-1")
+
     def staff(self, username: str, roles: str) -> dict[str, str]:
         create_user(
             self.container.uow(),

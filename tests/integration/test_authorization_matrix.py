@@ -117,20 +117,8 @@ def callers(api: Api, clinic_setup) -> dict[str, dict[str, str]]:
         DOCTOR: api.staff("drandi", "doctor"),
         ADMIN: admin,
     }
-    for role, name in ((PATIENT, "siti"), (OTHER_PATIENT, "budi")):
-        r = api.client.post(
-            "/api/v1/auth/register",
-            json={
-                "username": name,
-                "password": "patient-password-1",
-                "name": name.title(),
-                "birth_date": "1990-01-01",
-                "sex": "female",
-                "phone": "0812" + str(abs(hash(name)))[:8].ljust(8, "1"),
-            },
-        )
-        assert r.status_code == 201, r.text
-        headers[role] = api.login(name, "patient-password-1")
+    headers[PATIENT] = api.patient("siti", "081211112222")
+    headers[OTHER_PATIENT] = api.patient("budi", "081233334444")
     gone = api.staff("gone", "operator")
     users = api.client.get("/api/v1/auth/users?size=200", headers=admin).json()["items"]
     gone_id = next(u["id"] for u in users if u["username"] == "gone")

@@ -403,22 +403,6 @@ def _anonymous_session(api: Api) -> Session:
     return Session(user.client.cookies.get(SESSION_COOKIE), user.csrf())
 
 
-def _register(api: Api, name: str, phone: str) -> dict[str, str]:
-    r = api.client.post(
-        "/api/v1/auth/register",
-        json={
-            "username": name,
-            "password": "patient-password-1",
-            "name": name.title(),
-            "birth_date": "1990-01-01",
-            "sex": "female",
-            "phone": phone,
-        },
-    )
-    assert r.status_code == 201, r.text
-    return api.login(name, "patient-password-1")
-
-
 def _book(api: Api, headers: dict[str, str], slot_id: int) -> str:
     r = api.client.post("/api/v1/appointments", headers=headers, json={"slot_id": slot_id})
     assert r.status_code == 201, r.text
@@ -435,8 +419,8 @@ def _build(api: Api, engine: Engine) -> World:
     catalog.add_counter(c.uow(), actor=c.system(), clinic_id=clinic_id, name="Loket 1")
     api.staff("ani", "operator")
     api.staff("drandi", "doctor")
-    patient = _register(api, "siti", "081211112222")
-    _register(api, "budi", "081233334444")
+    patient = api.patient("siti", "081211112222")
+    api.patient("budi", "081233334444")
 
     # The patient's bookings: one to look at (today, so the desk can check it in), one to
     # cancel, one to move; and free places to book and to move to.

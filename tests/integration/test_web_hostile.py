@@ -81,10 +81,14 @@ def test_no_page_answers_hostile_input_with_a_server_error(api: Api, clinic_setu
     routes = _page_routes()
     assert len(routes) > 40, [r.path for r in routes]
     failures = []
+    # The admin may open every page, so every value reaches every page's handling as the
+    # admin; the other visitors, whom most pages refuse or send away, each take a third.
+    third = {"anonymous": 0, "operator": 1, "doctor": 2}
     for role, user in _visitors(api).items():
         user.get("/signup")
         token = user.csrf()
-        for route, (n, value) in product(routes, enumerate(HOSTILE)):
+        values = [(n, v) for n, v in enumerate(HOSTILE) if n % 3 == third.get(role, n % 3)]
+        for route, (n, value) in product(routes, values):
             path = _fill(route.path, PATH_VALUES[n % len(PATH_VALUES)])
             query = {QUERY[(n + k) % len(QUERY)]: value for k in range(3)}
             for method in route.methods:

@@ -37,6 +37,7 @@ from antrean.live import Broadcaster
 from antrean.persistence.batch import WriteBatcher
 from antrean.persistence.engine import Database, create_database
 from antrean.persistence.event_bus import EventBus, InProcessBus, PostgresNotifyBus, TableTailBus
+from antrean.persistence.key_check import check_data_keys
 from antrean.persistence.migrate import upgrade
 from antrean.persistence.protect import Keyring, read_keys
 from antrean.persistence.unit_of_work import SqlUnitOfWorkFactory
@@ -144,6 +145,7 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Fal
     db = open_database(settings)
     if migrate:
         upgrade(db.engine)
+    check_data_keys(db.engine)  # before anything is written with keys not the database's
     clock = clock or SystemClock()
     broadcaster = Broadcaster()
     bus = _event_bus(settings, db, broadcaster)

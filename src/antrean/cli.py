@@ -80,12 +80,13 @@ def _prepare_to_serve(settings: Settings) -> None:
     the slot horizon and the closing of earlier days."""
     from antrean.bootstrap import build, ensure_facility
     from antrean.config import MissingDataKeys
+    from antrean.persistence.key_check import WrongKeys
     from antrean.persistence.migrate import current_revision, head_revision
     from antrean.persistence.protect import BadKeys
 
     try:
         container = build(settings, migrate=settings.resolved_database_url.startswith("sqlite"))
-    except (InsecureSecret, MissingDataKeys, BadKeys) as exc:
+    except (InsecureSecret, MissingDataKeys, BadKeys, WrongKeys) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
     if current_revision(container.db.engine) != head_revision():
@@ -493,4 +494,13 @@ def demo(
 
 
 def main() -> None:
-    app()
+    from antrean.config import MissingDataKeys
+    from antrean.persistence.key_check import WrongKeys
+    from antrean.persistence.protect import BadKeys
+
+    try:
+        app()
+    except (WrongKeys, MissingDataKeys, BadKeys) as exc:
+        # Keys that are missing, malformed or not this database's: the reason, not a traceback.
+        console.print(f"[red]{exc}[/red]")
+        raise SystemExit(2) from None

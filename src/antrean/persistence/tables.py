@@ -264,6 +264,17 @@ booking_conflict = Table(
     Index(None, "facility_id", "resolved_at"),
 )
 
+# One known value, sealed and indexed with the keys the database was first written with: a
+# server started with other keys (or with sealing switched the other way) finds out before it
+# writes a value nobody else can open (`persistence.key_check`).
+data_key_check = Table(
+    "data_key_check",
+    metadata,
+    Column("id", SmallInteger, primary_key=True, autoincrement=False),
+    Column("sealed", SealedText("data_key_check.sealed"), nullable=False),
+    Column("probe", String(64), nullable=False),
+)
+
 user_account = Table(
     "user_account",
     metadata,

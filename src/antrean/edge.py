@@ -99,7 +99,7 @@ class Edge:
         info = _request_info(scope)
         request_info.set(info)  # for the audit log: this task and the threads it calls into
         send = _with_headers(send, tls, info.request_id)
-        path: str = scope["path"]
+        path = _route_path(scope)
         if path.startswith("/RPC2") and not self._rpc_allowed(scope):
             await _refuse(scope, send, 403)
             return
@@ -250,3 +250,13 @@ async def _refuse(scope: Scope, send: Send, status: int) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+def _route_path(scope: Scope) -> str:
+    """The path the router matches: below the root path when the app is served under one
+    (`--root-path /klinik` gives `/klinik/RPC2` in `path`, and the router matches `/RPC2`)."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root):
+        return path[len(root) :] or "/"
+    return path

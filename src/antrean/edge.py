@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from antrean.domain.audit import RequestInfo
+from antrean.domain.fields import is_digits
 from antrean.services.access import request_info
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -170,7 +171,7 @@ def _content_length(scope: Scope) -> int | None:
     for name, value in scope["headers"]:
         if name == b"content-length":
             text = value.decode("latin-1").strip()
-            if not text.isdigit() or len(text) > 18:
+            if not is_digits(text) or len(text) > 18:
                 return -1
             return int(text)
     return None

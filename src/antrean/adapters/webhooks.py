@@ -27,7 +27,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from antrean.bootstrap import Container
-from antrean.domain.notifications import InboundMessage, Medium, StatusReport
+from antrean.domain.notifications import InboundMessage, Medium, StatusReport, is_provider_id
 from antrean.integrations import gateways, whatsapp_cloud
 from antrean.integrations.message_parts import BabelFormats
 from antrean.services.conversations import Conversation, receive
@@ -74,6 +74,9 @@ def _handle(c: Container, inbound: list[InboundMessage], statuses: list[StatusRe
     actor = c.system()
     uow = c.uow()
     for report in statuses:
+        if not is_provider_id(report.provider_id):
+            log.warning("a delivery status with an id no provider gives: skipped")
+            continue
         try:
             with uow(write=True):
                 uow.outbox.record_delivery(
@@ -90,6 +93,9 @@ def _handle(c: Container, inbound: list[InboundMessage], statuses: list[StatusRe
         policy=c.policy, public_url=c.settings.resolved_public_url, formats=BabelFormats()
     )
     for message in inbound:
+        if not is_provider_id(message.message_id):
+            log.warning("an inbound message with an id no provider gives: skipped")
+            continue
         try:
             receive(c.uow(), actor=actor, setup=setup, inbound=message)
         except Exception:

@@ -131,3 +131,9 @@ def local_time(value: time, field: str) -> time:
     if value.tzinfo is not None:
         raise AntreanError("local_time_required", field=field)
     return value
+
+
+def is_digits(text: str) -> bool:
+    """Only the digits 0-9, at least one. `str.isdigit` also takes superscripts and other
+    scripts' digits ("²", "①", "٣"), which `int` refuses or reads as something else."""
+    return text.isascii() and text.isdigit()

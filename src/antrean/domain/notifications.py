@@ -649,6 +649,16 @@ class InboundMessage:
     name: str | None = None  # the sender's profile name, if the provider gives it
 
 
+MAX_PROVIDER_ID = 200
+
+
+def is_provider_id(value: object) -> bool:
+    """Whether a webhook's message id can be a provider's: printable text of 1 to 200
+    characters. Anything else (a NUL, a line break, a page of text) is no provider's id, and
+    a database could not store some of it."""
+    return isinstance(value, str) and 0 < len(value) <= MAX_PROVIDER_ID and value.isprintable()
+
+
 @dataclass(frozen=True, slots=True)
 class StatusReport:
     """A provider's report on a message it accepted earlier."""

@@ -9,7 +9,14 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from antrean.domain.errors import AntreanError
-from antrean.domain.fields import UNSET, Maybe, clean_optional_text, clean_text, given
+from antrean.domain.fields import (
+    UNSET,
+    Maybe,
+    clean_optional_text,
+    clean_text,
+    given,
+    is_digits,
+)
 
 NAME_LENGTH = 200
 MRN_LENGTH = 32
@@ -51,7 +58,7 @@ def validate_nik(nik: str | None) -> str | None:
     if not isinstance(nik, str):
         raise AntreanError("invalid_nik", field="nik")
     cleaned = nik.replace(" ", "").replace(".", "")
-    if len(cleaned) != 16 or not cleaned.isdigit():
+    if len(cleaned) != 16 or not is_digits(cleaned):
         raise AntreanError("invalid_nik", field="nik")
     return cleaned
 
@@ -90,7 +97,7 @@ def patient_sex(sex: Sex | str) -> Sex:
 
 def bpjs_number(value: str | None) -> str | None:
     cleaned = clean_optional_text(value, "bpjs_number", max_length=BPJS_LENGTH)
-    if cleaned is not None and not cleaned.replace(" ", "").isdigit():
+    if cleaned is not None and not is_digits(cleaned.replace(" ", "")):
         raise AntreanError("field_invalid", field="bpjs_number")
     return cleaned.replace(" ", "") if cleaned else None
 

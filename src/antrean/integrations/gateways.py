@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Literal, Protocol
 
+from antrean.domain.fields import is_digits
 from antrean.domain.notifications import (
     DELIVERY_FAILED,
     InboundMessage,
@@ -440,7 +441,7 @@ def _detail(response: HttpAnswer) -> str:
 
 
 def _digits(text: str) -> str:
-    return "".join(ch for ch in text if ch.isdigit())
+    return "".join(ch for ch in text if is_digits(ch))
 
 
 def _dict(value: object) -> dict[str, Any]:

@@ -9,6 +9,8 @@ from datetime import datetime
 
 import pyotp
 
+from antrean.domain.fields import is_digits
+
 STEP_SECONDS = 30
 DRIFT_STEPS = 1  # a code of the step before or after also counts (a phone's clock drifts)
 
@@ -22,7 +24,7 @@ class PyotpCodes:
 
     def step_of(self, secret: str, code: str, at: datetime) -> int | None:
         digits = "".join(code.split())
-        if len(digits) != 6 or not digits.isdigit():
+        if len(digits) != 6 or not is_digits(digits):
             return None
         totp = pyotp.TOTP(secret)
         now = int(at.timestamp()) // STEP_SECONDS

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from antrean.domain.fields import is_digits
 from antrean.domain.notifications import (
     DELIVERY_FAILED,
     DELIVERY_ORDER,
@@ -100,7 +101,7 @@ class CloudApiChannel:
     def payload(self, message: OutgoingMessage) -> dict[str, Any]:
         """The JSON body for a message: a template outside the service window, reply buttons
         or plain text inside it."""
-        to = "".join(ch for ch in message.to if ch.isdigit())
+        to = "".join(ch for ch in message.to if is_digits(ch))
         if not to:
             raise SendFailure("invalid_recipient", repr(message.to)[:60], permanent=True)
         base: dict[str, Any] = {
@@ -328,7 +329,7 @@ def _status(item: dict[str, Any]) -> StatusReport | None:
 def wa_id_to_e164(wa_id: str, phone_parser: PhoneParser) -> str | None:
     """A WhatsApp id (international digits, no '+') as E.164. WhatsApp ids are whole
     international numbers, so one the parser's metadata does not know yet is still kept."""
-    digits = "".join(ch for ch in wa_id if ch.isdigit())
+    digits = "".join(ch for ch in wa_id if is_digits(ch))
     if not digits or len(digits) != len(wa_id.strip()) or not 8 <= len(digits) <= 15:
         return None
     return phone_parser.to_e164("+" + digits) or "+" + digits
@@ -336,7 +337,7 @@ def wa_id_to_e164(wa_id: str, phone_parser: PhoneParser) -> str | None:
 
 def unix_time(value: object) -> datetime:
     """Unix seconds (an int or a string of digits) as an aware UTC time; now when missing."""
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and is_digits(value.strip()):
         value = int(value.strip())
     if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < 1e11:
         return datetime.fromtimestamp(value, UTC)

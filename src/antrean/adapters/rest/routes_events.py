@@ -22,7 +22,7 @@ from antrean.adapters.rest.routes_queue import status_out
 from antrean.adapters.rest.schemas_queue import BoardOut, CalledOut
 from antrean.bootstrap import Container
 from antrean.domain.events import DomainEvent
-from antrean.domain.fields import MAX_ID
+from antrean.domain.fields import MAX_ID, is_digits
 from antrean.domain.identity import Actor
 from antrean.services import catalog
 from antrean.services import queue_views as views
@@ -35,7 +35,7 @@ def _last_id(header: str | None) -> int | None:
     if header is None:
         return None
     text = header.strip()
-    return min(int(text), MAX_ID) if text.isdigit() and len(text) <= 20 else 0
+    return min(int(text), MAX_ID) if is_digits(text) and len(text) <= 20 else 0
 
 
 def _encode(event: DomainEvent) -> bytes:

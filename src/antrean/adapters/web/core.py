@@ -39,7 +39,7 @@ from antrean.adapters.web.speech import Voice
 from antrean.bootstrap import Container
 from antrean.domain.catalog import Facility
 from antrean.domain.errors import AntreanError, ErrorKind
-from antrean.domain.fields import MAX_ID
+from antrean.domain.fields import MAX_ID, is_digits
 from antrean.domain.identity import Actor, Role, User
 from antrean.services import catalog, identity
 
@@ -319,7 +319,7 @@ def text_of(form: FormData, name: str) -> str:
 
 def parse_id(value: str | None) -> int | None:
     """An id from a form or a link; None when it is missing or cannot be one."""
-    if value is None or not value.isdigit() or len(value) > 19:
+    if value is None or not is_digits(value) or len(value) > 19:
         return None
     number = int(value)
     return number if 1 <= number <= MAX_ID else None

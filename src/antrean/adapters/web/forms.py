@@ -10,6 +10,7 @@ from starlette.requests import Request
 
 from antrean.adapters.web.core import Visitor, parse_id, read_form, require, text_of
 from antrean.domain.errors import AntreanError, ErrorKind
+from antrean.domain.fields import is_digits
 from antrean.domain.identity import Role
 
 
@@ -55,7 +56,7 @@ class FieldErrors(dict[str, str]):
         value = text_of(form, name).strip()
         if not value:
             return default
-        if not value.isdigit() or len(value) > 9:
+        if not is_digits(value) or len(value) > 9:
             self.setdefault(name, AntreanError("field_invalid", field=name).message(self.lang))
             return default
         return int(value)

@@ -13,6 +13,8 @@ import re
 import shutil
 from pathlib import Path
 
+from antrean.domain.fields import is_digits
+
 DIGITS = {
     "id": ["nol", "satu", "dua", "tiga", "empat", "lima", "enam", "tujuh", "delapan", "sembilan"],
     "en": ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"],
@@ -67,7 +69,7 @@ def spell_label(label: str, lang: str) -> str:
     """ "A-007" as "A nol nol tujuh": letters as letters, each digit as a word."""
     parts = []
     for ch in label:
-        if ch.isdigit():
+        if is_digits(ch):
             parts.append(DIGITS[lang][int(ch)])
         elif ch.isalpha():
             parts.append(ch.upper())

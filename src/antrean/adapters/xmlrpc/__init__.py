@@ -24,6 +24,7 @@ from starlette.responses import Response
 from antrean.bootstrap import Container
 from antrean.domain.catalog import Clinic
 from antrean.domain.errors import AntreanError, ErrorKind
+from antrean.domain.fields import is_digits
 from antrean.domain.identity import Actor
 from antrean.domain.queue import WalkInDraft
 from antrean.services import catalog, queue
@@ -117,7 +118,7 @@ class QueueRpc:
     async def _clinic_for(self, choice: object) -> Clinic:
         clinics = [k.clinic for k in await self._clinics()]
         text = _text(choice, "poli", 32)
-        if text.isdigit() and 1 <= int(text) <= len(clinics):
+        if is_digits(text) and 1 <= int(text) <= len(clinics):
             return clinics[int(text) - 1]
         for clinic in clinics:
             if clinic.code.upper() == text.upper():

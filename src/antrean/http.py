@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from antrean import __version__
-from antrean.adapters import rest, web, webhooks, xmlrpc
+from antrean.adapters import fhir, rest, web, webhooks, xmlrpc
 from antrean.bootstrap import Container, MessageWorker, build
 from antrean.config import Settings
 from antrean.edge import BodyLimit, Edge, parse_networks
@@ -107,6 +107,7 @@ def create_app(container: Container) -> FastAPI:
         "/RPC2", xmlrpc.make_endpoint(container), methods=["POST"], include_in_schema=False
     )
     webhooks.install(app)
+    fhir.install(app)
     web.install(app, container)  # the pages last: their paths are the most general
     _edge(app, container.settings)
     return app

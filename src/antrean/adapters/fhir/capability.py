@@ -1,0 +1,104 @@
+"""The CapabilityStatement at /fhir/R4/metadata: exactly what this server does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from antrean.adapters.fhir.core import FHIR_JSON, FHIR_VERSION
+
+# resource type -> (interactions, search parameters as (name, type, documentation))
+RESOURCES: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str, str], ...]]] = {
+    "Organization": (("read", "search-type"), (("_id", "token", "the facility's id"),)),
+    "Location": (
+        ("read", "search-type"),
+        (
+            ("_id", "token", "a clinic's id"),
+            ("name", "string", "the start of a word of the clinic's name"),
+            ("identifier", "token", "the clinic's code (urn:antrean:clinic-code)"),
+            ("status", "token", "active or inactive (switched off)"),
+        ),
+    ),
+    "HealthcareService": (
+        ("read", "search-type"),
+        (
+            ("_id", "token", "a service's id"),
+            ("name", "string", "the start of a word of the service's name"),
+            ("location", "reference", "the clinic offering it"),
+            ("active", "token", "true or false"),
+        ),
+    ),
+    "Practitioner": (
+        ("read", "search-type"),
+        (
+            ("_id", "token", "a doctor's id"),
+            ("name", "string", "the start of a word of the doctor's name"),
+            ("active", "token", "true or false"),
+        ),
+    ),
+    "PractitionerRole": (
+        ("read", "search-type"),
+        (
+            ("_id", "token", "a doctor's id"),
+            ("practitioner", "reference", "the doctor"),
+            ("location", "reference", "a clinic where the doctor holds sessions"),
+            ("specialty", "token", "the doctor's specialty, as written"),
+        ),
+    ),
+    "Schedule": (
+        ("read", "search-type"),
+        (
+            ("_id", "token", "<doctor id>-<clinic id>"),
+            ("actor", "reference", "the doctor, their role or the clinic"),
+            ("active", "token", "true or false"),
+        ),
+    ),
+    "Slot": (
+        ("search-type",),
+        (
+            ("schedule", "reference", "Schedule/<doctor id>-<clinic id>"),
+            ("start", "date", "ge, gt, le, lt or eq; at most 31 days; default the next 30"),
+            ("status", "token", "free or busy"),
+            ("service-type", "token", "a service's code (urn:antrean:service)"),
+        ),
+    ),
+}
+
+
+def capability_statement(base: str, name: str) -> dict[str, Any]:
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": "2026-11-26",
+        "publisher": name,
+        "kind": "instance",
+        "software": {"name": "antrean"},
+        "implementation": {"description": f"{name}: scheduling", "url": base},
+        "fhirVersion": FHIR_VERSION,
+        "format": [FHIR_JSON, "json"],
+        "rest": [
+            {
+                "mode": "server",
+                "documentation": (
+                    "Unknown search parameters are ignored, or refused with "
+                    "Prefer: handling=strict. Searches page with _count (at most 500) and "
+                    "take _summary=count."
+                ),
+                "security": {
+                    "description": (
+                        "Bearer access tokens from POST /api/v1/auth/token, with the same "
+                        "roles as the REST API; the reads listed here are public."
+                    )
+                },
+                "resource": [
+                    {
+                        "type": kind,
+                        "interaction": [{"code": code} for code in interactions],
+                        "searchParam": [
+                            {"name": n, "type": t, "documentation": doc} for n, t, doc in params
+                        ],
+                    }
+                    for kind, (interactions, params) in RESOURCES.items()
+                ],
+            }
+        ],
+    }

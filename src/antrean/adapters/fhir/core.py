@@ -1,0 +1,283 @@
+"""What every FHIR interaction shares: the caller, JSON in FHIR's media type, errors as
+OperationOutcome with the HTTP status the specification asks for, search parameters (with
+`Prefer: handling=strict`), and searchset Bundles with paging links.
+
+Resources are built as plain JSON objects from the domain (`resources.py`); the tests check
+each shape against the R4B models of `fhir.resources`, so answering costs no model
+validation per request.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, tzinfo
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.routing import APIRoute
+from starlette.responses import Response
+
+from antrean.bootstrap import Container
+from antrean.domain.errors import AntreanError, ErrorKind
+from antrean.domain.fields import MAX_ID, is_digits
+from antrean.domain.identity import Actor
+from antrean.services import identity
+
+log = logging.getLogger(__name__)
+FHIR_JSON = "application/fhir+json"
+FHIR_VERSION = "4.0.1"
+BASE = "/fhir/R4"
+DEFAULT_COUNT = 50
+MAX_COUNT = 500
+# Parameters every search takes (FHIR R4 3.1.1.x "Search result parameters" and formats).
+COMMON = frozenset({"_count", "_format", "_summary", "_pretty", "_elements", "page"})
+
+# HTTP status and OperationOutcome issue code per kind of refusal (R4 issue-type value set).
+STATUS = {
+    ErrorKind.INVALID: (400, "invalid"),
+    ErrorKind.NOT_FOUND: (404, "not-found"),
+    ErrorKind.CONFLICT: (409, "conflict"),
+    ErrorKind.FORBIDDEN: (403, "forbidden"),
+    ErrorKind.UNAUTHORIZED: (401, "login"),
+    ErrorKind.TOO_MANY: (429, "throttled"),
+}
+
+
+class FhirError(Exception):
+    """A refusal that is FHIR's own (an unknown parameter, a bad `_format`), not a domain
+    rule: the HTTP status, the issue code and a text for the integrator."""
+
+    def __init__(self, status: int, code: str, text: str) -> None:
+        super().__init__(text)
+        self.status, self.code, self.text = status, code, text
+
+
+def fhir_json(body: Mapping[str, Any], status: int = 200, **headers: str) -> Response:
+    return Response(
+        json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
+        status_code=status,
+        media_type=FHIR_JSON + "; charset=utf-8",
+        headers=headers,
+    )
+
+
+def outcome(status: int, code: str, text: str, severity: str = "error") -> Response:
+    body = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": severity, "code": code, "details": {"text": text}}],
+    }
+    headers = {"WWW-Authenticate": 'Bearer realm="antrean"'} if status == 401 else {}
+    return fhir_json(body, status, **headers)
+
+
+def _lang(request: Request) -> str:
+    wanted = request.headers.get("accept-language", "").lower()
+    return "en" if wanted.startswith("en") else "id"
+
+
+def _check_format(request: Request) -> None:
+    """JSON only: `_format` may name it; anything else is 406 (R4 3.1.0.1.9)."""
+    wanted = request.query_params.get("_format")
+    if wanted is not None and wanted not in ("json", FHIR_JSON, "application/json"):
+        raise FhirError(406, "not-supported", "only JSON is served: _format=json")
+    accept = request.headers.get("accept", "")
+    if accept and not any(kind in accept for kind in ("json", "*/*", "application/*")):
+        raise FhirError(406, "not-supported", "only JSON is served (application/fhir+json)")
+
+
+class FhirRoute(APIRoute):
+    """A FHIR interaction: every refusal, and every fault of ours, is an OperationOutcome."""
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        original = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            try:
+                _check_format(request)
+                return await original(request)
+            except FhirError as exc:
+                return outcome(exc.status, exc.code, exc.text)
+            except AntreanError as exc:
+                status, code = STATUS[exc.kind]
+                return outcome(status, code, exc.message(_lang(request)))
+            except Exception:
+                log.exception("FHIR %s failed", request.url.path)
+                return outcome(500, "exception", "the server failed; the error is logged")
+
+        return handler
+
+
+def container_of(request: Request) -> Container:
+    c: Container = request.app.state.container
+    return c
+
+
+async def caller(request: Request) -> Actor:
+    """The bearer token's account (still there and not disabled), or anyone: the same tokens
+    and roles as the REST API."""
+    c = container_of(request)
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if not header:
+        return c.anonymous()
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AntreanError("invalid_token")
+    actor = c.tokens.actor(token.strip())
+    await c.call(identity.still_allowed, c.uow(), actor=actor)
+    return actor
+
+
+class Search:
+    """A search's parameters: each read once by name; whatever is left unread was not
+    understood, which `Prefer: handling=strict` refuses and lenient handling ignores (and
+    leaves out of the self link)."""
+
+    def __init__(self, request: Request, known: frozenset[str]) -> None:
+        self.request = request
+        self.params = request.query_params
+        self.strict = "handling=strict" in request.headers.get("prefer", "").replace(" ", "")
+        unknown = sorted({name for name in self.params if name not in known and name not in COMMON})
+        if unknown and self.strict:
+            raise FhirError(400, "not-supported", f"unknown search parameter: {unknown[0]}")
+        self.used = [(k, v) for k, v in self.params.multi_items() if k in known]
+        self.count = self._count()
+        self.page = self._page()
+        self.summary_count = self.params.get("_summary") == "count"
+
+    def _count(self) -> int:
+        raw = self.params.get("_count")
+        if raw is None:
+            return DEFAULT_COUNT
+        if not is_digits(raw) or len(raw) > 6:
+            raise FhirError(400, "invalid", "_count is a whole number")
+        return min(int(raw), MAX_COUNT)
+
+    def _page(self) -> int:
+        raw = self.params.get("page", "1")
+        if not is_digits(raw) or not 1 <= int(raw[:9]) <= 100_000:
+            raise FhirError(400, "invalid", "page is a whole number from 1")
+        return int(raw)
+
+    def values(self, name: str) -> list[str]:
+        return [v for v in self.params.getlist(name) if v != ""]
+
+    def one(self, name: str) -> str | None:
+        found = self.values(name)
+        if len(found) > 1:
+            raise FhirError(400, "invalid", f"{name} is given once")
+        return found[0] if found else None
+
+    def link(self, page: int) -> str:
+        query = [*self.used, ("_count", str(self.count)), ("page", str(page))]
+        return f"{self.request.url.scheme}://{self.request.url.netloc}{self.request.url.path}?" + (
+            urlencode(query)
+        )
+
+
+def bundle(search: Search, entries: list[dict[str, Any]], base: str) -> Response:
+    """A searchset Bundle of one page of `entries` (all matches, in order), with its links."""
+    total = len(entries)
+    body: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "total": total}
+    if search.summary_count:
+        return fhir_json(body)
+    first = (search.page - 1) * search.count
+    shown = entries[first : first + search.count]
+    links = [{"relation": "self", "url": search.link(search.page)}]
+    if first + search.count < total:
+        links.append({"relation": "next", "url": search.link(search.page + 1)})
+    if search.page > 1:
+        links.append({"relation": "previous", "url": search.link(search.page - 1)})
+    body["link"] = links
+    body["entry"] = [
+        {
+            "fullUrl": f"{base}/{e['resourceType']}/{e['id']}",
+            "resource": e,
+            "search": {"mode": "match"},
+        }
+        for e in shown
+    ]
+    return fhir_json(body)
+
+
+def parse_id(text: str) -> int:
+    """A resource id of ours: digits naming a row; anything else names nothing (404)."""
+    if not is_digits(text) or len(text) > 19 or not 1 <= int(text) <= MAX_ID:
+        raise AntreanError("not_found")
+    return int(text)
+
+
+def reference_id(text: str, kind: str) -> int | None:
+    """`Kind/123` or `123` as an id; None when it cannot be one of ours of that kind."""
+    value = text.rsplit("/", 1)
+    if len(value) == 2 and not value[0].endswith(kind):
+        return None
+    try:
+        return parse_id(value[-1])
+    except AntreanError:
+        return None
+
+
+PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
+
+
+@dataclass(frozen=True, slots=True)
+class DateRange:
+    """What a date search parameter (repeated to AND its parts) asks of one instant: `ge`,
+    `gt`, `le`, `lt` and `eq` (a date alone is its whole day in the facility's time zone)."""
+
+    parts: tuple[tuple[str, datetime, datetime], ...] = ()
+
+    def holds(self, moment: datetime) -> bool:
+        for prefix, start, end in self.parts:
+            if not {
+                "eq": start <= moment <= end,
+                "ge": moment >= start,
+                "gt": moment > end,
+                "le": moment <= end,
+                "lt": moment < start,
+            }[prefix]:
+                return False
+        return True
+
+    @property
+    def earliest(self) -> datetime | None:
+        lows = [start for prefix, start, _ in self.parts if prefix in ("eq", "ge", "gt")]
+        return max(lows) if lows else None
+
+    @property
+    def latest(self) -> datetime | None:
+        highs = [end for prefix, _, end in self.parts if prefix in ("eq", "le", "lt")]
+        return min(highs) if highs else None
+
+
+def date_range(values: list[str], zone: tzinfo) -> DateRange:
+    """`start=ge2026-11-27&start=lt2026-12-01` as a `DateRange` (R4 2.1.0.8 date search)."""
+    parts = []
+    for raw in values:
+        prefix, text = (raw[:2], raw[2:]) if raw[:2] in PREFIXES else ("eq", raw)
+        if prefix not in ("eq", "ge", "gt", "le", "lt"):
+            raise FhirError(400, "not-supported", f"date prefix {prefix} is not supported")
+        start, end = _moment(text, zone)
+        parts.append((prefix, start, end))
+    return DateRange(tuple(parts))
+
+
+def _moment(text: str, zone: tzinfo) -> tuple[datetime, datetime]:
+    """A FHIR date or dateTime as the span it covers (a day, or one instant)."""
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return (
+                datetime.combine(day, time.min, zone),
+                datetime.combine(day, time.max, zone),
+            )
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise FhirError(400, "invalid", f"not a FHIR date: {text[:40]}") from None
+    if moment.tzinfo is None:
+        raise FhirError(400, "invalid", "a dateTime with a time needs a time zone")
+    return moment, moment

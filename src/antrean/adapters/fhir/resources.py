@@ -1,0 +1,190 @@
+"""Domain values as FHIR R4 resources (JSON objects): shapes only, no rules.
+
+Ids are the domain's own ids. A `Schedule` is a doctor at a clinic (`{doctor}-{clinic}`): the
+weekly sessions of that pair, whose slots it holds; a `PractitionerRole` is a doctor's role
+at this facility, with the clinics where they hold sessions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from antrean.domain.catalog import Clinic, Doctor, Facility, Service
+from antrean.domain.scheduling import Schedule
+from antrean.services.ports import FreeSlot
+
+# Our own code systems: stable names for our codes, so a client can tell them apart.
+SYSTEM = "urn:antrean"
+MRN_SYSTEM = f"{SYSTEM}:mrn"
+CLINIC_CODE_SYSTEM = f"{SYSTEM}:clinic-code"
+SERVICE_SYSTEM = f"{SYSTEM}:service"
+SPECIALTY_SYSTEM = f"{SYSTEM}:specialty"
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def organization(f: Facility) -> dict[str, Any]:
+    found: dict[str, Any] = {
+        "resourceType": "Organization",
+        "id": str(f.id),
+        "identifier": [{"system": f"{SYSTEM}:facility-code", "value": f.code}],
+        "active": True,
+        "type": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/organization-type",
+                        "code": "prov",
+                        "display": "Healthcare Provider",
+                    }
+                ]
+            }
+        ],
+        "name": f.name,
+    }
+    if f.phone:
+        found["telecom"] = [{"system": "phone", "value": f.phone, "use": "work"}]
+    if f.address:
+        found["address"] = [{"use": "work", "text": f.address}]
+    return found
+
+
+def location(c: Clinic, facility_id: int) -> dict[str, Any]:
+    hours = [
+        {
+            "daysOfWeek": [DAYS[h.weekday]],
+            "openingTime": _clock(h.opens),
+            "closingTime": _clock(h.closes),
+        }
+        for h in sorted(c.hours, key=lambda h: (h.weekday, h.opens))
+    ]
+    found: dict[str, Any] = {
+        "resourceType": "Location",
+        "id": str(c.id),
+        "identifier": [{"system": CLINIC_CODE_SYSTEM, "value": c.code}],
+        "status": "active" if c.is_open else "inactive",
+        "name": c.name,
+        "mode": "instance",
+        "type": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode",
+                        "code": "OF",
+                        "display": "Outpatient facility",
+                    }
+                ]
+            }
+        ],
+        "managingOrganization": {"reference": f"Organization/{facility_id}"},
+    }
+    if hours:
+        found["hoursOfOperation"] = hours
+    return found
+
+
+def healthcare_service(s: Service, facility_id: int) -> dict[str, Any]:
+    return {
+        "resourceType": "HealthcareService",
+        "id": str(s.id),
+        "active": s.active,
+        "providedBy": {"reference": f"Organization/{facility_id}"},
+        "type": [service_type(s)],
+        "location": [{"reference": f"Location/{s.clinic_id}"}],
+        "name": s.name,
+        "comment": f"{s.duration_minutes} min",
+    }
+
+
+def service_type(s: Service) -> dict[str, Any]:
+    return {"coding": [{"system": SERVICE_SYSTEM, "code": str(s.id), "display": s.name}]}
+
+
+def practitioner(d: Doctor) -> dict[str, Any]:
+    return {
+        "resourceType": "Practitioner",
+        "id": str(d.id),
+        "active": d.active,
+        "name": [{"text": d.name}],
+    }
+
+
+def practitioner_role(d: Doctor, facility_id: int, clinic_ids: Iterable[int]) -> dict[str, Any]:
+    found: dict[str, Any] = {
+        "resourceType": "PractitionerRole",
+        "id": str(d.id),
+        "active": d.active,
+        "practitioner": {"reference": f"Practitioner/{d.id}", "display": d.name},
+        "organization": {"reference": f"Organization/{facility_id}"},
+        "code": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/practitioner-role",
+                        "code": "doctor",
+                        "display": "Doctor",
+                    }
+                ]
+            }
+        ],
+        "location": [{"reference": f"Location/{c}"} for c in sorted(set(clinic_ids))],
+    }
+    if d.specialty:
+        found["specialty"] = [
+            {"coding": [{"system": SPECIALTY_SYSTEM, "code": d.specialty}], "text": d.specialty}
+        ]
+    return found
+
+
+def schedule_id(doctor_id: int, clinic_id: int) -> str:
+    return f"{doctor_id}-{clinic_id}"
+
+
+def schedule(
+    doctor: Doctor, clinic: Clinic, sessions: list[Schedule], services: list[Service]
+) -> dict[str, Any]:
+    """A doctor at a clinic: the weekly sessions in words, and what the clinic offers."""
+    plan = "; ".join(
+        f"{DAYS[s.weekday]} {_clock(s.start)}-{_clock(s.end)} every {s.slot_minutes} min "
+        f"x{s.capacity}"
+        for s in sorted(sessions, key=lambda s: (s.weekday, s.start))
+    )
+    found: dict[str, Any] = {
+        "resourceType": "Schedule",
+        "id": schedule_id(doctor.id, clinic.id),
+        "active": doctor.active and clinic.is_open,
+        "actor": [
+            {"reference": f"Practitioner/{doctor.id}", "display": doctor.name},
+            {"reference": f"PractitionerRole/{doctor.id}"},
+            {"reference": f"Location/{clinic.id}", "display": clinic.name},
+        ],
+        "comment": plan,
+    }
+    active = [s for s in services if s.active and s.clinic_id == clinic.id]
+    if active:
+        found["serviceType"] = [service_type(s) for s in active]
+    if doctor.specialty:
+        found["specialty"] = [{"coding": [{"system": SPECIALTY_SYSTEM, "code": doctor.specialty}]}]
+    return found
+
+
+def slot(s: FreeSlot, services: list[Service]) -> dict[str, Any]:
+    """A slot: free while places are left, busy when full (its capacity is how many
+    appointments it holds)."""
+    found: dict[str, Any] = {
+        "resourceType": "Slot",
+        "id": str(s.id),
+        "schedule": {"reference": f"Schedule/{schedule_id(s.doctor_id, s.clinic_id)}"},
+        "status": "free" if s.available > 0 else "busy",
+        "start": s.start_at.isoformat(),
+        "end": s.end_at.isoformat(),
+        "comment": f"{s.available} of {s.capacity} places free; {s.doctor_name}, {s.clinic_name}",
+    }
+    offered = [x for x in services if x.active and x.clinic_id == s.clinic_id]
+    if offered:
+        found["serviceType"] = [service_type(x) for x in offered]
+    return found
+
+
+def _clock(t: Any) -> str:
+    return t.strftime("%H:%M:%S")

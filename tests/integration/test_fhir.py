@@ -1,0 +1,229 @@
+"""FHIR R4 reads and searches on SQLite and PostgreSQL: every resource the server answers
+validates against the R4B models of `fhir.resources` (and its codes against FHIR's value sets,
+which those models do not check), searches page and filter as the specification says, and
+every refusal is an OperationOutcome with the right status."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from fhir.resources.R4B import get_fhir_model_class
+
+from tests.integration.conftest import MONDAY
+
+BASE = "/fhir/R4"
+FHIR_JSON = "application/fhir+json"
+# FHIR R4 value sets of the codes this server answers with.
+VALUE_SETS = {
+    ("Slot", "status"): {"busy", "free", "busy-unavailable", "busy-tentative", "entered-in-error"},
+    ("Location", "status"): {"active", "suspended", "inactive"},
+    ("Location", "mode"): {"instance", "kind"},
+    ("Bundle", "type"): {"searchset"},
+    ("CapabilityStatement", "status"): {"draft", "active", "retired", "unknown"},
+    ("CapabilityStatement", "kind"): {"instance", "capability", "requirements"},
+}
+ISSUE_TYPES = {"invalid", "not-found", "conflict", "forbidden", "login", "throttled",
+               "not-supported", "exception", "security", "processing"}  # fmt: skip
+DAYS = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
+
+
+def valid(resource: dict[str, Any]) -> dict[str, Any]:
+    """The resource, after checking it against its R4B model and FHIR's value sets."""
+    kind = resource["resourceType"]
+    get_fhir_model_class(kind).model_validate(resource)
+    for (of, field), allowed in VALUE_SETS.items():
+        if of == kind and field in resource:
+            assert resource[field] in allowed, (kind, field, resource[field])
+    for hours in resource.get("hoursOfOperation", []):
+        assert set(hours["daysOfWeek"]) <= DAYS
+    for entry in resource.get("entry", []):
+        valid(entry["resource"])
+    return resource
+
+
+def get(api, path: str, **kw: Any) -> Any:
+    r = api.client.get(BASE + path, **kw)
+    assert r.headers["content-type"].startswith(FHIR_JSON), (r.status_code, r.text[:300])
+    return r
+
+
+def refused(r, status: int, code: str) -> str:
+    assert r.status_code == status, r.text
+    body = valid(r.json())
+    assert body["resourceType"] == "OperationOutcome"
+    issue = body["issue"][0]
+    assert issue["code"] == code and issue["code"] in ISSUE_TYPES
+    return str(issue["details"]["text"])
+
+
+def entries(r) -> list[dict[str, Any]]:
+    assert r.status_code == 200, r.text
+    body = valid(r.json())
+    assert body["resourceType"] == "Bundle" and body["type"] == "searchset"
+    return [e["resource"] for e in body.get("entry", [])]
+
+
+def test_the_capability_statement_lists_what_is_served(api):
+    r = get(api, "/metadata")
+    body = valid(r.json())
+    assert body["fhirVersion"] == "4.0.1" and FHIR_JSON in body["format"]
+    served = {res["type"]: res for res in body["rest"][0]["resource"]}
+    assert set(served) == {
+        "Organization", "Location", "HealthcareService", "Practitioner", "PractitionerRole",
+        "Schedule", "Slot",
+    }  # fmt: skip
+    slot_params = {p["name"] for p in served["Slot"]["searchParam"]}
+    assert slot_params == {"schedule", "start", "status", "service-type"}
+    # Each resource listed with read answers a read, and each one searchable a search.
+    for kind, res in served.items():
+        codes = {i["code"] for i in res["interaction"]}
+        if "search-type" in codes:
+            assert get(api, f"/{kind}").status_code == 200, kind
+
+
+def test_every_catalog_resource_reads_searches_and_validates(api, clinic_setup):
+    clinic, doctor, service = (clinic_setup[k] for k in ("clinic_id", "doctor_id", "service_id"))
+    for kind, rid in (
+        ("Organization", 1),
+        ("Location", clinic),
+        ("HealthcareService", service),
+        ("Practitioner", doctor),
+        ("PractitionerRole", doctor),
+        ("Schedule", f"{doctor}-{clinic}"),
+    ):
+        r = get(api, f"/{kind}/{rid}")
+        assert r.status_code == 200, (kind, r.text)
+        one = valid(r.json())
+        assert (one["resourceType"], one["id"]) == (kind, str(rid))
+        found = entries(get(api, f"/{kind}", params={"_id": str(rid)}))
+        assert [e["id"] for e in found] == [str(rid)], kind
+    location = get(api, f"/Location/{clinic}").json()
+    assert location["identifier"][0]["value"] == "UMUM" and location["hoursOfOperation"]
+    role = get(api, f"/PractitionerRole/{doctor}").json()
+    assert role["location"] == [{"reference": f"Location/{clinic}"}]
+    schedule = get(api, f"/Schedule/{doctor}-{clinic}").json()
+    assert {a["reference"] for a in schedule["actor"]} == {
+        f"Practitioner/{doctor}",
+        f"PractitionerRole/{doctor}",
+        f"Location/{clinic}",
+    }
+    assert entries(get(api, "/Location", params={"name": "umu"}))[0]["id"] == str(clinic)
+    assert entries(get(api, "/Location", params={"identifier": "urn:antrean:clinic-code|UMUM"}))
+    assert not entries(get(api, "/Location", params={"identifier": "other|UMUM"}))
+    assert entries(get(api, "/Practitioner", params={"name": "andi"}))[0]["id"] == str(doctor)
+    by_place = entries(get(api, "/HealthcareService", params={"location": f"Location/{clinic}"}))
+    assert [s["id"] for s in by_place] == [str(service)]
+    by_actor = entries(get(api, "/Schedule", params={"actor": f"Practitioner/{doctor}"}))
+    assert [s["id"] for s in by_actor] == [f"{doctor}-{clinic}"]
+
+
+def test_slot_search_matches_the_rest_api_and_pages(api, clinic_setup):
+    clinic, doctor = clinic_setup["clinic_id"], clinic_setup["doctor_id"]
+    monday = MONDAY.isoformat()
+    rest = api.client.get("/api/v1/slots", params={"date_from": monday}).json()
+    params = {
+        "schedule": f"Schedule/{doctor}-{clinic}",
+        "start": [f"ge{monday}", f"le{monday}"],
+        "status": "free",
+    }
+    found = entries(get(api, "/Slot", params=params))
+    assert [s["id"] for s in found] == [str(s["id"]) for s in rest] and len(found) == 8
+    first = found[0]
+    assert first["status"] == "free" and first["schedule"]["reference"].endswith(
+        f"{doctor}-{clinic}"
+    )
+    assert datetime.fromisoformat(first["start"]) < datetime.fromisoformat(first["end"])
+    assert first["serviceType"][0]["coding"][0]["code"] == str(clinic_setup["service_id"])
+
+    # Paging: three a page, the next link leads on, and nothing repeats.
+    page = get(api, "/Slot", params={**params, "_count": "3"}).json()
+    seen = [e["resource"]["id"] for e in page["entry"]]
+    while (nxt := next((x for x in page["link"] if x["relation"] == "next"), None)) is not None:
+        page = api.client.get(nxt["url"]).json()
+        seen += [e["resource"]["id"] for e in valid(page)["entry"]]
+    assert seen == [s["id"] for s in found]
+    counted = get(api, "/Slot", params={**params, "_summary": "count"}).json()
+    assert counted["total"] == 8 and "entry" not in counted
+
+    # A narrower time and a service narrow the answer.
+    nine = f"{monday}T09:00:00+07:00"
+    morning = entries(get(api, "/Slot", params={**params, "start": [f"ge{monday}", f"lt{nine}"]}))
+    assert len(morning) == 2
+    service = entries(
+        get(
+            api,
+            "/Slot",
+            params={"start": f"eq{monday}", "service-type": str(clinic_setup["service_id"])},
+        )
+    )
+    assert len(service) == 8
+
+
+def test_a_full_slot_is_busy(api, admin, clinic_setup):
+    monday = MONDAY.isoformat()
+    slot = api.client.get("/api/v1/slots", params={"date_from": monday}).json()[0]
+    for name in ("Budi", "Siti"):  # capacity 2
+        p = api.client.post(
+            "/api/v1/patients", headers=admin, json={"name": name, "birth_date": "1980-01-01"}
+        ).json()
+        r = api.client.post(
+            "/api/v1/appointments",
+            headers=admin,
+            json={"slot_id": slot["id"], "patient_id": p["id"]},
+        )
+        assert r.status_code == 201, r.text
+    busy = entries(get(api, "/Slot", params={"start": f"eq{monday}", "status": "busy"}))
+    assert [s["id"] for s in busy] == [str(slot["id"])]
+    free = entries(get(api, "/Slot", params={"start": f"eq{monday}", "status": "free"}))
+    assert str(slot["id"]) not in {s["id"] for s in free} and len(free) == 7
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "headers", "status", "code"),
+    [
+        pytest.param("/Location/999999", {}, {}, 404, "not-found", id="unknown-id"),
+        pytest.param("/Location/abc", {}, {}, 404, "not-found", id="id-not-ours"),
+        pytest.param("/Schedule/1", {}, {}, 404, "not-found", id="schedule-not-a-pair"),
+        pytest.param("/Slot", {"start": "ge2026-13-45"}, {}, 400, "invalid", id="not-a-date"),
+        pytest.param(
+            "/Slot", {"start": ["ge2026-11-23", "le2027-02-01"]}, {}, 400, "invalid", id="too-long"
+        ),
+        pytest.param("/Slot", {"start": "sa2026-11-23"}, {}, 400, "not-supported", id="prefix"),
+        pytest.param("/Slot", {"status": "maybe"}, {}, 400, "not-supported", id="status"),
+        pytest.param("/Slot", {"schedule": "Schedule/x"}, {}, 400, "invalid", id="schedule"),
+        pytest.param("/Slot", {"_count": "many"}, {}, 400, "invalid", id="count"),
+        pytest.param(
+            "/Slot",
+            {"colour": "blue"},
+            {"Prefer": "handling=strict"},
+            400,
+            "not-supported",
+            id="unknown-strict",
+        ),
+        pytest.param("/Location", {"_format": "xml"}, {}, 406, "not-supported", id="xml"),
+        pytest.param(
+            "/Location", {}, {"Authorization": "Bearer not-a-token"}, 401, "login", id="token"
+        ),
+    ],
+)
+def test_bad_requests_get_an_operation_outcome(
+    api, clinic_setup, path, params, headers, status, code
+):
+    text = refused(get(api, path, params=params, headers=headers), status, code)
+    assert text
+
+
+def test_unknown_parameters_are_ignored_without_strict_handling(api, clinic_setup):
+    monday = MONDAY.isoformat()
+    r = get(api, "/Slot", params={"start": f"eq{monday}", "colour": "blue"})
+    body = r.json()
+    assert len(entries(r)) == 8
+    assert "colour" not in body["link"][0]["url"]  # the self link shows what was used
+
+
+def test_a_slot_search_reaches_at_most_a_month(api, clinic_setup):
+    start = MONDAY + timedelta(days=1)
+    r = get(api, "/Slot", params={"start": [f"ge{start}", f"lt{start + timedelta(days=30)}"]})
+    assert r.status_code == 200

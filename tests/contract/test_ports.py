@@ -23,7 +23,7 @@ from antrean.domain.queue import (
     ticket_event,
 )
 from antrean.domain.scheduling import ExceptionKind, ScheduleException, SlotSpec
-from antrean.services.ports import AppointmentFilter, UniqueViolation
+from antrean.services.ports import AppointmentFilter, SlotQuery, UniqueViolation
 from tests.integration.conftest import FROZEN_AT
 
 NOW = FROZEN_AT
@@ -361,6 +361,15 @@ def test_slots_take_places_up_to_capacity_and_are_found(uow):
             )
             == []
         )
+        # A page of them, with how many there are, by places left and by start.
+        day = {"first_day": MONDAY, "last_day": MONDAY, "not_before": NOW - timedelta(days=1)}
+        every = SlotQuery(**day, places="any")
+        assert uow.slots.page(1, every, Page(1, 1)) == ([found[0]], 2)
+        assert [s.id for s in uow.slots.page(1, every, Page(2, 1))[0]] == [second]
+        assert uow.slots.page(1, SlotQuery(**day, places="full"), Page(1, 10)) == ([], 0)
+        before_second = SlotQuery(**day, before=found[1].start_at, places="free")
+        assert [s.id for s in uow.slots.page(1, before_second, Page(1, 10))[0]] == [first]
+        assert uow.slots.page(2, every, Page(1, 10)) == ([], 0)
         uow.slots.delete([third, first])  # only unbooked slots go
         uow.commit()
     with uow():

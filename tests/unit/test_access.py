@@ -130,6 +130,7 @@ def test_public_use_cases_are_the_reads_anyone_may_make():
             "free_places",
             "search_slots",
             "sign_in_with_provider",
+            "slot_page",
             "start_clinic_stream",
             "start_ticket_stream",
             "still_allowed",  # whether a token's account may still act: asked of any token

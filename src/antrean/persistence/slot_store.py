@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import bindparam, delete, exists, func, insert, select, update
+from sqlalchemy import Select, bindparam, delete, exists, func, insert, select, update
 
 from antrean.domain.booking import SlotView
+from antrean.domain.common import Page
 from antrean.domain.scheduling import ExistingSlot, SlotSpec
 from antrean.persistence import tables as t
 from antrean.persistence.rows import Repository
-from antrean.services.ports import FreePlaces, FreeSlot
+from antrean.services.ports import FreePlaces, FreeSlot, SlotQuery
 
 _s, _c, _e = t.slot, t.clinic, t.schedule_exception
 
@@ -145,39 +147,32 @@ class SqlSlots(Repository):
         doctor_id: int | None,
         only_free: bool,
     ) -> list[FreeSlot]:
-        s, d, c = t.slot, t.doctor, t.clinic
-        stmt = (
-            select(
-                s.c.id,
-                s.c.doctor_id,
-                d.c.name,
-                s.c.clinic_id,
-                c.c.name,
-                s.c.day,
-                s.c.start_at,
-                s.c.end_at,
-                s.c.capacity,
-                s.c.booked,
-            )
-            .join(d, d.c.id == s.c.doctor_id)
-            .join(c, c.c.id == s.c.clinic_id)
-            .where(
-                s.c.facility_id == facility_id,
-                s.c.day >= first_day,
-                s.c.day <= last_day,
-                s.c.start_at >= not_before,
-                s.c.active,
-                d.c.active,
-            )
-            .order_by(s.c.start_at, s.c.doctor_id)
-        )
-        if clinic_id is not None:
-            stmt = stmt.where(s.c.clinic_id == clinic_id)
-        if doctor_id is not None:
-            stmt = stmt.where(s.c.doctor_id == doctor_id)
+        stmt = _slots(facility_id, first_day, last_day, not_before, clinic_id, doctor_id)
         if only_free:
-            stmt = stmt.where(s.c.booked < s.c.capacity)
+            stmt = stmt.where(t.slot.c.booked < t.slot.c.capacity)
         return [FreeSlot(*row) for row in self.conn.execute(stmt)]
+
+    def page(self, facility_id: int, query: SlotQuery, page: Page) -> tuple[list[FreeSlot], int]:
+        s = t.slot
+        stmt = _slots(
+            facility_id,
+            query.first_day,
+            query.last_day,
+            query.not_before,
+            query.clinic_id,
+            query.doctor_id,
+        )
+        if query.before is not None:
+            stmt = stmt.where(s.c.start_at < query.before)
+        if query.places == "free":
+            stmt = stmt.where(s.c.booked < s.c.capacity)
+        elif query.places == "full":
+            stmt = stmt.where(s.c.booked >= s.c.capacity)
+        total = self.conn.execute(
+            select(func.count()).select_from(stmt.order_by(None).subquery())
+        ).scalar_one()
+        rows = self.conn.execute(stmt.limit(page.size).offset(page.offset))
+        return [FreeSlot(*row) for row in rows], int(total)
 
     def free_places(
         self,
@@ -210,3 +205,45 @@ class SqlSlots(Repository):
         if doctor_id is not None:
             stmt = stmt.where(s.c.doctor_id == doctor_id)
         return [FreePlaces(day, doc, name, int(n)) for day, doc, name, n in self.conn.execute(stmt)]
+
+
+def _slots(
+    facility_id: int,
+    first_day: date,
+    last_day: date,
+    not_before: datetime,
+    clinic_id: int | None,
+    doctor_id: int | None,
+) -> Select[Any]:
+    """Bookable slots of active doctors from one day to another, soonest first."""
+    s, d, c = t.slot, t.doctor, t.clinic
+    stmt = (
+        select(
+            s.c.id,
+            s.c.doctor_id,
+            d.c.name,
+            s.c.clinic_id,
+            c.c.name,
+            s.c.day,
+            s.c.start_at,
+            s.c.end_at,
+            s.c.capacity,
+            s.c.booked,
+        )
+        .join(d, d.c.id == s.c.doctor_id)
+        .join(c, c.c.id == s.c.clinic_id)
+        .where(
+            s.c.facility_id == facility_id,
+            s.c.day >= first_day,
+            s.c.day <= last_day,
+            s.c.start_at >= not_before,
+            s.c.active,
+            d.c.active,
+        )
+        .order_by(s.c.start_at, s.c.doctor_id)
+    )
+    if clinic_id is not None:
+        stmt = stmt.where(s.c.clinic_id == clinic_id)
+    if doctor_id is not None:
+        stmt = stmt.where(s.c.doctor_id == doctor_id)
+    return stmt

@@ -70,6 +70,20 @@ class FreeSlot:
 
 
 @dataclass(frozen=True, slots=True)
+class SlotQuery:
+    """Which slots a paged search wants: days, the earliest start (and, when given, the
+    start they must come before), a clinic or doctor, and free, full or any places."""
+
+    first_day: date
+    last_day: date
+    not_before: datetime
+    before: datetime | None = None
+    clinic_id: int | None = None
+    doctor_id: int | None = None
+    places: str = "free"  # "free", "full" or "any"
+
+
+@dataclass(frozen=True, slots=True)
 class Conflict:
     id: int
     appointment_id: int
@@ -194,6 +208,10 @@ class Slots(Protocol):
         doctor_id: int | None,
         only_free: bool,
     ) -> list[FreeSlot]: ...
+    def page(self, facility_id: int, query: SlotQuery, page: Page) -> tuple[list[FreeSlot], int]:
+        """One page of the slots the query wants, soonest first, and how many there are."""
+        ...
+
     def free_places(
         self,
         facility_id: int,

@@ -4,10 +4,11 @@ slots they make, and the bookings that a change left without a place."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from antrean.domain.booking import Appointment, BookingPolicy, appointment_event
 from antrean.domain.catalog import Clinic, Doctor, Service
+from antrean.domain.common import Page, checked_page
 from antrean.domain.errors import AntreanError
 from antrean.domain.events import EventKind
 from antrean.domain.fields import check_date, check_id, check_optional_id
@@ -22,10 +23,11 @@ from antrean.domain.scheduling import (
 )
 from antrean.services.access import allow
 from antrean.services.catalog import find_clinic, find_doctor, find_service
-from antrean.services.ports import Conflict, FreePlaces, FreeSlot, UnitOfWork
+from antrean.services.ports import Conflict, FreePlaces, FreeSlot, SlotQuery, UnitOfWork
 from antrean.services.slot_sync import SlotSyncReport, plan_sync, sync_slots
 
 MAX_SEARCH_DAYS = 31
+MAX_SLOT_PAGE = 500
 
 
 @allow(Role.ADMIN)
@@ -197,6 +199,47 @@ def search_slots(
             doctor_id=check_optional_id(doctor_id, "doctor_id"),
             only_free=only_free,
         )
+
+
+@allow(public=True)
+def slot_page(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    policy: BookingPolicy,
+    date_from: date,
+    date_to: date,
+    page: Page,
+    clinic_id: int | None = None,
+    service_id: int | None = None,
+    doctor_id: int | None = None,
+    starts_from: datetime | None = None,
+    starts_before: datetime | None = None,
+    places: str = "free",
+) -> tuple[list[FreeSlot], int]:
+    """One page of the slots from one day to another (at most 31 days), soonest first, and
+    how many there are: with free places (bookable: not past the booking cutoff), full, or
+    any. `starts_from` and `starts_before` narrow the times within those days."""
+    if places not in ("free", "full", "any"):
+        raise AntreanError("field_invalid", field="places")
+    page = checked_page(page, MAX_SLOT_PAGE)
+    with uow():
+        window = _search_window(uow, actor, date_from, date_to, clinic_id, service_id)
+        not_before = uow.clock.now()
+        if places == "free":
+            not_before += timedelta(minutes=policy.cutoff_minutes)
+        if starts_from is not None:
+            not_before = max(not_before, starts_from)
+        query = SlotQuery(
+            first_day=window.first,
+            last_day=window.last,
+            not_before=not_before,
+            before=starts_before,
+            clinic_id=window.clinic_id,
+            doctor_id=check_optional_id(doctor_id, "doctor_id"),
+            places=places,
+        )
+        return uow.slots.page(actor.facility_id, query, page)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from antrean.services.ports import (
     Conflict,
     FreePlaces,
     FreeSlot,
+    SlotQuery,
     UniqueViolation,
 )
 from antrean.testing.memory_store import SlotRow, StorePart
@@ -141,6 +142,24 @@ class FakeSlots(StorePart):
             and (not only_free or s.booked < s.capacity)
         ]
         return sorted(found, key=lambda f: (f.start_at, f.doctor_id))
+
+    def page(self, facility_id: int, query: SlotQuery, page: Page) -> tuple[list[FreeSlot], int]:
+        q = query
+        found = [
+            f
+            for f in self.search(
+                facility_id,
+                first_day=q.first_day,
+                last_day=q.last_day,
+                not_before=q.not_before,
+                clinic_id=q.clinic_id,
+                doctor_id=q.doctor_id,
+                only_free=q.places == "free",
+            )
+            if (q.before is None or f.start_at < q.before)
+            and (q.places != "full" or f.booked >= f.capacity)
+        ]
+        return found[page.offset : page.offset + page.size], len(found)
 
     def free_places(
         self,

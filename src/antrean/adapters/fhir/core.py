@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, tzinfo
-from typing import Any
+from datetime import date, datetime, time, timedelta, tzinfo
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import Request
@@ -28,6 +28,7 @@ from antrean.domain.identity import Actor
 from antrean.services import identity
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 FHIR_JSON = "application/fhir+json"
 FHIR_VERSION = "4.0.1"
 BASE = "/fhir/R4"
@@ -146,7 +147,7 @@ class Search:
         self.used = [(k, v) for k, v in self.params.multi_items() if k in known]
         self.count = self._count()
         self.page = self._page()
-        self.summary_count = self.params.get("_summary") == "count"
+        self.summary_count = self.params.get("_summary") == "count" or self.count == 0
 
     def _count(self) -> int:
         raw = self.params.get("_count")
@@ -178,14 +179,24 @@ class Search:
         )
 
 
-def bundle(search: Search, entries: list[dict[str, Any]], base: str) -> Response:
-    """A searchset Bundle of one page of `entries` (all matches, in order), with its links."""
-    total = len(entries)
+def bundle(
+    search: Search,
+    matches: Sequence[T],
+    base: str,
+    make: Callable[[T], dict[str, Any]] | None = None,
+    total: int | None = None,
+) -> Response:
+    """A searchset Bundle of one page of the matches, with its links; `make` turns a match
+    into its resource (only those on the page are made). Without `total`, `matches` are all
+    of them and the page is cut here; with it, `matches` are the page the store cut."""
+    paged = total is not None
+    total = len(matches) if total is None else total
     body: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "total": total}
     if search.summary_count:
         return fhir_json(body)
     first = (search.page - 1) * search.count
-    shown = entries[first : first + search.count]
+    page = matches if paged else matches[first : first + search.count]
+    shown = [make(m) if make else m for m in page]
     links = [{"relation": "self", "url": search.link(search.page)}]
     if first + search.count < total:
         links.append({"relation": "next", "url": search.link(search.page + 1)})
@@ -199,6 +210,7 @@ def bundle(search: Search, entries: list[dict[str, Any]], base: str) -> Response
             "search": {"mode": "match"},
         }
         for e in shown
+        if isinstance(e, dict)
     ]
     return fhir_json(body)
 
@@ -221,6 +233,7 @@ def reference_id(text: str, kind: str) -> int | None:
         return None
 
 
+INSTANT = timedelta(microseconds=1)
 PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
 
 
@@ -245,12 +258,22 @@ class DateRange:
 
     @property
     def earliest(self) -> datetime | None:
-        lows = [start for prefix, start, _ in self.parts if prefix in ("eq", "ge", "gt")]
+        """The first instant that holds (inclusive), or None for no lower bound."""
+        lows = [
+            end + INSTANT if prefix == "gt" else start
+            for prefix, start, end in self.parts
+            if prefix in ("eq", "ge", "gt")
+        ]
         return max(lows) if lows else None
 
     @property
-    def latest(self) -> datetime | None:
-        highs = [end for prefix, _, end in self.parts if prefix in ("eq", "le", "lt")]
+    def before(self) -> datetime | None:
+        """The first instant after those that hold (exclusive), or None for no upper bound."""
+        highs = [
+            start if prefix == "lt" else end + INSTANT
+            for prefix, start, end in self.parts
+            if prefix in ("eq", "le", "lt")
+        ]
         return min(highs) if highs else None
 
 

@@ -13,6 +13,7 @@ from antrean.adapters.fhir import resources as r
 from antrean.adapters.fhir.capability import capability_statement
 from antrean.adapters.fhir.core import (
     BASE,
+    INSTANT,
     FhirError,
     FhirRoute,
     Search,
@@ -24,6 +25,7 @@ from antrean.adapters.fhir.core import (
     parse_id,
     reference_id,
 )
+from antrean.domain.common import Page
 from antrean.domain.errors import AntreanError
 from antrean.domain.identity import Actor
 from antrean.services import catalog, scheduling
@@ -228,9 +230,11 @@ async def search_slot(request: Request, actor: Actor = Depends(caller)) -> Respo
     c = container_of(request)
     zone = c.policy.time_zone
     when = date_range(search.values("start"), zone)
-    low, high = when.earliest, when.latest
+    low, before = when.earliest, when.before
     first = low.astimezone(zone).date() if low else c.clock.now().astimezone(zone).date()
-    last = high.astimezone(zone).date() if high else first + timedelta(days=SLOT_DAYS)
+    last = (
+        (before - INSTANT).astimezone(zone).date() if before else first + timedelta(days=SLOT_DAYS)
+    )
     doctor_id = clinic_id = None
     wanted = search.one("schedule")
     if wanted is not None:
@@ -244,23 +248,23 @@ async def search_slot(request: Request, actor: Actor = Depends(caller)) -> Respo
         service_id = reference_id(kind.rsplit("|", 1)[-1], "HealthcareService")
         if service_id is None:
             raise FhirError(400, "invalid", "service-type is a service's code")
-    slots = await c.call(
-        scheduling.search_slots,
+    slots, total = await c.call(
+        scheduling.slot_page,
         c.uow(),
         actor=actor,
         policy=c.policy,
         date_from=first,
         date_to=last,
+        page=Page(search.page, max(search.count, 1)),
         clinic_id=clinic_id,
         service_id=service_id,
         doctor_id=doctor_id,
-        only_free=status == "free",
+        starts_from=low,
+        starts_before=before,
+        places={"free": "free", "busy": "full", None: "any"}[status],
     )
-    services = await _services(request, actor)
-    found = [r.slot(s, services) for s in slots if when.holds(s.start_at)]
-    if status is not None:
-        found = [f for f in found if f["status"] == status]
-    return bundle(search, found, _base(request))
+    services = await _services(request, actor) if slots else []
+    return bundle(search, slots, _base(request), lambda s: r.slot(s, services), total=total)
 
 
 def _schedule_pair(text: str) -> tuple[int, int]:

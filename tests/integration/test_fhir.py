@@ -203,6 +203,8 @@ def test_a_full_slot_is_busy(api, admin, clinic_setup):
             id="unknown-strict",
         ),
         pytest.param("/Location", {"_format": "xml"}, {}, 406, "not-supported", id="xml"),
+        pytest.param("/Patient", {}, {}, 404, "not-supported", id="type-not-served"),
+        pytest.param("/Slot/1", {}, {}, 404, "not-supported", id="slot-read-not-served"),
         pytest.param(
             "/Location", {}, {"Authorization": "Bearer not-a-token"}, 401, "login", id="token"
         ),

@@ -321,3 +321,10 @@ def _name_of(resource: dict[str, Any]) -> str:
     if isinstance(name, list):
         return " ".join(n.get("text", "") for n in name)
     return str(name)
+
+
+@router.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+async def not_served(rest: str, request: Request) -> Response:
+    """A resource type or interaction this server does not offer: 404, as an OperationOutcome
+    (the CapabilityStatement lists what is offered)."""
+    raise FhirError(404, "not-supported", f"not served here: {request.method} {rest[:80]}")

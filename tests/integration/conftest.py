@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import pyotp
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from antrean.bootstrap import Container, build, ensure_facility
@@ -91,6 +91,26 @@ def empty_pg_database(prefix: str) -> Iterator[str]:
             )
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
+
+
+def stored_rows(
+    url_or_engine: str | Engine, leave_out: frozenset[str] = frozenset()
+) -> dict[str, list[str]]:
+    """Every row of every table as stored (sealed values as their text), but for the tables
+    left out: two equal dumps mean no byte was written."""
+    engine = create_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
+    try:
+        with engine.connect() as conn:
+            return {
+                table.name: sorted(
+                    repr(tuple(row)) for row in conn.execute(text(f"SELECT * FROM {table.name}"))
+                )
+                for table in metadata.sorted_tables
+                if table.name not in leave_out
+            }
+    finally:
+        if isinstance(url_or_engine, str):
+            engine.dispose()
 
 
 def truncate_pg(url: str) -> None:

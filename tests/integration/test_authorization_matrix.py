@@ -12,12 +12,10 @@ from datetime import date, timedelta
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
 
 from antrean.adapters.rest import deps
 from antrean.http import create_app
-from antrean.persistence import tables as t
-from tests.integration.conftest import LOCAL_CLIENT, Api
+from tests.integration.conftest import LOCAL_CLIENT, Api, stored_rows
 
 ANONYMOUS, PATIENT, OTHER_PATIENT = "anonymous", "patient", "other patient"
 OPERATOR, DOCTOR, ADMIN = "operator", "doctor", "admin"
@@ -93,19 +91,8 @@ def _endpoints(app) -> list[tuple[str, str, set[str]]]:  # type: ignore[no-untyp
     return endpoints
 
 
-def _snapshot(db_url: str) -> dict[str, list]:
-    engine = create_engine(db_url)
-    with engine.connect() as conn:
-        state = {
-            # As stored (sealed values as their text): a refused call changes no byte.
-            table.name: sorted(
-                map(tuple, conn.execute(text(f"SELECT * FROM {table.name}"))), key=repr
-            )
-            for table in t.metadata.sorted_tables
-            if table.name not in {"sign_in_throttle"}
-        }
-    engine.dispose()
-    return state
+def _snapshot(db_url: str) -> dict[str, list[str]]:
+    return stored_rows(db_url, leave_out=frozenset({"sign_in_throttle"}))
 
 
 @pytest.fixture

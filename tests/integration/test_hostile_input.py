@@ -20,15 +20,14 @@ from functools import cached_property
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
 
-from antrean.persistence.tables import metadata
 from tests.integration.conftest import (
     MONDAY,
     Api,
     database_of_its_own,
     open_clinic,
     serving,
+    stored_rows,
 )
 
 API = "/api/v1"
@@ -149,19 +148,7 @@ def error_fields(body: dict[str, Any]) -> set[str]:
 
 def db_rows(api: Api) -> dict[str, list[str]]:
     """Every row of every table, as text: two equal dumps mean nothing was written."""
-    url = api.container.db.engine.url.render_as_string(hide_password=False)
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return {
-                # As stored (sealed values as their text): unchanged means no byte changed.
-                t.name: sorted(
-                    repr(tuple(row)) for row in conn.execute(text(f"SELECT * FROM {t.name}"))
-                )
-                for t in metadata.sorted_tables
-            }
-    finally:
-        engine.dispose()
+    return stored_rows(api.container.db.engine.url.render_as_string(hide_password=False))
 
 
 @contextmanager

@@ -48,10 +48,15 @@ from antrean.domain.devices import DeviceKind, DeviceLinkDraft
 from antrean.domain.queue import WalkInDraft
 from antrean.domain.scheduling import ExceptionKind, Schedule, ScheduleException
 from antrean.http import create_app
-from antrean.persistence import tables as t
 from antrean.services import catalog, devices, queue, scheduling
 from antrean.testing.seed import open_all_week_clinic
-from tests.integration.conftest import LOCAL_CLIENT, Api, database_of_its_own, serving
+from tests.integration.conftest import (
+    LOCAL_CLIENT,
+    Api,
+    database_of_its_own,
+    serving,
+    stored_rows,
+)
 from tests.integration.web_client import WebUser
 
 # --- callers -----------------------------------------------------------------------------------
@@ -379,16 +384,8 @@ class World:
     values: dict[str, str]
     last: dict[str, list[Any]] | None = None  # the tables as the last refused cell left them
 
-    def snapshot(self) -> dict[str, list[Any]]:
-        with self.engine.connect() as conn:
-            return {
-                # As stored (sealed values as their text): a refused call changes no byte.
-                table.name: sorted(
-                    map(tuple, conn.execute(text(f"SELECT * FROM {table.name}"))), key=repr
-                )
-                for table in t.metadata.sorted_tables
-                if table.name not in {"sign_in_throttle"}
-            }
+    def snapshot(self) -> dict[str, list[str]]:
+        return stored_rows(self.engine, leave_out=frozenset({"sign_in_throttle"}))
 
 
 def _web_session(api: Api, username: str, password: str) -> Session:

@@ -54,14 +54,13 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 
 from antrean.bootstrap import Container, build, ensure_facility
 from antrean.http import create_app
-from antrean.persistence.tables import metadata
 from antrean.testing import FrozenClock
-from tests.integration.conftest import LOCAL_CLIENT, make_settings
+from tests.integration.conftest import LOCAL_CLIENT, make_settings, stored_rows
 from tests.integration.webhooks_openapi import DOCUMENT, FORM, JSON
 
 CHECKS = [
@@ -358,13 +357,7 @@ def logged(record: logging.LogRecord) -> tuple[str, str]:
 
 def table_rows(engine: Engine) -> dict[str, list[str]]:
     """Every row of every table, as stored: two equal dumps mean nothing was written."""
-    with engine.connect() as conn:
-        return {
-            t.name: sorted(
-                repr(tuple(row)) for row in conn.execute(text(f"SELECT * FROM {t.name}"))
-            )
-            for t in metadata.sorted_tables
-        }
+    return stored_rows(engine)
 
 
 @dataclass

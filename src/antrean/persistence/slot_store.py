@@ -6,6 +6,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Select, bindparam, delete, exists, func, insert, select, update
+from sqlalchemy.sql.elements import ColumnElement
 
 from antrean.domain.booking import SlotView
 from antrean.domain.common import Page
@@ -189,21 +190,12 @@ class SqlSlots(Repository):
             select(s.c.day, s.c.doctor_id, d.c.name, func.sum(s.c.capacity - s.c.booked))
             .join(d, d.c.id == s.c.doctor_id)
             .where(
-                s.c.facility_id == facility_id,
-                s.c.day >= first_day,
-                s.c.day <= last_day,
-                s.c.start_at >= not_before,
-                s.c.active,
-                d.c.active,
+                *_window(facility_id, first_day, last_day, not_before, clinic_id, doctor_id),
                 s.c.booked < s.c.capacity,
             )
             .group_by(s.c.day, s.c.doctor_id, d.c.name)
             .order_by(s.c.day, s.c.doctor_id)
         )
-        if clinic_id is not None:
-            stmt = stmt.where(s.c.clinic_id == clinic_id)
-        if doctor_id is not None:
-            stmt = stmt.where(s.c.doctor_id == doctor_id)
         return [FreePlaces(day, doc, name, int(n)) for day, doc, name, n in self.conn.execute(stmt)]
 
 
@@ -217,7 +209,7 @@ def _slots(
 ) -> Select[Any]:
     """Bookable slots of active doctors from one day to another, soonest first."""
     s, d, c = t.slot, t.doctor, t.clinic
-    stmt = (
+    return (
         select(
             s.c.id,
             s.c.doctor_id,
@@ -232,18 +224,32 @@ def _slots(
         )
         .join(d, d.c.id == s.c.doctor_id)
         .join(c, c.c.id == s.c.clinic_id)
-        .where(
-            s.c.facility_id == facility_id,
-            s.c.day >= first_day,
-            s.c.day <= last_day,
-            s.c.start_at >= not_before,
-            s.c.active,
-            d.c.active,
-        )
+        .where(*_window(facility_id, first_day, last_day, not_before, clinic_id, doctor_id))
         .order_by(s.c.start_at, s.c.doctor_id)
     )
+
+
+def _window(
+    facility_id: int,
+    first_day: date,
+    last_day: date,
+    not_before: datetime,
+    clinic_id: int | None,
+    doctor_id: int | None,
+) -> list[ColumnElement[bool]]:
+    """Active slots of active doctors from one day to another, starting no earlier than
+    `not_before`, at a clinic or of a doctor when given (the slot joined with its doctor)."""
+    s, d = t.slot, t.doctor
+    found = [
+        s.c.facility_id == facility_id,
+        s.c.day >= first_day,
+        s.c.day <= last_day,
+        s.c.start_at >= not_before,
+        s.c.active,
+        d.c.active,
+    ]
     if clinic_id is not None:
-        stmt = stmt.where(s.c.clinic_id == clinic_id)
+        found.append(s.c.clinic_id == clinic_id)
     if doctor_id is not None:
-        stmt = stmt.where(s.c.doctor_id == doctor_id)
-    return stmt
+        found.append(s.c.doctor_id == doctor_id)
+    return found

@@ -196,3 +196,77 @@ def test_a_new_endpoint_without_a_rule_is_caught(api: Api):
 
     with pytest.raises(AssertionError, match="/api/v1/forgotten"):
         _endpoints(app)
+
+
+# FHIR interactions (adapters/fhir): each route's rule, declared here and checked against the
+# router both ways. Every one served so far is a public read, as in the REST API: anyone may
+# call it, and a token that is no longer good (a disabled account, an expired token) is
+# refused with 401 rather than read as anonymous. The CapabilityStatement reads no caller at
+# all: a client asks for it before it has a token.
+FHIR_RULES = {
+    ("GET", "/fhir/R4/metadata"): set(CALLERS),
+    **{
+        ("GET", f"/fhir/R4/{kind}"): EVERYONE
+        for kind in (
+            "Organization", "Location", "HealthcareService", "Practitioner",
+            "PractitionerRole", "Schedule", "Slot",
+        )
+    },
+    **{
+        ("GET", f"/fhir/R4/{kind}/{{rid}}"): EVERYONE
+        for kind in (
+            "Organization", "Location", "HealthcareService", "Practitioner",
+            "PractitionerRole", "Schedule",
+        )
+    },
+}  # fmt: skip
+CATCH_ALL = "/fhir/R4/{rest:path}"
+
+
+def _fhir_routes(app) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    return {
+        (method, path)
+        for path, route in _api_routes(app.routes)
+        if path.startswith("/fhir/") and path != CATCH_ALL
+        for method in route.methods
+    }
+
+
+def test_every_fhir_interaction_allows_exactly_its_callers(api: Api, callers, clinic_setup):
+    served = _fhir_routes(api.client.app)
+    assert served == set(FHIR_RULES), served ^ set(FHIR_RULES)
+    ids = {
+        "Organization": "1",
+        "Location": str(clinic_setup["clinic_id"]),
+        "HealthcareService": str(clinic_setup["service_id"]),
+        "Practitioner": str(clinic_setup["doctor_id"]),
+        "PractitionerRole": str(clinic_setup["doctor_id"]),
+        "Schedule": f"{clinic_setup['doctor_id']}-{clinic_setup['clinic_id']}",
+    }
+    clock = api.container.clock
+    client = TestClient(api.client.app, client=LOCAL_CLIENT)
+    wrong = []
+    for (method, path), allowed in sorted(FHIR_RULES.items()):
+        kind = path.split("/")[3]
+        filled = path.replace("{rid}", ids.get(kind, ""))
+        for who in CALLERS:
+            if who == EXPIRED:
+                clock.advance(timedelta(minutes=20))
+            try:
+                r = client.request(method, filled, headers=callers[who])
+            finally:
+                if who == EXPIRED:
+                    clock.advance(timedelta(minutes=-20))
+            assert r.headers["content-type"].startswith("application/fhir+json"), filled
+            expected = 200 if who in allowed else 401
+            if r.status_code != expected:
+                wrong.append((who, method, filled, r.status_code, r.text[:120]))
+            if r.status_code == 401:
+                assert r.json()["resourceType"] == "OperationOutcome"
+    assert not wrong, wrong
+
+
+def test_a_new_fhir_interaction_without_a_rule_is_caught(api: Api):
+    app = create_app(api.container)
+    app.add_api_route("/fhir/R4/Patient", lambda: {}, methods=["GET"])
+    assert ("GET", "/fhir/R4/Patient") in _fhir_routes(app) - set(FHIR_RULES)

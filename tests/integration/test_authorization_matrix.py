@@ -212,6 +212,9 @@ FHIR_RULES = {
             "PractitionerRole", "Schedule", "Slot",
         )
     },
+    # A patient's record: staff, or the patient themself; searching records is staff's.
+    ("GET", "/fhir/R4/Patient/{rid}"): {PATIENT, OPERATOR, DOCTOR, ADMIN},
+    ("GET", "/fhir/R4/Patient"): {OPERATOR, DOCTOR, ADMIN},
     **{
         ("GET", f"/fhir/R4/{kind}/{{rid}}"): EVERYONE
         for kind in (
@@ -242,6 +245,7 @@ def test_every_fhir_interaction_allows_exactly_its_callers(api: Api, callers, cl
         "Practitioner": str(clinic_setup["doctor_id"]),
         "PractitionerRole": str(clinic_setup["doctor_id"]),
         "Schedule": f"{clinic_setup['doctor_id']}-{clinic_setup['clinic_id']}",
+        "Patient": str(callers["own"]["patient_id"]),
     }
     clock = api.container.clock
     client = TestClient(api.client.app, client=LOCAL_CLIENT)
@@ -259,14 +263,16 @@ def test_every_fhir_interaction_allows_exactly_its_callers(api: Api, callers, cl
                     clock.advance(timedelta(minutes=-20))
             assert r.headers["content-type"].startswith("application/fhir+json"), filled
             expected = 200 if who in allowed else 401
+            if who not in allowed and who not in (ANONYMOUS, DISABLED, EXPIRED):
+                expected = 403  # signed in, without the role (or another patient's record)
             if r.status_code != expected:
                 wrong.append((who, method, filled, r.status_code, r.text[:120]))
-            if r.status_code == 401:
+            if r.status_code in (401, 403):
                 assert r.json()["resourceType"] == "OperationOutcome"
     assert not wrong, wrong
 
 
 def test_a_new_fhir_interaction_without_a_rule_is_caught(api: Api):
     app = create_app(api.container)
-    app.add_api_route("/fhir/R4/Patient", lambda: {}, methods=["GET"])
-    assert ("GET", "/fhir/R4/Patient") in _fhir_routes(app) - set(FHIR_RULES)
+    app.add_api_route("/fhir/R4/Encounter", lambda: {}, methods=["GET"])
+    assert ("GET", "/fhir/R4/Encounter") in _fhir_routes(app) - set(FHIR_RULES)

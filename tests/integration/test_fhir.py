@@ -72,7 +72,7 @@ def test_the_capability_statement_lists_what_is_served(api):
     served = {res["type"]: res for res in body["rest"][0]["resource"]}
     assert set(served) == {
         "Organization", "Location", "HealthcareService", "Practitioner", "PractitionerRole",
-        "Schedule", "Slot",
+        "Schedule", "Slot", "Patient",
     }  # fmt: skip
     slot_params = {p["name"] for p in served["Slot"]["searchParam"]}
     assert slot_params == {"schedule", "start", "status", "service-type"}
@@ -80,7 +80,8 @@ def test_the_capability_statement_lists_what_is_served(api):
     for kind, res in served.items():
         codes = {i["code"] for i in res["interaction"]}
         if "search-type" in codes:
-            assert get(api, f"/{kind}").status_code == 200, kind
+            anyone = get(api, f"/{kind}")
+            assert anyone.status_code == (401 if kind == "Patient" else 200), kind
 
 
 def test_every_catalog_resource_reads_searches_and_validates(api, clinic_setup):
@@ -203,7 +204,7 @@ def test_a_full_slot_is_busy(api, admin, clinic_setup):
             id="unknown-strict",
         ),
         pytest.param("/Location", {"_format": "xml"}, {}, 406, "not-supported", id="xml"),
-        pytest.param("/Patient", {}, {}, 404, "not-supported", id="type-not-served"),
+        pytest.param("/Encounter", {}, {}, 404, "not-supported", id="type-not-served"),
         pytest.param("/Slot/1", {}, {}, 404, "not-supported", id="slot-read-not-served"),
         pytest.param(
             "/Location", {}, {"Authorization": "Bearer not-a-token"}, 401, "login", id="token"
@@ -229,3 +230,32 @@ def test_a_slot_search_reaches_at_most_a_month(api, clinic_setup):
     start = MONDAY + timedelta(days=1)
     r = get(api, "/Slot", params={"start": [f"ge{start}", f"lt{start + timedelta(days=30)}"]})
     assert r.status_code == 200
+
+
+def test_patients_are_read_by_staff_and_themselves_and_found_by_mrn_or_nik(api, admin):
+    body = {"name": "Siti Rahayu", "birth_date": "1990-04-05", "sex": "female",
+            "phone": "081234567890", "nik": "3171010101900001"}  # fmt: skip
+    made = api.client.post("/api/v1/patients", headers=admin, json=body).json()
+    staff = api.staff("ani", "operator")
+    r = get(api, f"/Patient/{made['id']}", headers=staff)
+    assert r.status_code == 200, r.text
+    one = valid(r.json())
+    assert one["gender"] == "female" and one["birthDate"] == "1990-04-05"
+    assert {(i["system"], i["value"]) for i in one["identifier"]} == {
+        ("urn:antrean:mrn", made["mrn"]),
+        ("https://fhir.kemkes.go.id/id/nik", "3171010101900001"),
+    }
+    assert one["telecom"][0]["value"] == "+6281234567890"
+    for token in (made["mrn"], f"urn:antrean:mrn|{made['mrn']}",
+                  "https://fhir.kemkes.go.id/id/nik|3171010101900001"):  # fmt: skip
+        found = entries(get(api, "/Patient", params={"identifier": token}, headers=staff))
+        assert [p["id"] for p in found] == [str(made["id"])], token
+    assert not entries(get(api, "/Patient", params={"identifier": "other|1"}, headers=staff))
+    by_name = entries(get(api, "/Patient", params={"name": "rah"}, headers=staff))
+    assert [p["id"] for p in by_name] == [str(made["id"])]
+    refused(get(api, "/Patient", params={"identifier": "https://fhir.kemkes.go.id/id/nik|12"},
+                headers=staff), 400, "invalid")  # fmt: skip
+    refused(get(api, f"/Patient/{made['id']}"), 401, "login")
+    me = api.patient("budi", "081299998888")
+    refused(get(api, f"/Patient/{made['id']}", headers=me), 403, "forbidden")
+    refused(get(api, "/Patient", headers=me), 403, "forbidden")

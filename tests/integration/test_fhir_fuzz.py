@@ -26,7 +26,7 @@ HOSTILE = st.one_of(
     ),
 )  # fmt: skip
 KINDS = sorted(RESOURCES)
-ALLOWED = {200, 400, 404, 406}
+ALLOWED = {200, 400, 401, 404, 406}  # 401: Patient, asked without a token
 BOUNDED = settings(
     max_examples=60,
     derandomize=True,

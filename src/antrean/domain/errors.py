@@ -154,6 +154,11 @@ MESSAGES: dict[str, tuple[ErrorKind, str, str]] = {
         "Nama pengguna atau kata sandi salah.",
         "Incorrect username or password.",
     ),
+    "sign_in_required": (
+        ErrorKind.UNAUTHORIZED,
+        "Silakan masuk dulu: permintaan ini perlu token akses.",
+        "Please sign in first: this request needs an access token.",
+    ),
     "invalid_token": (
         ErrorKind.UNAUTHORIZED,
         "Sesi tidak valid atau sudah berakhir. Silakan masuk lagi.",

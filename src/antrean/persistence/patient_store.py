@@ -107,7 +107,14 @@ class SqlPatients(Repository):
         self._index_name(keys, patient.facility_id, patient.id, patient.name)
 
     def search(
-        self, facility_id: int, *, mrn: str | None, name: str | None, phone: str | None, page: Page
+        self,
+        facility_id: int,
+        *,
+        mrn: str | None,
+        name: str | None,
+        phone: str | None,
+        page: Page,
+        nik: str | None = None,
     ) -> tuple[list[Patient], int]:
         p = t.patient
         keys = self._keys
@@ -118,6 +125,8 @@ class SqlPatients(Repository):
             conditions.append(named(keys, facility_id, name))
         if phone:
             conditions.append(p.c.phone_index == keys.blind("phone", phone))
+        if nik:
+            conditions.append(p.c.nik_index == keys.blind("nik", nik))
         where = and_(*conditions)
         total = int(
             self.conn.execute(select(func.count()).select_from(p).where(where)).scalar_one()

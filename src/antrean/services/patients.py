@@ -20,6 +20,7 @@ from antrean.domain.patients import (
     format_mrn,
     patient_mrn,
     phone_text,
+    validate_nik,
 )
 from antrean.services.access import SIGNED_IN, allow
 from antrean.services.ports import UniqueViolation, UnitOfWork
@@ -171,15 +172,17 @@ def search_patients(
     mrn: str | None = None,
     name: str | None = None,
     phone: str | None = None,
+    nik: str | None = None,
 ) -> tuple[list[Patient], int]:
-    """By exact MRN, part of the name, or phone (any common format)."""
+    """By exact MRN or NIK, part of the name, or phone (any common format)."""
     mrn = patient_mrn(mrn)
+    nik = validate_nik(nik)
     name = clean_optional_text(name, "name", max_length=200)
     phone_e164 = to_e164(phones, phone) if phone else None
     page = checked_page(page, MAX_PAGE_SIZE)
     with uow():
         found, total = uow.patients.search(
-            actor.facility_id, mrn=mrn, name=name, phone=phone_e164, page=page
+            actor.facility_id, mrn=mrn, name=name, phone=phone_e164, page=page, nik=nik
         )
         uow.audit(*(patient_subject(p.id) for p in found))  # each record shown
     return found, total

@@ -244,6 +244,7 @@ class Patients(Protocol):
         name: str | None,
         phone: str | None,
         page: Page,
+        nik: str | None = None,
     ) -> tuple[list[Patient], int]: ...
 
 

@@ -223,13 +223,21 @@ class FakePatients(StorePart):
         self.s.patients[patient.id] = replace(patient, mrn=mrn)
 
     def search(
-        self, facility_id: int, *, mrn: str | None, name: str | None, phone: str | None, page: Page
+        self,
+        facility_id: int,
+        *,
+        mrn: str | None,
+        name: str | None,
+        phone: str | None,
+        page: Page,
+        nik: str | None = None,
     ) -> tuple[list[Patient], int]:
         found = [
             replace(p)
             for p in self.s.patients.values()
             if p.facility_id == facility_id
             and (not mrn or p.mrn == mrn)
+            and (not nik or p.nik == nik)
             and (not name or name_matches(name, p.name))
             and (not phone or p.phone == phone)
         ]

@@ -52,6 +52,18 @@ RESOURCES: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str, str], ...]]] =
             ("active", "token", "true or false"),
         ),
     ),
+    "Patient": (
+        ("read", "search-type"),
+        (
+            (
+                "identifier",
+                "token",
+                "the MRN (urn:antrean:mrn) or the NIK (https://fhir.kemkes.go.id/id/nik)",
+            ),
+            ("name", "string", "the start of each word of the name"),
+            ("phone", "token", "the phone number, in any common form"),
+        ),
+    ),
     "Slot": (
         ("search-type",),
         (

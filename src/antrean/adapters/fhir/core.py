@@ -103,6 +103,8 @@ class FhirRoute(APIRoute):
             except FhirError as exc:
                 return outcome(exc.status, exc.code, exc.text)
             except AntreanError as exc:
+                if exc.kind is ErrorKind.FORBIDDEN and "authorization" not in request.headers:
+                    exc = AntreanError("sign_in_required")  # anyone may sign in: 401, not 403
                 status, code = STATUS[exc.kind]
                 return outcome(status, code, exc.message(_lang(request)))
             except Exception:

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from antrean.domain.catalog import Clinic, Doctor, Facility, Service
+from antrean.domain.patients import Patient
 from antrean.domain.scheduling import Schedule
 from antrean.services.ports import FreeSlot
 
@@ -188,3 +189,38 @@ def slot(s: FreeSlot, services: list[Service]) -> dict[str, Any]:
 
 def _clock(t: Any) -> str:
     return t.strftime("%H:%M:%S")
+
+
+NIK_SYSTEM = "https://fhir.kemkes.go.id/id/nik"  # as SATUSEHAT names the national id
+
+
+def patient(p: Patient) -> dict[str, Any]:
+    identifiers = [{"use": "usual", "system": MRN_SYSTEM, "value": p.mrn}]
+    if p.nik:
+        identifiers.append({"use": "official", "system": NIK_SYSTEM, "value": p.nik})
+    found: dict[str, Any] = {
+        "resourceType": "Patient",
+        "id": str(p.id),
+        "identifier": identifiers,
+        "active": True,
+        "name": [{"use": "official", "text": p.name}],
+        "gender": p.sex.value,
+        "birthDate": p.birth_date.isoformat(),
+    }
+    telecom = []
+    if p.phone:
+        telecom.append({"system": "phone", "value": p.phone, "use": "mobile"})
+    if p.email:
+        telecom.append({"system": "email", "value": p.email})
+    if telecom:
+        found["telecom"] = telecom
+    if p.address:
+        found["address"] = [{"use": "home", "text": p.address}]
+    if p.language:
+        found["communication"] = [
+            {
+                "language": {"coding": [{"system": "urn:ietf:bcp:47", "code": p.language}]},
+                "preferred": True,
+            }
+        ]
+    return found

@@ -28,7 +28,7 @@ from antrean.adapters.fhir.core import (
 from antrean.domain.common import Page
 from antrean.domain.errors import AntreanError
 from antrean.domain.identity import Actor
-from antrean.services import catalog, scheduling
+from antrean.services import catalog, patients, scheduling
 
 router = APIRouter(prefix=BASE, route_class=FhirRoute, include_in_schema=False)
 SLOT_DAYS = 30  # a Slot search without a start looks this far ahead
@@ -321,6 +321,44 @@ def _name_of(resource: dict[str, Any]) -> str:
     if isinstance(name, list):
         return " ".join(n.get("text", "") for n in name)
     return str(name)
+
+
+@router.get("/Patient/{rid}")
+async def read_patient(rid: str, request: Request, actor: Actor = Depends(caller)) -> Response:
+    """Staff, or the patient themself (the read is in the audit log)."""
+    c = container_of(request)
+    found = await c.call(patients.get_patient, c.uow(), actor=actor, patient_id=parse_id(rid))
+    return fhir_json(r.patient(found))
+
+
+@router.get("/Patient")
+async def search_patient(request: Request, actor: Actor = Depends(caller)) -> Response:
+    """Staff: by `identifier` (the MRN, or the NIK with its SATUSEHAT system), `name` (the
+    start of each word) or `phone`; every record shown is in the audit log."""
+    search = Search(request, frozenset({"identifier", "name", "phone"}))
+    mrn = nik = None
+    token = search.one("identifier")
+    if token is not None:
+        system, sep, value = token.rpartition("|")
+        if sep and system == r.NIK_SYSTEM:
+            nik = value
+        elif not sep or not system or system == r.MRN_SYSTEM:
+            mrn = value
+        else:
+            return bundle(search, [], _base(request), total=0)
+    c = container_of(request)
+    found, total = await c.call(
+        patients.search_patients,
+        c.uow(),
+        actor=actor,
+        phones=c.phones,
+        page=Page(search.page, max(search.count, 1)),
+        mrn=mrn,
+        nik=nik,
+        name=search.one("name"),
+        phone=search.one("phone"),
+    )
+    return bundle(search, found, _base(request), r.patient, total=total)
 
 
 @router.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])

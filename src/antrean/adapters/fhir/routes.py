@@ -81,9 +81,7 @@ async def read_location(rid: str, request: Request, actor: Actor = Depends(calle
 async def search_location(request: Request, actor: Actor = Depends(caller)) -> Response:
     search = Search(request, frozenset({"_id", "name", "identifier", "status"}))
     found = [r.location(k, actor.facility_id) for k in await _clinics(request, actor)]
-    found = _matching(found, search, name=("name",), identifier=("identifier",))
-    status = search.one("status")
-    found = [f for f in found if status is None or f["status"] == status]
+    found = _matching(found, search, name=True, identifier=True, equal=("status",))
     return bundle(search, found, _base(request))
 
 
@@ -110,9 +108,7 @@ async def search_service(request: Request, actor: Actor = Depends(caller)) -> Re
         return bundle(search, [], _base(request))
     services = await _services(request, actor, clinic_id)
     found = [r.healthcare_service(s, actor.facility_id) for s in services]
-    found = _matching(found, search, name=("name",))
-    active = search.one("active")
-    found = [f for f in found if active is None or str(f["active"]).lower() == active]
+    found = _matching(found, search, name=True, equal=("active",))
     return bundle(search, found, _base(request))
 
 
@@ -137,9 +133,7 @@ async def read_practitioner(rid: str, request: Request, actor: Actor = Depends(c
 async def search_practitioner(request: Request, actor: Actor = Depends(caller)) -> Response:
     search = Search(request, frozenset({"_id", "name", "active"}))
     found = [r.practitioner(d) for d in await _doctors(request, actor)]
-    found = _matching(found, search, name=("name",))
-    active = search.one("active")
-    found = [f for f in found if active is None or str(f["active"]).lower() == active]
+    found = _matching(found, search, name=True, equal=("active",))
     return bundle(search, found, _base(request))
 
 
@@ -208,7 +202,7 @@ async def read_schedule(rid: str, request: Request, actor: Actor = Depends(calle
 @router.get("/Schedule")
 async def search_schedule(request: Request, actor: Actor = Depends(caller)) -> Response:
     search = Search(request, frozenset({"_id", "actor", "active", "service-type"}))
-    found = _matching(await _schedules(request, actor), search)
+    found = _matching(await _schedules(request, actor), search, equal=("active",))
     wanted = search.one("actor")
     if wanted is not None:
         found = [
@@ -217,8 +211,6 @@ async def search_schedule(request: Request, actor: Actor = Depends(caller)) -> R
             if wanted in _refs(f["actor"])
             or any(a["reference"].endswith("/" + wanted) for a in f["actor"])
         ]
-    active = search.one("active")
-    found = [f for f in found if active is None or str(f["active"]).lower() == active]
     return bundle(search, found, _base(request))
 
 
@@ -285,11 +277,13 @@ def _matching(
     found: list[dict[str, Any]],
     search: Search,
     *,
-    name: tuple[str, ...] = (),
-    identifier: tuple[str, ...] = (),
+    name: bool = False,
+    identifier: bool = False,
+    equal: tuple[str, ...] = (),
 ) -> list[dict[str, Any]]:
-    """`_id`, and a `name` that starts a word of the name (any case), and an `identifier`
-    (`system|value` or a value alone)."""
+    """`_id`, and (when asked for) a `name` that starts a word of the name (any case), an
+    `identifier` (`system|value` or a value alone), and each field in `equal` (`active`,
+    `status`) as the parameter of that name gives it."""
     wanted = search.one("_id")
     if wanted is not None:
         found = [f for f in found if f["id"] in wanted.split(",")]
@@ -313,6 +307,10 @@ def _matching(
                 for i in f.get("identifier", [])
             )
         ]
+    for field in equal:
+        given = search.one(field)
+        if given is not None:
+            found = [f for f in found if str(f[field]).lower() == given]
     return found
 
 

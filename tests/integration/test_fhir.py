@@ -204,6 +204,14 @@ def test_a_full_slot_is_busy(api, admin, clinic_setup):
             id="unknown-strict",
         ),
         pytest.param("/Location", {"_format": "xml"}, {}, 406, "not-supported", id="xml"),
+        pytest.param(
+            "/Schedule",
+            {"service-type": "1"},
+            {"Prefer": "handling=strict"},
+            400,
+            "not-supported",
+            id="schedule-service-type-strict",
+        ),
         pytest.param("/Encounter", {}, {}, 404, "not-supported", id="type-not-served"),
         pytest.param("/Slot/1", {}, {}, 404, "not-supported", id="slot-read-not-served"),
         pytest.param(

@@ -201,7 +201,7 @@ async def read_schedule(rid: str, request: Request, actor: Actor = Depends(calle
 
 @router.get("/Schedule")
 async def search_schedule(request: Request, actor: Actor = Depends(caller)) -> Response:
-    search = Search(request, frozenset({"_id", "actor", "active", "service-type"}))
+    search = Search(request, frozenset({"_id", "actor", "active"}))
     found = _matching(await _schedules(request, actor), search, equal=("active",))
     wanted = search.one("actor")
     if wanted is not None:

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from antrean.adapters.rest import deps
 from antrean.http import create_app
 from tests.integration.conftest import LOCAL_CLIENT, Api, stored_rows
+from tests.integration.routes import all_routes, routes_where
 
 ANONYMOUS, PATIENT, OTHER_PATIENT = "anonymous", "patient", "other patient"
 OPERATOR, DOCTOR, ADMIN = "operator", "doctor", "admin"
@@ -63,16 +64,9 @@ def _rule(route: APIRoute) -> set[str] | None:
     return allowed
 
 
-def _api_routes(routes, prefix: str = "") -> Iterator[tuple[str, APIRoute]]:  # type: ignore[no-untyped-def]
-    """Every API route with its full path, including those of included routers (FastAPI keeps
-    those as `_IncludedRouter` entries holding the router and the prefix it was included at)."""
-    for route in routes:
-        if isinstance(route, APIRoute):
-            yield prefix + route.path, route
-        elif hasattr(route, "original_router") and hasattr(route, "include_context"):
-            yield from _api_routes(
-                route.original_router.routes, prefix + route.include_context.prefix
-            )
+def _api_routes(routes) -> Iterator[tuple[str, APIRoute]]:  # type: ignore[no-untyped-def]
+    """Every API route with its full path, those of included routers too."""
+    return ((path, route) for path, route in all_routes(routes) if isinstance(route, APIRoute))
 
 
 def _endpoints(app) -> list[tuple[str, str, set[str]]]:  # type: ignore[no-untyped-def]
@@ -227,12 +221,12 @@ CATCH_ALL = "/fhir/R4/{rest:path}"
 
 
 def _fhir_routes(app) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
-    return {
-        (method, path)
-        for path, route in _api_routes(app.routes)
-        if path.startswith("/fhir/") and path != CATCH_ALL
-        for method in route.methods
-    }
+    return routes_where(
+        app.routes,
+        lambda path, route: (
+            isinstance(route, APIRoute) and path.startswith("/fhir/") and path != CATCH_ALL
+        ),
+    )
 
 
 def test_every_fhir_interaction_allows_exactly_its_callers(api: Api, callers, clinic_setup):

@@ -63,6 +63,7 @@ from tests.integration.conftest import (
     make_settings,
     stored_rows,
 )
+from tests.integration.routes import routes_where, undeclared
 from tests.integration.web_client import WebUser
 from tests.providers.gateway import fonnte_incoming
 from tests.providers.waha import sign_waha, waha_body, waha_headers, waha_message_event
@@ -246,31 +247,18 @@ WEBHOOKS: dict[tuple[str, str], Hook] = {
 }
 
 
-def _routes(routes: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
-    """Every route with its full path, including those of included routers (kept as entries
-    holding the router and the prefix it was included at)."""
-    for route in routes:
-        if hasattr(route, "original_router") and hasattr(route, "include_context"):
-            yield from _routes(route.original_router.routes, prefix + route.include_context.prefix)
-        elif hasattr(route, "path"):
-            yield prefix + route.path, route
-
-
 def webhook_routes(routes: Any) -> set[tuple[str, str]]:
     """Routes under /webhooks, and any route whose endpoint the webhook adapter defines."""
-    found = set()
-    for path, route in _routes(routes):
+
+    def hook(path: str, route: Any) -> bool:
         module = getattr(getattr(route, "endpoint", None), "__module__", "") or ""
-        if path.startswith("/webhooks") or module == webhooks.__name__:
-            methods = getattr(route, "methods", None) or {"GET"}
-            found |= {(method, path) for method in methods - {"HEAD"}}
-    return found
+        return path.startswith("/webhooks") or module == webhooks.__name__
+
+    return routes_where(routes, hook)
 
 
 def undeclared_hooks(found: set[tuple[str, str]]) -> tuple[list[str], list[str]]:
-    missing = sorted(f"{m} {p}" for m, p in found - WEBHOOKS.keys())
-    gone = sorted(f"{m} {p}" for m, p in WEBHOOKS.keys() - found)
-    return missing, gone
+    return undeclared(found, WEBHOOKS)
 
 
 ADAPTER_HOOKS = webhook_routes(webhooks.router.routes)

@@ -57,6 +57,7 @@ from tests.integration.conftest import (
     serving,
     stored_rows,
 )
+from tests.integration.routes import routes_where, undeclared
 from tests.integration.web_client import WebUser
 
 # --- callers -----------------------------------------------------------------------------------
@@ -298,16 +299,6 @@ FORMS: dict[tuple[str, str], dict[str, str]] = {
 # --- the routes --------------------------------------------------------------------------------
 
 
-def _routes(routes: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
-    """Every route with its full path, including those of included routers (kept as entries
-    holding the router and the prefix it was included at)."""
-    for route in routes:
-        if hasattr(route, "original_router") and hasattr(route, "include_context"):
-            yield from _routes(route.original_router.routes, prefix + route.include_context.prefix)
-        elif hasattr(route, "path"):
-            yield prefix + route.path, route
-
-
 WEB = "antrean.adapters.web"
 
 
@@ -320,19 +311,7 @@ def _is_page(path: str, route: Any) -> bool:
 
 
 def web_pages(routes: Any) -> set[tuple[str, str]]:
-    pages = set()
-    for path, route in _routes(routes):
-        if _is_page(path, route):
-            methods = getattr(route, "methods", None) or {"GET"}
-            pages |= {(method, path) for method in methods - {"HEAD"}}
-    return pages
-
-
-def undeclared(pages: set[tuple[str, str]]) -> tuple[list[str], list[str]]:
-    """Pages without a rule in the table, and rules for pages that are gone."""
-    missing = sorted(f"{m} {p}" for m, p in pages - PAGES.keys())
-    gone = sorted(f"{m} {p}" for m, p in PAGES.keys() - pages)
-    return missing, gone
+    return routes_where(routes, _is_page)
 
 
 ADAPTER_PAGES = web_pages(r for module in ROUTERS for r in module.router.routes)
@@ -646,7 +625,7 @@ def test_the_table_names_exactly_the_apps_pages(world: World) -> None:
     app: Any = world.api.client.app
     pages = web_pages(app.routes)
     assert len(pages) > 80
-    missing, gone = undeclared(pages)
+    missing, gone = undeclared(pages, PAGES)
     assert not missing, f"pages without a rule (add them to PAGES): {missing}"
     assert not gone, f"rules for pages the app does not have (remove them): {gone}"
 
@@ -658,5 +637,5 @@ def test_a_new_page_without_a_rule_is_caught(world: World) -> None:
         return {"patients": "all of them"}
 
     app.router.routes.append(WebRoute("/forgotten", forgotten))
-    missing, gone = undeclared(web_pages(app.routes))
+    missing, gone = undeclared(web_pages(app.routes), PAGES)
     assert missing == ["GET /forgotten"] and not gone

@@ -41,6 +41,7 @@ from antrean.persistence.key_check import check_data_keys
 from antrean.persistence.migrate import upgrade
 from antrean.persistence.protect import Keyring, read_keys
 from antrean.persistence.unit_of_work import SqlUnitOfWorkFactory
+from antrean.services.booking import release_expired_holds
 from antrean.services.delivery import Channel, Deliverer, DeliveryRules
 from antrean.services.notifications import ReminderRule, run_reminders
 from antrean.services.ports import UnitOfWork
@@ -331,6 +332,7 @@ class MessageWorker:
         run_reminders(
             c.uow(), actor=c.system(), tz=ZoneInfo(c.settings.time_zone), rule=self._reminders
         )
+        release_expired_holds(c.uow(), actor=c.system())
 
     def run(self) -> None:
         """Until `stop` is set: `worker_lanes` rounds at a time, so one batch is read or

@@ -228,23 +228,30 @@ async def _refuse(scope: Scope, send: Send, status: int) -> None:
     """An RFC 9457 problem, in the client's language; the connection closes after it (the
     body that was refused may still be on its way)."""
     code, indonesian, english = _MESSAGES[status]
-    body = json.dumps(
-        {
-            "type": f"/problems/{code}",
-            "title": code.replace("_", " ").capitalize(),
-            "status": status,
-            "detail": english if _language(scope) == "en" else indonesian,
-            "code": code,
-            "instance": scope["path"],
-        },
-        separators=(",", ":"),
-    ).encode()
+    detail = english if _language(scope) == "en" else indonesian
+    media: bytes = b"application/problem+json"
+    problem: dict[str, object] = {
+        "type": f"/problems/{code}",
+        "title": code.replace("_", " ").capitalize(),
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "instance": scope["path"],
+    }
+    if _route_path(scope).startswith("/fhir/"):  # FHIR clients read OperationOutcomes
+        media = b"application/fhir+json; charset=utf-8"
+        issue = {"forbidden": "forbidden", "too_large": "too-long"}.get(code, "invalid")
+        problem = {
+            "resourceType": "OperationOutcome",
+            "issue": [{"severity": "error", "code": issue, "details": {"text": detail}}],
+        }
+    body = json.dumps(problem, ensure_ascii=False, separators=(",", ":")).encode()
     await send(
         {
             "type": "http.response.start",
             "status": status,
             "headers": [
-                (b"content-type", b"application/problem+json"),
+                (b"content-type", media),
                 (b"content-length", str(len(body)).encode()),
                 (b"connection", b"close"),
             ],

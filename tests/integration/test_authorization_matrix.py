@@ -14,7 +14,9 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from antrean.adapters.rest import deps
+from antrean.domain.queue import WalkInDraft
 from antrean.http import create_app
+from antrean.services.queue import issue_walk_in
 from tests.integration.conftest import LOCAL_CLIENT, Api, stored_rows
 from tests.integration.routes import all_routes, routes_where
 
@@ -209,6 +211,22 @@ FHIR_RULES = {
     # A patient's record: staff, or the patient themself; searching records is staff's.
     ("GET", "/fhir/R4/Patient/{rid}"): {PATIENT, OPERATOR, DOCTOR, ADMIN},
     ("GET", "/fhir/R4/Patient"): {OPERATOR, DOCTOR, ADMIN},
+    # A visit (queue ticket): staff, or the patient it is for; a patient's search finds only
+    # their own, so any signed-in caller may search.
+    ("GET", "/fhir/R4/Encounter/{rid}"): {PATIENT, OPERATOR, DOCTOR, ADMIN},
+    ("GET", "/fhir/R4/Encounter"): SIGNED_IN,
+    # Appointments: the patient's own, or staff's (an admin may do what any role may);
+    # proposing appointments from free slots is as public as the slots are.
+    ("GET", "/fhir/R4/Appointment/{rid}"): {PATIENT, OPERATOR, DOCTOR, ADMIN},
+    ("GET", "/fhir/R4/Appointment/{rid}/_history/{vid}"): {PATIENT, OPERATOR, DOCTOR, ADMIN},
+    ("GET", "/fhir/R4/Appointment"): SIGNED_IN,
+    ("PUT", "/fhir/R4/Appointment/{rid}"): {PATIENT, OPERATOR, DOCTOR, ADMIN},
+    ("PATCH", "/fhir/R4/Appointment/{rid}"): {PATIENT, OPERATOR, DOCTOR, ADMIN},
+    ("POST", "/fhir/R4/Appointment"): SIGNED_IN,
+    ("POST", "/fhir/R4/Appointment/$hold"): SIGNED_IN,
+    ("POST", "/fhir/R4/Appointment/$book"): SIGNED_IN,
+    ("GET", "/fhir/R4/Appointment/$find"): EVERYONE,
+    ("POST", "/fhir/R4/Appointment/$find"): EVERYONE,
     **{
         ("GET", f"/fhir/R4/{kind}/{{rid}}"): EVERYONE
         for kind in (
@@ -218,6 +236,51 @@ FHIR_RULES = {
     },
 }  # fmt: skip
 CATCH_ALL = "/fhir/R4/{rest:path}"
+# Interactions where another patient's record answers as if it did not exist (404), not 403.
+HIDDEN_FROM_OTHERS = {
+    ("GET", "/fhir/R4/Encounter/{rid}"),
+    ("GET", "/fhir/R4/Appointment/{rid}"),
+    ("GET", "/fhir/R4/Appointment/{rid}/_history/{vid}"),
+    ("PUT", "/fhir/R4/Appointment/{rid}"),
+    ("PATCH", "/fhir/R4/Appointment/{rid}"),
+}
+# What a write sends: a body that passes the access check and then asks for nothing that
+# changes the world (a slot that does not exist, the appointment as it is). A caller it
+# allows gets an answer about the body, never 401 or 403.
+NOT_REFUSED = "not refused"
+FHIR_JSON = {"Content-Type": "application/fhir+json"}
+
+
+def _write(method: str, path: str, appointment: dict) -> tuple[dict, dict] | None:
+    nowhere = {
+        "name": "appointment-reference",
+        "valueReference": {"reference": "Appointment/slot-999999"},
+    }
+    bodies = {
+        ("POST", "/fhir/R4/Appointment"): (
+            {
+                "resourceType": "Appointment",
+                "status": "booked",
+                "slot": [{"reference": "Slot/999999"}],
+            },
+            FHIR_JSON,
+        ),
+        ("PUT", "/fhir/R4/Appointment/{rid}"): (appointment, FHIR_JSON),
+        ("PATCH", "/fhir/R4/Appointment/{rid}"): (
+            [{"op": "test", "path": "/status", "value": "booked"}],
+            {"Content-Type": "application/json-patch+json"},
+        ),
+        ("POST", "/fhir/R4/Appointment/$hold"): (
+            {"resourceType": "Parameters", "parameter": [nowhere]},
+            FHIR_JSON,
+        ),
+        ("POST", "/fhir/R4/Appointment/$book"): (
+            {"resourceType": "Parameters", "parameter": [nowhere]},
+            FHIR_JSON,
+        ),
+        ("POST", "/fhir/R4/Appointment/$find"): ({"resourceType": "Parameters"}, FHIR_JSON),
+    }
+    return bodies.get((method, path))
 
 
 def _fhir_routes(app) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
@@ -240,25 +303,39 @@ def test_every_fhir_interaction_allows_exactly_its_callers(api: Api, callers, cl
         "PractitionerRole": str(clinic_setup["doctor_id"]),
         "Schedule": f"{clinic_setup['doctor_id']}-{clinic_setup['clinic_id']}",
         "Patient": str(callers["own"]["patient_id"]),
+        "Encounter": _own_visit(api, callers[PATIENT], clinic_setup["clinic_id"]),
     }
+    own = api.client.get(
+        "/fhir/R4/Appointment",
+        params={"identifier": callers["own"]["code"]},
+        headers=callers[PATIENT],
+    ).json()["entry"][0]["resource"]
+    ids["Appointment"] = own["id"]
     clock = api.container.clock
     client = TestClient(api.client.app, client=LOCAL_CLIENT)
     wrong = []
     for (method, path), allowed in sorted(FHIR_RULES.items()):
         kind = path.split("/")[3]
-        filled = path.replace("{rid}", ids.get(kind, ""))
+        filled = path.replace("{rid}", ids.get(kind, "")).replace("{vid}", own["meta"]["versionId"])
+        body, media = _write(method, path, own) or (None, {})
         for who in CALLERS:
             if who == EXPIRED:
                 clock.advance(timedelta(minutes=20))
             try:
-                r = client.request(method, filled, headers=callers[who])
+                r = client.request(method, filled, headers={**callers[who], **media}, json=body)
             finally:
                 if who == EXPIRED:
                     clock.advance(timedelta(minutes=-20))
             assert r.headers["content-type"].startswith("application/fhir+json"), filled
-            expected = 200 if who in allowed else 401
+            expected: int | str = 200 if who in allowed else 401
+            if who in allowed and body is not None:
+                expected = NOT_REFUSED
             if who not in allowed and who not in (ANONYMOUS, DISABLED, EXPIRED):
                 expected = 403  # signed in, without the role (or another patient's record)
+                if who == OTHER_PATIENT and (method, path) in HIDDEN_FROM_OTHERS:
+                    expected = 404
+            if expected == NOT_REFUSED and r.status_code not in (401, 403):
+                expected = r.status_code
             if r.status_code != expected:
                 wrong.append((who, method, filled, r.status_code, r.text[:120]))
             if r.status_code in (401, 403):
@@ -266,7 +343,27 @@ def test_every_fhir_interaction_allows_exactly_its_callers(api: Api, callers, cl
     assert not wrong, wrong
 
 
+def _own_visit(api: Api, patient: dict[str, str], clinic_id: int) -> str:
+    """A queue ticket of the patient's own, issued on Monday morning (the clinic is shut on
+    Sunday), as the id of its Encounter; the clock is then put back."""
+    me = api.client.get("/api/v1/patients/me", headers=patient).json()
+    c, clock = api.container, api.container.clock
+    now = clock.now()
+    clock.set(now + timedelta(days=1))
+    try:
+        issued = issue_walk_in(
+            c.uow(),
+            actor=c.system(),
+            policy=c.policy,
+            phones=c.phones,
+            walk_in=WalkInDraft(clinic_id, me["name"], date(1990, 1, 1), mrn=me["mrn"]),
+        )
+    finally:
+        clock.set(now)
+    return str(issued.ticket.id)
+
+
 def test_a_new_fhir_interaction_without_a_rule_is_caught(api: Api):
     app = create_app(api.container)
-    app.add_api_route("/fhir/R4/Encounter", lambda: {}, methods=["GET"])
-    assert ("GET", "/fhir/R4/Encounter") in _fhir_routes(app) - set(FHIR_RULES)
+    app.add_api_route("/fhir/R4/Observation", lambda: {}, methods=["GET"])
+    assert ("GET", "/fhir/R4/Observation") in _fhir_routes(app) - set(FHIR_RULES)

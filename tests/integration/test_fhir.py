@@ -25,7 +25,8 @@ VALUE_SETS = {
     ("CapabilityStatement", "kind"): {"instance", "capability", "requirements"},
 }
 ISSUE_TYPES = {"invalid", "not-found", "conflict", "forbidden", "login", "throttled",
-               "not-supported", "exception", "security", "processing"}  # fmt: skip
+               "not-supported", "exception", "security", "processing", "structure",
+               "business-rule", "too-long"}  # fmt: skip
 DAYS = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
 
 
@@ -72,8 +73,10 @@ def test_the_capability_statement_lists_what_is_served(api):
     served = {res["type"]: res for res in body["rest"][0]["resource"]}
     assert set(served) == {
         "Organization", "Location", "HealthcareService", "Practitioner", "PractitionerRole",
-        "Schedule", "Slot", "Patient",
+        "Schedule", "Slot", "Patient", "Appointment", "Encounter",
     }  # fmt: skip
+    operations = {op["name"] for op in served["Appointment"]["operation"]}
+    assert operations == {"find", "hold", "book"}
     slot_params = {p["name"] for p in served["Slot"]["searchParam"]}
     assert slot_params == {"schedule", "start", "status", "service-type"}
     # Each resource listed with read answers a read, and each one searchable a search.
@@ -81,7 +84,8 @@ def test_the_capability_statement_lists_what_is_served(api):
         codes = {i["code"] for i in res["interaction"]}
         if "search-type" in codes:
             anyone = get(api, f"/{kind}")
-            assert anyone.status_code == (401 if kind == "Patient" else 200), kind
+            private = kind in ("Patient", "Appointment", "Encounter")
+            assert anyone.status_code == (401 if private else 200), kind
 
 
 def test_every_catalog_resource_reads_searches_and_validates(api, clinic_setup):
@@ -212,7 +216,7 @@ def test_a_full_slot_is_busy(api, admin, clinic_setup):
             "not-supported",
             id="schedule-service-type-strict",
         ),
-        pytest.param("/Encounter", {}, {}, 404, "not-supported", id="type-not-served"),
+        pytest.param("/Observation", {}, {}, 404, "not-supported", id="type-not-served"),
         pytest.param("/Slot/1", {}, {}, 404, "not-supported", id="slot-read-not-served"),
         pytest.param(
             "/Location", {}, {"Authorization": "Bearer not-a-token"}, 401, "login", id="token"

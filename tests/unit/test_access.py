@@ -29,6 +29,7 @@ IN_TRANSACTION_HELPERS = {
     "antrean.services.catalog.find_doctor",
     "antrean.services.catalog.find_service",
     "antrean.services.booking.load_appointment",
+    "antrean.services.booking.save_changed",
     "antrean.services.identity.issue_tokens",
     "antrean.services.patients.add_checked_patient",
     "antrean.services.patients.new_patient",

@@ -110,6 +110,12 @@ def new_appointment(
     )
 
 
+def changed_at(appointment: Appointment, now: datetime) -> datetime:
+    """When a change made `now` is stamped: always after the previous one, so each change
+    has a `updated_at` of its own (its version) even when the clock has not moved on."""
+    return max(now, appointment.updated_at + timedelta(microseconds=1))
+
+
 def moved_to(appointment: Appointment, slot: SlotView, now: datetime) -> Appointment:
     """The appointment rescheduled into another slot."""
     return replace(
@@ -119,7 +125,7 @@ def moved_to(appointment: Appointment, slot: SlotView, now: datetime) -> Appoint
         day=slot.day,
         start_at=slot.start_at,
         end_at=slot.end_at,
-        updated_at=now,
+        updated_at=changed_at(appointment, now),
     )
 
 
@@ -151,6 +157,30 @@ def check_slot_bookable(
         raise AntreanError("doctor_on_leave")
     if slot.booked >= slot.capacity:
         raise AntreanError("slot_full")
+
+
+HOLD_MINUTES = 5  # how long a hold keeps a place (FHIR `$hold`)
+HOLDS_PER_PATIENT = 2  # holds a patient's account may have at once
+HOLDS_PER_STAFF = 20  # and a member of staff's, who books for many
+
+
+@dataclass(frozen=True, slots=True)
+class SlotHold:
+    """A place in a slot kept for an account for a few minutes, while its owner finishes
+    booking; it takes the place as a booking does, so nobody else can take it meanwhile."""
+
+    id: int
+    facility_id: int
+    slot_id: int
+    account_id: int
+    created_at: datetime
+    expires_at: datetime
+
+
+def new_hold(slot: SlotView, account_id: int, now: datetime) -> SlotHold:
+    return SlotHold(
+        0, slot.facility_id, slot.id, account_id, now, now + timedelta(minutes=HOLD_MINUTES)
+    )
 
 
 def check_can_change(appointment: Appointment) -> None:

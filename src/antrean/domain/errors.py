@@ -74,6 +74,21 @@ MESSAGES: dict[str, tuple[ErrorKind, str, str]] = {
         "Janji temu tidak ditemukan.",
         "The appointment was not found.",
     ),
+    "appointment_changed": (
+        ErrorKind.CONFLICT,
+        "Janji temu ini baru saja diubah. Muat ulang lalu coba lagi.",
+        "This appointment was just changed. Reload it and try again.",
+    ),
+    "hold_not_found": (
+        ErrorKind.NOT_FOUND,
+        "Jadwal yang ditahan tidak ada atau waktunya sudah habis.",
+        "This hold does not exist or has expired.",
+    ),
+    "too_many_holds": (
+        ErrorKind.CONFLICT,
+        "Anda sudah menahan {limit} jadwal. Pesan atau tunggu sampai waktunya habis.",
+        "You already hold {limit} slots. Book them or wait until they expire.",
+    ),
     "appointment_not_active": (
         ErrorKind.CONFLICT,
         "Janji temu ini sudah {status} dan tidak bisa diubah.",
@@ -505,6 +520,7 @@ class AntreanError(Exception):
         _, text_id, text_en = MESSAGES[self.code]
         english = lang.startswith("en")
         params = dict(self.params)
+        params.setdefault("entity", "Record" if english else "Data")  # when none was named
         if self.field is not None:
             labels = FIELD_LABELS.get(self.field, (self.field, self.field))
             params["field_label"] = labels[1] if english else labels[0]

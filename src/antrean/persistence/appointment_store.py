@@ -87,6 +87,10 @@ def _filter_conditions(flt: AppointmentFilter) -> list[Any]:
             conditions.append(column == value)
     if flt.status is not None:
         conditions.append(a.c.status == flt.status.value)
+    if flt.starts_from is not None:
+        conditions.append(a.c.start_at >= flt.starts_from)
+    if flt.starts_before is not None:
+        conditions.append(a.c.start_at < flt.starts_before)
     return conditions
 
 
@@ -142,12 +146,13 @@ class SqlAppointments(Repository):
         ).first()
         return _appointment(row) if row else None
 
-    def save(self, appointment: Appointment) -> None:
+    def save(self, appointment: Appointment, expected: datetime | None = None) -> bool:
         a = appointment
-        self.conn.execute(
-            update(t.appointment)
-            .where(t.appointment.c.id == a.id)
-            .values(
+        stmt = update(t.appointment).where(t.appointment.c.id == a.id)
+        if expected is not None:
+            stmt = stmt.where(t.appointment.c.updated_at == expected)
+        result = self.conn.execute(
+            stmt.values(
                 slot_id=a.slot_id,
                 doctor_id=a.doctor_id,
                 day=a.day,
@@ -159,6 +164,7 @@ class SqlAppointments(Repository):
                 updated_at=a.updated_at,
             )
         )
+        return bool(result.rowcount == 1)
 
     def find(
         self, facility_id: int, flt: AppointmentFilter, page: Page

@@ -165,6 +165,8 @@ class SqlSlots(Repository):
         )
         if query.before is not None:
             stmt = stmt.where(s.c.start_at < query.before)
+        if query.doctor_ids is not None:
+            stmt = stmt.where(s.c.doctor_id.in_(query.doctor_ids))
         if query.places == "free":
             stmt = stmt.where(s.c.booked < s.c.capacity)
         elif query.places == "full":

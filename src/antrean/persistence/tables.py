@@ -169,6 +169,22 @@ slot = Table(
     Index(None, "facility_id", "doctor_id", "day"),
 )
 
+# Short-lived holds on a place in a slot (FHIR `$hold`); each one counts in `slot.booked`
+# until it is booked or, once expired, released.
+slot_hold = Table(
+    "slot_hold",
+    metadata,
+    _id(),
+    _facility(),
+    Column("slot_id", Id, ForeignKey("slot.id", ondelete="CASCADE"), nullable=False),
+    Column("account_id", Id, ForeignKey("user_account.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index(None, "expires_at"),
+    Index(None, "slot_id", "expires_at"),
+    Index(None, "account_id", "expires_at"),
+)
+
 patient = Table(
     "patient",
     metadata,

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, func, literal_column, select, text, tuple_, update
 
 from antrean.domain.catalog import Clinic, OpeningHours
+from antrean.domain.common import Page
 from antrean.domain.eta import EwmaServiceTime
 from antrean.domain.queue import (
     Priority,
@@ -21,7 +22,7 @@ from antrean.domain.queue import (
 from antrean.persistence import tables as t
 from antrean.persistence.prepared import Prepared, insert_returning_id
 from antrean.persistence.rows import Repository
-from antrean.services.ports import ClinicQueueFacts, TicketEventRow
+from antrean.services.ports import ClinicQueueFacts, TicketEventRow, TicketStep
 
 _T = t.ticket
 _E = t.domain_event  # a ticket's timeline: its events, with their actions
@@ -366,3 +367,54 @@ class SqlTickets(Repository):
         }
         rows = self.conn.execute(_RECENT_SERVICE, params).all()
         return [f - s for s, f in reversed(rows) if f >= s]
+
+    def timelines(self, ticket_ids: list[int]) -> dict[int, list[TicketStep]]:
+        found: dict[int, list[TicketStep]] = {ticket_id: [] for ticket_id in ticket_ids}
+        if not ticket_ids:
+            return found
+        rows = self.conn.execute(
+            select(_E.c.ticket_id, _E.c.at, _E.c.action, _E.c.data)
+            .where(_E.c.ticket_id.in_(ticket_ids), _E.c.action.is_not(None))
+            .order_by(_E.c.ticket_id, _E.c.id)
+        )
+        for ticket_id, at, action, data in rows:
+            facts = json.loads(data)
+            state, before, counter = facts["state"], facts.get("from_state"), facts.get("counter")
+            found[ticket_id].append(TicketStep(at, action, state, before, counter))
+        return found
+
+    def find(
+        self,
+        facility_id: int,
+        *,
+        page: Page,
+        patient_id: int | None = None,
+        clinic_id: int | None = None,
+        day_from: date | None = None,
+        day_to: date | None = None,
+        states: frozenset[str] | None = None,
+        ticket_ids: frozenset[int] = frozenset(),
+    ) -> tuple[list[tuple[Ticket, int | None]], int]:
+        conditions = [_T.c.facility_id == facility_id]
+        for column, value in ((_T.c.patient_id, patient_id), (_T.c.clinic_id, clinic_id)):
+            if value is not None:
+                conditions.append(column == value)
+        if day_from is not None:
+            conditions.append(_T.c.day >= day_from)
+        if day_to is not None:
+            conditions.append(_T.c.day <= day_to)
+        if states is not None:
+            conditions.append(_T.c.state.in_(sorted(states)))
+        if ticket_ids:
+            conditions.append(_T.c.id.in_(sorted(ticket_ids)))
+        where = and_(*conditions)
+        total = self.conn.execute(select(func.count()).select_from(_T).where(where)).scalar_one()
+        rows = self.conn.execute(
+            select(*_COLUMNS, _T.c.appointment_id)
+            .where(where)
+            .order_by(_T.c.day, _T.c.number, _T.c.id)
+            .limit(page.size)
+            .offset(page.offset)
+        )
+        n = len(_COLUMNS)
+        return [(_ticket(r[:n]), r[n]) for r in rows], int(total)

@@ -21,6 +21,7 @@ from antrean.persistence.engine import Database
 from antrean.persistence.event_bus import EventBus, PostgresNotifyBus
 from antrean.persistence.event_store import SqlEvents
 from antrean.persistence.facility_store import SqlFacilities
+from antrean.persistence.hold_store import SqlHolds
 from antrean.persistence.idempotency_store import SqlIdempotency
 from antrean.persistence.outbox_store import (
     SqlContacts,
@@ -165,6 +166,7 @@ class SqlUnitOfWork:
         self.slots = SqlSlots(conn)
         self.patients = SqlPatients(conn)
         self.appointments = SqlAppointments(conn)
+        self.holds = SqlHolds(conn)
         self.users = SqlUsers(conn)
         self.sign_ins = SqlSignIns(conn)
         self.two_factors = SqlTwoFactors(conn)

@@ -7,18 +7,23 @@ from datetime import datetime
 
 from antrean.domain.audit import AuditSubject
 from antrean.domain.booking import (
+    HOLDS_PER_PATIENT,
+    HOLDS_PER_STAFF,
     Appointment,
     AppointmentStatus,
     BookingDraft,
     BookingPolicy,
+    SlotHold,
     SlotView,
     appointment_event,
     booking_code,
     cancel_reason,
+    changed_at,
     check_can_change,
     check_slot_bookable,
     moved_to,
     new_appointment,
+    new_hold,
 )
 from antrean.domain.booking import idempotency_key as idempotency_key_text
 from antrean.domain.common import Page, checked_page, random_code
@@ -41,16 +46,19 @@ def book_appointment(
     policy: BookingPolicy,
     draft: BookingDraft,
     idempotency_key: str | None = None,
+    hold_id: int | None = None,
 ) -> Appointment:
     """Take one place in a slot for a patient. The database decides who gets the last place.
 
     With an idempotency key, a retry of the same booking answers with the first one; the same
-    key with another booking is `idempotency_key_reused`."""
+    key with another booking is `idempotency_key_reused`. With a hold of the caller's on the
+    slot (`hold_slot`), the held place is the one booked."""
     draft = draft.validated()
+    hold_id = check_optional_id(hold_id, "hold_id")
     key = idempotency_key_text(idempotency_key)
     request_hash = draft.fingerprint() if key is not None else ""
     try:
-        return _book(uow, actor, policy, draft, key, request_hash)
+        return _book(uow, actor, policy, draft, key, request_hash, hold_id)
     except UniqueViolation:
         if key is None:
             raise
@@ -79,6 +87,7 @@ def _book(
     draft: BookingDraft,
     key: str | None,
     request_hash: str,
+    hold_id: int | None = None,
 ) -> Appointment:
     patient_id = _patient_for(actor, draft.patient_id)
     slot_id, service_id = draft.slot_id, draft.service_id
@@ -89,9 +98,9 @@ def _book(
             if replay is not None:
                 return replay
             uow.idempotency.claim(actor.facility_id, actor.user_id, key, request_hash, now)
+        held = hold_id is not None and _take_hold(uow, actor, hold_id, slot_id, now)
         slot, patient_known = uow.slots.view_with_patient(actor.facility_id, slot_id, patient_id)
-        _check_bookable(uow, actor, policy, slot, now)
-        assert slot is not None
+        slot = _check_bookable(uow, actor, policy, slot, now, held=held)
         if not patient_known:
             raise AntreanError("not_found", entity="Patient")
         _check_service(uow, actor.facility_id, service_id, slot.clinic_id)
@@ -106,7 +115,7 @@ def _book(
             ),
         )
         # Last, so the contended slot row stays locked only from here to the commit.
-        _take_place(uow, actor, policy, slot, patient_id)
+        _take_place(uow, actor, policy, slot, patient_id, now, held=held)
         uow.commit()
     return appointment
 
@@ -123,26 +132,47 @@ def _patient_for(actor: Actor, patient_id: int | None) -> int:
     return actor.patient_id
 
 
+def _take_hold(uow: UnitOfWork, actor: Actor, hold_id: int, slot_id: int, now: datetime) -> bool:
+    """The caller's unexpired hold on this slot passes its place to the booking; any other
+    hold (someone else's, expired, booked already, of another slot) is `hold_not_found`."""
+    hold = uow.holds.get(actor.facility_id, hold_id)
+    if hold is None or hold.account_id != actor.account_id or hold.slot_id != slot_id:
+        raise AntreanError("hold_not_found")
+    if uow.holds.take(actor.facility_id, hold_id, now) is None:
+        raise AntreanError("hold_not_found")
+    return True
+
+
 def _bookable_slot(
     uow: UnitOfWork, actor: Actor, policy: BookingPolicy, slot_id: int, now: datetime
 ) -> SlotView:
-    slot = uow.slots.view(actor.facility_id, slot_id)
-    _check_bookable(uow, actor, policy, slot, now)
-    assert slot is not None
-    return slot
+    return _check_bookable(uow, actor, policy, uow.slots.view(actor.facility_id, slot_id), now)
 
 
 def _check_bookable(
-    uow: UnitOfWork, actor: Actor, policy: BookingPolicy, slot: SlotView | None, now: datetime
-) -> None:
+    uow: UnitOfWork,
+    actor: Actor,
+    policy: BookingPolicy,
+    slot: SlotView | None,
+    now: datetime,
+    *,
+    held: bool = False,
+) -> SlotView:
+    """The slot, once every booking rule holds for it at `now`. A held place is the
+    caller's own; a full slot first gives back the places of expired holds."""
     if slot is None:
         raise AntreanError("slot_not_found")
+    if held:
+        slot = replace(slot, booked=slot.booked - 1)
+    elif slot.booked >= slot.capacity and uow.holds.release_expired(now, slot.id):
+        slot = uow.slots.view(actor.facility_id, slot.id) or slot
     exceptions = (
         uow.schedules.list_exceptions(actor.facility_id, slot.day, slot.day)
         if slot.exceptions_that_day
         else []
     )
     check_slot_bookable(slot, now=now, policy=policy, exceptions=exceptions)
+    return slot
 
 
 def _check_service(
@@ -158,14 +188,30 @@ def _check_service(
 
 
 def _take_place(
-    uow: UnitOfWork, actor: Actor, policy: BookingPolicy, slot: SlotView, patient_id: int
+    uow: UnitOfWork,
+    actor: Actor,
+    policy: BookingPolicy,
+    slot: SlotView,
+    patient_id: int,
+    now: datetime,
+    *,
+    held: bool = False,
 ) -> None:
-    """Both counters are conditional updates: concurrent requests queue on the rows."""
+    """Both counters are conditional updates: concurrent requests queue on the rows. A held
+    place is taken already."""
     if not uow.appointments.try_count_day(
         actor.facility_id, patient_id, slot.clinic_id, slot.day, policy.max_per_patient_clinic_day
     ):
         raise AntreanError("duplicate_appointment")
-    if not uow.slots.try_take(slot.id):
+    if not held:
+        _take_slot(uow, slot.id, now)
+
+
+def _take_slot(uow: UnitOfWork, slot_id: int, now: datetime) -> None:
+    """One place of the slot, or `slot_full`; places of expired holds count as free."""
+    if uow.slots.try_take(slot_id):
+        return
+    if not (uow.holds.release_expired(now, slot_id) and uow.slots.try_take(slot_id)):
         raise AntreanError("slot_full")
 
 
@@ -178,6 +224,18 @@ def _insert_with_new_code(
         new_id = uow.appointments.add(appointment, created_by)
         if new_id is not None:
             return appointment.code, new_id
+
+
+def check_unchanged(appointment: Appointment, expected: datetime | None) -> None:
+    if expected is not None and appointment.updated_at != expected:
+        raise AntreanError("appointment_changed")
+
+
+def save_changed(uow: UnitOfWork, appointment: Appointment, before: Appointment) -> None:
+    """Store a change made to `before`: refused when another change was stored meanwhile (two
+    cancels at once must not both give the place back)."""
+    if not uow.appointments.save(appointment, expected=before.updated_at):
+        raise AntreanError("appointment_changed")
 
 
 def appointment_subject(a: Appointment) -> AuditSubject:
@@ -205,23 +263,35 @@ def get_appointment(uow: UnitOfWork, *, actor: Actor, code: str) -> Appointment:
 
 
 @allow(*SIGNED_IN)
-def cancel_appointment(uow: UnitOfWork, *, actor: Actor, code: str, reason: str) -> Appointment:
-    """Cancel with a reason; the place goes back to the slot in the same transaction."""
+def cancel_appointment(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    code: str,
+    reason: str,
+    expected: datetime | None = None,
+) -> Appointment:
+    """Cancel with a reason; the place goes back to the slot in the same transaction. With
+    `expected` (the `updated_at` the caller saw), only if nobody changed it since."""
     reason = cancel_reason(reason)
     with uow(write=True):
         appointment = load_appointment(uow, actor, code)
+        check_unchanged(appointment, expected)
         check_can_change(appointment)
         if appointment.slot_id is not None:
             uow.slots.release(appointment.slot_id)
         uow.appointments.uncount_day(appointment.patient_id, appointment.clinic_id, appointment.day)
         now = uow.clock.now()
-        appointment = replace(
+        before, appointment = (
             appointment,
-            status=AppointmentStatus.CANCELLED,
-            cancel_reason=reason,
-            updated_at=now,
+            replace(
+                appointment,
+                status=AppointmentStatus.CANCELLED,
+                cancel_reason=reason,
+                updated_at=changed_at(appointment, now),
+            ),
         )
-        uow.appointments.save(appointment)
+        save_changed(uow, appointment, before)
         uow.appointments.resolve_conflicts(appointment.id, now)
         announce(
             uow,
@@ -239,13 +309,21 @@ def cancel_appointment(uow: UnitOfWork, *, actor: Actor, code: str, reason: str)
 
 @allow(*SIGNED_IN)
 def reschedule_appointment(
-    uow: UnitOfWork, *, actor: Actor, policy: BookingPolicy, code: str, new_slot_id: int
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    policy: BookingPolicy,
+    code: str,
+    new_slot_id: int,
+    expected: datetime | None = None,
 ) -> Appointment:
-    """Move to another slot of the same clinic in one transaction: both changes, or neither."""
+    """Move to another slot of the same clinic in one transaction: both changes, or neither.
+    With `expected`, only if nobody changed it since."""
     check_id(new_slot_id, "slot_id")
     with uow(write=True):
         now = uow.clock.now()
         appointment = load_appointment(uow, actor, code)
+        check_unchanged(appointment, expected)
         check_can_change(appointment)
         if appointment.slot_id == new_slot_id:
             raise AntreanError("same_slot")
@@ -254,9 +332,9 @@ def reschedule_appointment(
             raise AntreanError("reschedule_other_clinic")
         if slot.day != appointment.day:
             _move_day_count(uow, policy, appointment, slot)
-        _swap_places(uow, appointment.slot_id, slot.id)
+        _swap_places(uow, appointment.slot_id, slot.id, now)
         before, appointment = appointment, moved_to(appointment, slot, now)
-        uow.appointments.save(appointment)
+        save_changed(uow, appointment, before)
         uow.appointments.resolve_conflicts(appointment.id, now)
         announce(
             uow,
@@ -288,7 +366,7 @@ def _move_day_count(
         raise AntreanError("duplicate_appointment")
 
 
-def _swap_places(uow: UnitOfWork, old_slot_id: int | None, new_slot_id: int) -> None:
+def _swap_places(uow: UnitOfWork, old_slot_id: int | None, new_slot_id: int, now: datetime) -> None:
     """Free the old place and take the new one, touching the two slot rows in id order.
 
     A fixed order means two reschedules crossing between the same two slots cannot deadlock;
@@ -296,8 +374,7 @@ def _swap_places(uow: UnitOfWork, old_slot_id: int | None, new_slot_id: int) -> 
     """
     if old_slot_id is not None and old_slot_id < new_slot_id:
         uow.slots.release(old_slot_id)
-    if not uow.slots.try_take(new_slot_id):
-        raise AntreanError("slot_full")
+    _take_slot(uow, new_slot_id, now)
     if old_slot_id is not None and old_slot_id > new_slot_id:
         uow.slots.release(old_slot_id)
 
@@ -334,3 +411,89 @@ def list_appointments(
         found, total = uow.appointments.find(actor.facility_id, flt, page)
         uow.audit(*(appointment_subject(a) for a in found))
     return found, total
+
+
+@allow(*SIGNED_IN)
+def get_appointment_by_id(uow: UnitOfWork, *, actor: Actor, appointment_id: int) -> Appointment:
+    """An appointment by its id: staff see any, a patient only their own (another's answers
+    as if it did not exist). The read is in the audit log."""
+    check_id(appointment_id, "appointment_id")
+    with uow():
+        appointment = uow.appointments.get(actor.facility_id, appointment_id)
+        if appointment is None or (
+            not actor.is_staff and appointment.patient_id != actor.patient_id
+        ):
+            raise AntreanError("appointment_not_found")
+        uow.audit(appointment_subject(appointment))
+        return appointment
+
+
+@allow(*SIGNED_IN)
+def search_appointments(
+    uow: UnitOfWork, *, actor: Actor, flt: AppointmentFilter, page: Page
+) -> tuple[list[Appointment], int]:
+    """Appointments by dates, clinic, doctor, patient and status, soonest first: staff see
+    anyone's, a patient their own (a search for another patient finds nothing)."""
+    if not actor.is_staff:
+        if actor.patient_id is None:
+            raise AntreanError("forbidden")
+        if flt.patient_id not in (None, actor.patient_id):
+            return [], 0
+        flt = replace(flt, patient_id=actor.patient_id)
+    page = checked_page(page, MAX_PAGE_SIZE)
+    for value, name in (
+        (flt.clinic_id, "clinic_id"),
+        (flt.doctor_id, "doctor_id"),
+        (flt.patient_id, "patient_id"),
+    ):
+        check_optional_id(value, name)
+    with uow():
+        found, total = uow.appointments.find(actor.facility_id, flt, page)
+        uow.audit(*(appointment_subject(a) for a in found))
+    return found, total
+
+
+@allow(*SIGNED_IN)
+def hold_slot(
+    uow: UnitOfWork, *, actor: Actor, policy: BookingPolicy, slot_id: int
+) -> tuple[SlotHold, SlotView]:
+    """Keep a place in a bookable slot for the caller for `HOLD_MINUTES` (FHIR `$hold`): it is
+    taken as a booking takes it, so nobody else gets it, until the caller books it
+    (`book_appointment` with the hold) or the hold expires. An account holds a few at most."""
+    slot_id = check_id(slot_id, "slot_id")
+    account_id = actor.account_id
+    if account_id is None or (not actor.is_staff and actor.patient_id is None):
+        raise AntreanError("forbidden")
+    limit = HOLDS_PER_STAFF if actor.is_staff else HOLDS_PER_PATIENT
+    with uow(write=True):
+        now = uow.clock.now()
+        if uow.holds.count_active(actor.facility_id, account_id, now) >= limit:
+            raise AntreanError("too_many_holds", limit=limit)
+        slot = _bookable_slot(uow, actor, policy, slot_id, now)
+        _take_slot(uow, slot.id, now)
+        hold = new_hold(slot, account_id, now)
+        hold = replace(hold, id=uow.holds.add(hold))
+        uow.commit()
+    return hold, slot
+
+
+@allow()
+def release_expired_holds(uow: UnitOfWork, *, actor: Actor) -> int:
+    """The hold job: give back the places of every expired hold; how many."""
+    with uow(write=True):
+        released = uow.holds.release_expired(uow.clock.now())
+        uow.commit()
+    return released
+
+
+@allow(*SIGNED_IN)
+def held_slot_id(uow: UnitOfWork, *, actor: Actor, hold_id: int) -> int:
+    """The slot of one of the caller's unexpired holds (to book it), or `hold_not_found`."""
+    hold_id = check_id(hold_id, "hold_id")
+    with uow():
+        hold = uow.holds.get(actor.facility_id, hold_id)
+        if hold is None or hold.account_id != actor.account_id:
+            raise AntreanError("hold_not_found")
+        if hold.expires_at <= uow.clock.now():
+            raise AntreanError("hold_not_found")
+        return hold.slot_id

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import Protocol
 
 from antrean.domain.audit import AuditEntry, AuditFilter, AuditSubject, ChainReport
-from antrean.domain.booking import Appointment, AppointmentStatus, SlotView
+from antrean.domain.booking import Appointment, AppointmentStatus, SlotHold, SlotView
 from antrean.domain.catalog import Clinic, Doctor, Facility, OpeningHours, Service
 from antrean.domain.common import Clock, Page
 from antrean.domain.devices import DeviceLink
@@ -81,6 +81,7 @@ class SlotQuery:
     clinic_id: int | None = None
     doctor_id: int | None = None
     places: str = "free"  # "free", "full" or "any"
+    doctor_ids: tuple[int, ...] | None = None  # any of these doctors (none: no match)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +102,8 @@ class AppointmentFilter:
     doctor_id: int | None = None
     patient_id: int | None = None
     status: AppointmentStatus | None = None
+    starts_from: datetime | None = None  # inclusive, finer than the days
+    starts_before: datetime | None = None  # exclusive
 
 
 # How the staff's bookings table may be sorted (a leading "-" for descending).
@@ -256,7 +259,11 @@ class Appointments(Protocol):
     def get(self, facility_id: int, appointment_id: int) -> Appointment | None: ...
     def get_many(self, facility_id: int, appointment_ids: list[int]) -> dict[int, Appointment]: ...
     def get_by_code(self, facility_id: int, code: str) -> Appointment | None: ...
-    def save(self, appointment: Appointment) -> None: ...
+    def save(self, appointment: Appointment, expected: datetime | None = None) -> bool:
+        """Store the changes; with `expected`, only if the stored `updated_at` is still that
+        (false when another change came first)."""
+        ...
+
     def find(
         self, facility_id: int, flt: AppointmentFilter, page: Page
     ) -> tuple[list[Appointment], int]: ...
@@ -412,6 +419,18 @@ class ClinicQueueFacts:
     service_time: EwmaServiceTime | None  # measured so far; None before the first visit ends
 
 
+@dataclass(frozen=True, slots=True)
+class TicketStep:
+    """One entry of a ticket's timeline: the action (issue, call, start, finish, undo...), when
+    it happened, and the state (a `TicketState` value) and counter it left the ticket in."""
+
+    at: datetime
+    action: str
+    state: str
+    from_state: str | None
+    counter: str | None
+
+
 class Tickets(Protocol):
     def add(self, ticket: Ticket, appointment_id: int | None) -> int: ...
     def get(self, facility_id: int, ticket_id: int) -> Ticket | None: ...
@@ -472,6 +491,28 @@ class Tickets(Protocol):
 
     def open_before(self, facility_id: int, day: date) -> list[Ticket]:
         """Tickets of earlier days still waiting, called or being served."""
+        ...
+
+    def timelines(self, ticket_ids: list[int]) -> dict[int, list[TicketStep]]:
+        """Each ticket's timeline, oldest first, in one read: every ticket asked for is a key
+        (with no steps when it has none)."""
+        ...
+
+    def find(
+        self,
+        facility_id: int,
+        *,
+        page: Page,
+        patient_id: int | None = None,
+        clinic_id: int | None = None,
+        day_from: date | None = None,
+        day_to: date | None = None,
+        states: frozenset[str] | None = None,
+        ticket_ids: frozenset[int] = frozenset(),
+    ) -> tuple[list[tuple[Ticket, int | None]], int]:
+        """One page of the tickets matching every filter given (`states` as `TicketState`
+        values; `ticket_ids` empty means any), ordered by day and number, each with the
+        appointment it came from; and how many match in all."""
         ...
 
 
@@ -625,6 +666,24 @@ class AuditLog(Protocol):
     def verify(self, facility_id: int) -> list[ChainReport]: ...
 
 
+class Holds(Protocol):
+    """Short-lived holds on a place in a slot (FHIR `$hold`): a hold keeps the place taken
+    until it is booked or it expires."""
+
+    def add(self, hold: SlotHold) -> int: ...
+    def get(self, facility_id: int, hold_id: int) -> SlotHold | None: ...
+    def take(self, facility_id: int, hold_id: int, now: datetime) -> SlotHold | None:
+        """Remove the hold if it has not expired, and return it: its place passes to whoever
+        took it (None when it is unknown, gone or expired)."""
+        ...
+
+    def count_active(self, facility_id: int, account_id: int, now: datetime) -> int: ...
+    def release_expired(self, now: datetime, slot_id: int | None = None) -> int:
+        """Remove the expired holds (of one slot, or all) and give their places back to their
+        slots; how many."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Open with `with uow(write=True):`; only `commit()` makes it stick.
 
@@ -638,6 +697,7 @@ class UnitOfWork(Protocol):
     slots: Slots
     patients: Patients
     appointments: Appointments
+    holds: Holds
     users: Users
     sign_ins: SignIns
     two_factors: TwoFactors

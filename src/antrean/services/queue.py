@@ -12,6 +12,7 @@ from antrean.domain.booking import (
     BookingPolicy,
     appointment_event,
     booking_code,
+    changed_at,
 )
 from antrean.domain.catalog import Clinic
 from antrean.domain.errors import AntreanError
@@ -325,8 +326,13 @@ def check_in(
             appointment_id=appointment.id,
             sort_at=check_in_sort_at(appointment.start_at, now, queue.late_grace),
         )
-        checked_in = replace(appointment, status=AppointmentStatus.CHECKED_IN, updated_at=now)
-        uow.appointments.save(checked_in)
+        checked_in = replace(
+            appointment,
+            status=AppointmentStatus.CHECKED_IN,
+            updated_at=changed_at(appointment, now),
+        )
+        if not uow.appointments.save(checked_in, expected=appointment.updated_at):
+            raise AntreanError("appointment_changed")  # checked in twice at once
         uow.publish(
             appointment_event(
                 EventKind.APPOINTMENT_CHECKED_IN,

@@ -5,7 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from antrean.domain.booking import AppointmentStatus, BookingPolicy, appointment_event
+from antrean.domain.booking import (
+    AppointmentStatus,
+    BookingPolicy,
+    appointment_event,
+    changed_at,
+)
 from antrean.domain.catalog import counter_name
 from antrean.domain.common import Page
 from antrean.domain.errors import AntreanError
@@ -254,9 +259,16 @@ def close_past_days(uow: UnitOfWork, *, actor: Actor, policy: BookingPolicy) -> 
             AppointmentFilter(day_to=today - timedelta(days=1), status=AppointmentStatus.BOOKED),
             Page(1, 100_000),
         )[0]
+        marked = 0
         for appointment in stale:
-            missed = replace(appointment, status=AppointmentStatus.NOSHOW, updated_at=now)
-            uow.appointments.save(missed)
+            missed = replace(
+                appointment,
+                status=AppointmentStatus.NOSHOW,
+                updated_at=changed_at(appointment, now),
+            )
+            if not uow.appointments.save(missed, expected=appointment.updated_at):
+                continue  # changed meanwhile (checked in, cancelled): no longer missed
+            marked += 1
             announce(
                 uow,
                 appointment_event(
@@ -264,4 +276,4 @@ def close_past_days(uow: UnitOfWork, *, actor: Actor, policy: BookingPolicy) -> 
                 ),
             )
         uow.commit()
-    return DayClosed(no_shows=no_shows, finished=finished, appointments_no_show=len(stale))
+    return DayClosed(no_shows=no_shows, finished=finished, appointments_no_show=marked)

@@ -216,10 +216,12 @@ def slot_page(
     starts_from: datetime | None = None,
     starts_before: datetime | None = None,
     places: str = "free",
+    doctor_ids: tuple[int, ...] | None = None,
 ) -> tuple[list[FreeSlot], int]:
     """One page of the slots from one day to another (at most 31 days), soonest first, and
     how many there are: with free places (bookable: not past the booking cutoff), full, or
-    any. `starts_from` and `starts_before` narrow the times within those days."""
+    any. `starts_from` and `starts_before` narrow the times within those days; `doctor_ids`
+    to those doctors."""
     if places not in ("free", "full", "any"):
         raise AntreanError("field_invalid", field="places")
     page = checked_page(page, MAX_SLOT_PAGE)
@@ -238,6 +240,7 @@ def slot_page(
             clinic_id=window.clinic_id,
             doctor_id=check_optional_id(doctor_id, "doctor_id"),
             places=places,
+            doctor_ids=doctor_ids,
         )
         return uow.slots.page(actor.facility_id, query, page)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, datetime
 
-from antrean.domain.booking import ACTIVE_STATUSES, Appointment, SlotView
+from antrean.domain.booking import ACTIVE_STATUSES, Appointment, SlotHold, SlotView
 from antrean.domain.common import Page
 from antrean.domain.patients import Patient, name_matches, name_words
 from antrean.domain.scheduling import ExistingSlot, SlotSpec
@@ -157,6 +157,7 @@ class FakeSlots(StorePart):
                 only_free=q.places == "free",
             )
             if (q.before is None or f.start_at < q.before)
+            and (q.doctor_ids is None or f.doctor_id in q.doctor_ids)
             and (q.places != "full" or f.booked >= f.capacity)
         ]
         return found[page.offset : page.offset + page.size], len(found)
@@ -275,8 +276,12 @@ class FakeAppointments(StorePart):
         )
         return replace(a) if a else None
 
-    def save(self, appointment: Appointment) -> None:
+    def save(self, appointment: Appointment, expected: datetime | None = None) -> bool:
+        stored = self.s.appointments.get(appointment.id)
+        if stored is None or (expected is not None and stored.updated_at != expected):
+            return False
         self.s.appointments[appointment.id] = replace(appointment)
+        return True
 
     def find(
         self, facility_id: int, flt: AppointmentFilter, page: Page
@@ -291,6 +296,8 @@ class FakeAppointments(StorePart):
             and flt.status in (None, a.status)
             and (flt.day_from is None or a.day >= flt.day_from)
             and (flt.day_to is None or a.day <= flt.day_to)
+            and (flt.starts_from is None or a.start_at >= flt.starts_from)
+            and (flt.starts_before is None or a.start_at < flt.starts_before)
         ]
         found.sort(key=lambda a: (a.start_at, a.id))
         return found[page.offset : page.offset + page.size], len(found)
@@ -381,3 +388,38 @@ class FakeAppointments(StorePart):
         for cid, c in list(self.s.conflicts.items()):
             if c[0] == appointment_id and c[4] is None:
                 self.s.conflicts[cid] = (*c[:4], at)
+
+
+class FakeHolds(StorePart):
+    def add(self, hold: SlotHold) -> int:
+        new = replace(hold, id=self.s.next_id("slot_hold"))
+        self.s.holds[new.id] = new
+        return new.id
+
+    def get(self, facility_id: int, hold_id: int) -> SlotHold | None:
+        h = self.s.holds.get(hold_id)
+        return h if h and h.facility_id == facility_id else None
+
+    def take(self, facility_id: int, hold_id: int, now: datetime) -> SlotHold | None:
+        h = self.get(facility_id, hold_id)
+        if h is None or h.expires_at <= now:
+            return None
+        return self.s.holds.pop(hold_id)
+
+    def count_active(self, facility_id: int, account_id: int, now: datetime) -> int:
+        return sum(
+            1
+            for h in self.s.holds.values()
+            if h.facility_id == facility_id and h.account_id == account_id and h.expires_at > now
+        )
+
+    def release_expired(self, now: datetime, slot_id: int | None = None) -> int:
+        gone = [
+            h for h in self.s.holds.values() if h.expires_at <= now and slot_id in (None, h.slot_id)
+        ]
+        for h in gone:
+            del self.s.holds[h.id]
+            slot = self.s.slots.get(h.slot_id)
+            if slot is not None and slot.booked > 0:
+                slot.booked -= 1
+        return len(gone)

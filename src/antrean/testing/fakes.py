@@ -30,7 +30,7 @@ from antrean.testing.fake_accounts import (
     FakeTwoFactors,
     FakeUsers,
 )
-from antrean.testing.fake_booking import FakeAppointments, FakePatients, FakeSlots
+from antrean.testing.fake_booking import FakeAppointments, FakeHolds, FakePatients, FakeSlots
 from antrean.testing.fake_catalog import FakeCatalog, FakeSchedules
 from antrean.testing.fake_messages import FakeContacts, FakeJobs, FakeMessageTexts, FakeOutbox
 from antrean.testing.fake_queue import FakeEvents, FakeTickets
@@ -85,6 +85,7 @@ class FakeUnitOfWork:
         self.slots = FakeSlots(w)
         self.patients = FakePatients(w)
         self.appointments = FakeAppointments(w)
+        self.holds = FakeHolds(w)
         self.users = FakeUsers(w)
         self.sign_ins = FakeSignIns(w)
         self.two_factors = FakeTwoFactors(w)

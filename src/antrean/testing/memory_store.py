@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 from antrean.domain.audit import AuditEntry
-from antrean.domain.booking import Appointment
+from antrean.domain.booking import Appointment, SlotHold
 from antrean.domain.catalog import Clinic, Doctor, Facility, Service
 from antrean.domain.devices import DeviceLink
 from antrean.domain.eta import EwmaServiceTime
@@ -50,6 +50,7 @@ class Store:
     slots: dict[int, SlotRow] = field(default_factory=dict)
     patients: dict[int, Patient] = field(default_factory=dict)
     appointments: dict[int, Appointment] = field(default_factory=dict)
+    holds: dict[int, SlotHold] = field(default_factory=dict)
     day_counts: dict[tuple[int, int, date], int] = field(default_factory=dict)
     conflicts: dict[int, tuple[int, int, str, datetime, datetime | None]] = field(
         default_factory=dict

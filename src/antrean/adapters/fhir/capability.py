@@ -64,6 +64,32 @@ RESOURCES: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str, str], ...]]] =
             ("phone", "token", "the phone number, in any common form"),
         ),
     ),
+    "Appointment": (
+        ("read", "vread", "search-type", "create", "update", "patch"),
+        (
+            ("_id", "token", "an appointment's id"),
+            ("identifier", "token", "the booking code (urn:antrean:booking-code)"),
+            ("patient", "reference", "Patient/<id>; a patient finds only their own"),
+            ("practitioner", "reference", "the doctor"),
+            ("location", "reference", "the clinic"),
+            ("date", "date", "the start: ge, gt, le, lt or eq"),
+            ("status", "token", "one FHIR appointment status"),
+        ),
+    ),
+    "Encounter": (
+        ("read", "search-type"),
+        (
+            ("_id", "token", "a queue ticket's id; comma-separated for any of several"),
+            ("patient", "reference", "Patient/<id>; a patient finds only their own visits"),
+            (
+                "date",
+                "date",
+                "the visit's local day: ge, gt, le, lt or eq (a dateTime counts its whole day)",
+            ),
+            ("status", "token", "Encounter.status codes; comma-separated for any of them"),
+            ("location", "reference", "Location/<clinic id>"),
+        ),
+    ),
     "Slot": (
         ("search-type",),
         (
@@ -74,6 +100,29 @@ RESOURCES: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str, str], ...]]] =
         ),
     ),
 }
+
+
+# The IHE ITI Scheduling operations, on Appointment, by their published definitions.
+IHE = "https://profiles.ihe.net/ITI/Scheduling/OperationDefinition/appointment-"
+OPERATIONS = {"Appointment": ("find", "hold", "book")}
+INCLUDES = {"Appointment": ("Appointment:practitioner", "Appointment:location")}
+
+
+def _resource(kind: str) -> dict[str, Any]:
+    interactions, params = RESOURCES[kind]
+    found: dict[str, Any] = {
+        "type": kind,
+        "interaction": [{"code": code} for code in interactions],
+        "searchParam": [{"name": n, "type": t, "documentation": doc} for n, t, doc in params],
+    }
+    if kind in INCLUDES:
+        found["searchInclude"] = list(INCLUDES[kind])
+    if kind in OPERATIONS:
+        found["operation"] = [{"name": op, "definition": IHE + op} for op in OPERATIONS[kind]]
+    if "update" in interactions:
+        found["versioning"] = "versioned-update"  # If-Match with the ETag is honoured
+        found["updateCreate"] = False
+    return found
 
 
 def capability_statement(base: str, name: str) -> dict[str, Any]:
@@ -98,19 +147,11 @@ def capability_statement(base: str, name: str) -> dict[str, Any]:
                 "security": {
                     "description": (
                         "Bearer access tokens from POST /api/v1/auth/token, with the same "
-                        "roles as the REST API; the reads listed here are public."
+                        "roles as the REST API. The catalog and slots are public; a patient "
+                        "sees and books their own appointments, staff anyone's."
                     )
                 },
-                "resource": [
-                    {
-                        "type": kind,
-                        "interaction": [{"code": code} for code in interactions],
-                        "searchParam": [
-                            {"name": n, "type": t, "documentation": doc} for n, t, doc in params
-                        ],
-                    }
-                    for kind, (interactions, params) in RESOURCES.items()
-                ],
+                "resource": [_resource(kind) for kind in RESOURCES],
             }
         ],
     }

@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.routing import APIRoute
+from starlette.datastructures import QueryParams
 from starlette.responses import Response
 
 from antrean.bootstrap import Container
@@ -75,7 +76,7 @@ def outcome(status: int, code: str, text: str, severity: str = "error") -> Respo
     return fhir_json(body, status, **headers)
 
 
-def _lang(request: Request) -> str:
+def language(request: Request) -> str:
     wanted = request.headers.get("accept-language", "").lower()
     return "en" if wanted.startswith("en") else "id"
 
@@ -106,7 +107,7 @@ class FhirRoute(APIRoute):
                 if exc.kind is ErrorKind.FORBIDDEN and "authorization" not in request.headers:
                     exc = AntreanError("sign_in_required")  # anyone may sign in: 401, not 403
                 status, code = STATUS[exc.kind]
-                return outcome(status, code, exc.message(_lang(request)))
+                return outcome(status, code, exc.message(language(request)))
             except Exception:
                 log.exception("FHIR %s failed", request.url.path)
                 return outcome(500, "exception", "the server failed; the error is logged")
@@ -134,14 +135,25 @@ async def caller(request: Request) -> Actor:
     return actor
 
 
+async def signed_in(request: Request) -> Actor:
+    """`caller`, for interactions only an account may make: anyone else is told to sign in
+    (401) before the body is read."""
+    actor = await caller(request)
+    if actor.account_id is None:
+        raise AntreanError("sign_in_required")
+    return actor
+
+
 class Search:
     """A search's parameters: each read once by name; whatever is left unread was not
     understood, which `Prefer: handling=strict` refuses and lenient handling ignores (and
     leaves out of the self link)."""
 
-    def __init__(self, request: Request, known: frozenset[str]) -> None:
+    def __init__(
+        self, request: Request, known: frozenset[str], params: QueryParams | None = None
+    ) -> None:
         self.request = request
-        self.params = request.query_params
+        self.params = request.query_params if params is None else params
         self.strict = "handling=strict" in request.headers.get("prefer", "").replace(" ", "")
         unknown = sorted({name for name in self.params if name not in known and name not in COMMON})
         if unknown and self.strict:
@@ -187,10 +199,12 @@ def bundle(
     base: str,
     make: Callable[[T], dict[str, Any]] | None = None,
     total: int | None = None,
+    included: Sequence[dict[str, Any]] = (),
 ) -> Response:
     """A searchset Bundle of one page of the matches, with its links; `make` turns a match
     into its resource (only those on the page are made). Without `total`, `matches` are all
-    of them and the page is cut here; with it, `matches` are the page the store cut."""
+    of them and the page is cut here; with it, `matches` are the page the store cut.
+    `included` are the resources `_include` brought along (not counted in the total)."""
     paged = total is not None
     total = len(matches) if total is None else total
     body: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "total": total}
@@ -213,6 +227,13 @@ def bundle(
         }
         for e in shown
         if isinstance(e, dict)
+    ] + [
+        {
+            "fullUrl": f"{base}/{e['resourceType']}/{e['id']}",
+            "resource": e,
+            "search": {"mode": "include"},
+        }
+        for e in included
     ]
     return fhir_json(body)
 
@@ -306,3 +327,58 @@ def _moment(text: str, zone: tzinfo) -> tuple[datetime, datetime]:
     if moment.tzinfo is None:
         raise FhirError(400, "invalid", "a dateTime with a time needs a time zone")
     return moment, moment
+
+
+MAX_BODY_ITEMS = 100  # parameters, participants or slots in one body
+
+
+async def read_resource(request: Request, *kinds: str) -> dict[str, Any]:
+    """The body: one FHIR resource of one of `kinds`, as JSON (415 for another media type,
+    400 for anything that is not such a resource)."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media not in (FHIR_JSON, "application/json"):
+        raise FhirError(415, "not-supported", "send application/fhir+json")
+    try:
+        body = json.loads(await request.body())
+    except (ValueError, RecursionError):
+        raise FhirError(400, "structure", "the body is not JSON") from None
+    if not isinstance(body, dict) or body.get("resourceType") not in kinds:
+        raise FhirError(400, "structure", f"the body is a {' or '.join(kinds)} resource")
+    return body
+
+
+# Parameters values a search-like operation reads as text (R4 Parameters.parameter.value[x]).
+_VALUE_KEYS = ("valueString", "valueCode", "valueDateTime", "valueDate", "valueInstant",
+               "valueUri", "valueId", "valueInteger", "valuePositiveInt")  # fmt: skip
+
+
+def parameters(body: dict[str, Any]) -> list[tuple[str, Any]]:
+    """A Parameters resource as (name, value) pairs: a reference's text, a primitive as text,
+    or a resource as its JSON object."""
+    items = body.get("parameter", [])
+    if not isinstance(items, list) or len(items) > MAX_BODY_ITEMS:
+        raise FhirError(400, "structure", "parameter is a list (of at most 100)")
+    found: list[tuple[str, Any]] = []
+    for item in items:
+        name = item.get("name") if isinstance(item, dict) else None
+        if not isinstance(name, str):
+            raise FhirError(400, "structure", "each parameter has a name")
+        found.append((name, _parameter_value(item)))
+    return found
+
+
+def _parameter_value(item: dict[str, Any]) -> Any:
+    if isinstance(item.get("resource"), dict):
+        return item["resource"]
+    reference = item.get("valueReference")
+    if isinstance(reference, dict) and isinstance(reference.get("reference"), str):
+        return reference["reference"]
+    for key in _VALUE_KEYS:
+        if key in item and isinstance(item[key], str | int) and not isinstance(item[key], bool):
+            return str(item[key])
+    raise FhirError(400, "structure", f"parameter {str(item.get('name'))[:40]} has no value")
+
+
+def query_of(pairs: list[tuple[str, Any]]) -> QueryParams:
+    """Text parameters as query parameters (resources are left out)."""
+    return QueryParams([(k, v) for k, v in pairs if isinstance(v, str)])

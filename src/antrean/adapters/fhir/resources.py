@@ -8,8 +8,10 @@ at this facility, with the clinics where they hold sessions.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from antrean.domain.booking import Appointment, AppointmentStatus, SlotHold, SlotView
 from antrean.domain.catalog import Clinic, Doctor, Facility, Service
 from antrean.domain.patients import Patient
 from antrean.domain.scheduling import Schedule
@@ -177,8 +179,8 @@ def slot(s: FreeSlot, services: list[Service]) -> dict[str, Any]:
         "id": str(s.id),
         "schedule": {"reference": f"Schedule/{schedule_id(s.doctor_id, s.clinic_id)}"},
         "status": "free" if s.available > 0 else "busy",
-        "start": s.start_at.isoformat(),
-        "end": s.end_at.isoformat(),
+        "start": instant(s.start_at),
+        "end": instant(s.end_at),
         "comment": f"{s.available} of {s.capacity} places free; {s.doctor_name}, {s.clinic_name}",
     }
     offered = [x for x in services if x.active and x.clinic_id == s.clinic_id]
@@ -224,3 +226,96 @@ def patient(p: Patient) -> dict[str, Any]:
             }
         ]
     return found
+
+
+BOOKING_CODE_SYSTEM = f"{SYSTEM}:booking-code"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def instant(moment: datetime) -> str:
+    """A FHIR instant, always in UTC: the same moment reads the same however it was made."""
+    return moment.astimezone(UTC).isoformat()
+
+
+def version_of(a: Appointment) -> str:
+    """The appointment's version: its last change, in microseconds (`meta.versionId`, ETag)."""
+    return str((a.updated_at - EPOCH) // timedelta(microseconds=1))
+
+
+def version_moment(version: str) -> datetime | None:
+    """A version back as the moment of the change it names; None when it is not one."""
+    if not version.isascii() or not version.isdigit() or len(version) > 19:
+        return None
+    return EPOCH + timedelta(microseconds=int(version))
+
+
+def _participants(patient_id: int | None, doctor_id: int, clinic_id: int) -> list[dict[str, Any]]:
+    actors = [f"Practitioner/{doctor_id}", f"Location/{clinic_id}"]
+    if patient_id is not None:
+        actors.insert(0, f"Patient/{patient_id}")
+    return [
+        {"actor": {"reference": ref}, "required": "required", "status": "accepted"}
+        for ref in actors
+    ]
+
+
+def appointment(a: Appointment) -> dict[str, Any]:
+    """A booking: its code as an identifier, its slot, the patient, doctor and clinic."""
+    found: dict[str, Any] = {
+        "resourceType": "Appointment",
+        "id": str(a.id),
+        "meta": {"versionId": version_of(a), "lastUpdated": instant(a.updated_at)},
+        "identifier": [{"system": BOOKING_CODE_SYSTEM, "value": a.code}],
+        "status": a.status.value,
+        "start": instant(a.start_at),
+        "end": instant(a.end_at),
+        "created": instant(a.created_at),
+        "participant": _participants(a.patient_id, a.doctor_id, a.clinic_id),
+    }
+    if a.cancel_reason and a.status in (AppointmentStatus.CANCELLED, AppointmentStatus.NOSHOW):
+        found["cancelationReason"] = {"text": a.cancel_reason}
+    if a.service_id is not None:
+        found["serviceType"] = [{"coding": [{"system": SERVICE_SYSTEM, "code": str(a.service_id)}]}]
+    if a.slot_id is not None:
+        found["slot"] = [{"reference": f"Slot/{a.slot_id}"}]
+    if a.note:
+        found["comment"] = a.note
+    return found
+
+
+PROPOSED_PREFIX = "slot-"  # a proposed appointment ($find) is named after its slot
+HELD_PREFIX = "hold-"  # a held one ($hold) after its hold
+HOLD_EXPIRES = f"{SYSTEM}:hold-expires"  # extension: when a hold ends
+
+
+def proposed(s: FreeSlot, patient_id: int | None, services: list[Service]) -> dict[str, Any]:
+    """A free place of a slot as a proposed appointment (IHE `$find`), to hold or book."""
+    found: dict[str, Any] = {
+        "resourceType": "Appointment",
+        "id": f"{PROPOSED_PREFIX}{s.id}",
+        "status": "proposed",
+        "start": instant(s.start_at),
+        "end": instant(s.end_at),
+        "slot": [{"reference": f"Slot/{s.id}"}],
+        "participant": _participants(patient_id, s.doctor_id, s.clinic_id),
+        "comment": f"{s.doctor_name}, {s.clinic_name}",
+    }
+    offered = [x for x in services if x.active and x.clinic_id == s.clinic_id]
+    if offered:
+        found["serviceType"] = [service_type(x) for x in offered]
+    return found
+
+
+def held(h: SlotHold, s: SlotView) -> dict[str, Any]:
+    """A hold (IHE `$hold`) as a pending appointment: the place is kept until it expires."""
+    return {
+        "resourceType": "Appointment",
+        "id": f"{HELD_PREFIX}{h.id}",
+        "status": "pending",
+        "start": instant(s.start_at),
+        "end": instant(s.end_at),
+        "slot": [{"reference": f"Slot/{s.id}"}],
+        "participant": _participants(None, s.doctor_id, s.clinic_id),
+        "extension": [{"url": HOLD_EXPIRES, "valueInstant": instant(h.expires_at)}],
+        "comment": f"held until {instant(h.expires_at)}",
+    }

@@ -363,9 +363,19 @@ def test_slots_take_places_up_to_capacity_and_are_found(uow):
         )
         # A page of them, with how many there are, by places left and by start.
         day = {"first_day": MONDAY, "last_day": MONDAY, "not_before": NOW - timedelta(days=1)}
-        every = SlotQuery(**day, places="any")
-        assert uow.slots.page(1, every, Page(1, 1)) == ([found[0]], 2)
+        every = SlotQuery(**day, places="any")  # the inactive one too
+        assert uow.slots.page(1, every, Page(1, 1)) == ([found[0]], 3)
         assert [s.id for s in uow.slots.page(1, every, Page(2, 1))[0]] == [second]
+        closed = uow.slots.page(1, SlotQuery(**day, places="unavailable"), Page(1, 10))
+        assert [(s.id, s.active, s.available) for s in closed[0]] == [(third, False, 0)]
+        assert closed[1] == 1
+        one = uow.slots.one(1, third)
+        assert one is not None and (one.id, one.active, one.doctor_name) == (
+            third,
+            False,
+            "dr. Andi",
+        )
+        assert uow.slots.one(2, third) is None and uow.slots.one(1, 999_999) is None
         assert uow.slots.page(1, SlotQuery(**day, places="full"), Page(1, 10)) == ([], 0)
         before_second = SlotQuery(**day, before=found[1].start_at, places="free")
         assert [s.id for s in uow.slots.page(1, before_second, Page(1, 10))[0]] == [first]

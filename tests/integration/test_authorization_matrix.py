@@ -231,7 +231,7 @@ FHIR_RULES = {
         ("GET", f"/fhir/R4/{kind}/{{rid}}"): EVERYONE
         for kind in (
             "Organization", "Location", "HealthcareService", "Practitioner",
-            "PractitionerRole", "Schedule",
+            "PractitionerRole", "Schedule", "Slot",
         )
     },
 }  # fmt: skip
@@ -311,6 +311,7 @@ def test_every_fhir_interaction_allows_exactly_its_callers(api: Api, callers, cl
         headers=callers[PATIENT],
     ).json()["entry"][0]["resource"]
     ids["Appointment"] = own["id"]
+    ids["Slot"] = own["slot"][0]["reference"].split("/")[1]
     clock = api.container.clock
     client = TestClient(api.client.app, client=LOCAL_CLIENT)
     wrong = []

@@ -185,6 +185,51 @@ def test_a_full_slot_is_busy(api, admin, clinic_setup):
     assert str(slot["id"]) not in {s["id"] for s in free} and len(free) == 7
 
 
+def test_a_booked_slot_on_a_holiday_is_busy_unavailable(api, admin, clinic_setup):
+    monday = MONDAY.isoformat()
+    slot = api.client.get("/api/v1/slots", params={"date_from": monday}).json()[0]
+    p = api.client.post(
+        "/api/v1/patients", headers=admin, json={"name": "Budi", "birth_date": "1980-01-01"}
+    ).json()
+    r = api.client.post(
+        "/api/v1/appointments", headers=admin, json={"slot_id": slot["id"], "patient_id": p["id"]}
+    )
+    assert r.status_code == 201, r.text
+    read = valid(get(api, f"/Slot/{slot['id']}").json())
+    assert read["status"] == "free" and read["id"] == str(slot["id"])
+    r = api.client.post(
+        "/api/v1/schedule-exceptions",
+        headers=admin,
+        json={"kind": "holiday", "date_from": monday, "date_to": monday, "reason": "Libur"},
+    )
+    assert r.status_code == 201, r.text
+    # The unbooked slots are gone; the booked one stays, closed to new bookings.
+    every = entries(get(api, "/Slot", params={"start": f"eq{monday}"}))
+    assert [(s["id"], s["status"]) for s in every] == [(str(slot["id"]), "busy-unavailable")]
+    closed = entries(
+        get(api, "/Slot", params={"start": f"eq{monday}", "status": "busy-unavailable"})
+    )
+    assert [s["id"] for s in closed] == [str(slot["id"])]
+    for status in ("free", "busy"):
+        assert not entries(get(api, "/Slot", params={"start": f"eq{monday}", "status": status}))
+    assert valid(get(api, f"/Slot/{slot['id']}").json())["status"] == "busy-unavailable"
+
+
+def test_slots_include_their_schedule(api, clinic_setup):
+    monday = MONDAY.isoformat()
+    r = get(
+        api, "/Slot", params={"start": f"eq{monday}", "_include": "Slot:schedule", "_count": "3"}
+    )
+    body = valid(r.json())
+    matches = [e for e in body["entry"] if e["search"]["mode"] == "match"]
+    included = [e["resource"] for e in body["entry"] if e["search"]["mode"] == "include"]
+    assert len(matches) == 3 and body["total"] == 8
+    schedule = f"{clinic_setup['doctor_id']}-{clinic_setup['clinic_id']}"
+    assert [(s["resourceType"], s["id"]) for s in included] == [("Schedule", schedule)]
+    strict = get(api, "/Slot", params={"_include": "Slot:x"}, headers={"Prefer": "handling=strict"})
+    refused(strict, 400, "not-supported")
+
+
 @pytest.mark.parametrize(
     ("path", "params", "headers", "status", "code"),
     [
@@ -217,7 +262,8 @@ def test_a_full_slot_is_busy(api, admin, clinic_setup):
             id="schedule-service-type-strict",
         ),
         pytest.param("/Observation", {}, {}, 404, "not-supported", id="type-not-served"),
-        pytest.param("/Slot/1", {}, {}, 404, "not-supported", id="slot-read-not-served"),
+        pytest.param("/Slot/999999", {}, {}, 404, "not-found", id="slot-unknown"),
+        pytest.param("/Appointment/1", {}, {"Prefer": "x"}, 401, "login", id="appointment-anon"),
         pytest.param(
             "/Location", {}, {"Authorization": "Bearer not-a-token"}, 401, "login", id="token"
         ),

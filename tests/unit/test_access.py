@@ -129,6 +129,7 @@ def test_public_use_cases_are_the_reads_anyone_may_make():
             "resume_session",
             "booking_choices",
             "free_places",
+            "get_slot",
             "search_slots",
             "sign_in_with_provider",
             "slot_page",

@@ -162,6 +162,7 @@ class SqlSlots(Repository):
             query.not_before,
             query.clinic_id,
             query.doctor_id,
+            closed_too=query.places in ("any", "unavailable"),
         )
         if query.before is not None:
             stmt = stmt.where(s.c.start_at < query.before)
@@ -171,11 +172,35 @@ class SqlSlots(Repository):
             stmt = stmt.where(s.c.booked < s.c.capacity)
         elif query.places == "full":
             stmt = stmt.where(s.c.booked >= s.c.capacity)
+        elif query.places == "unavailable":
+            stmt = stmt.where(~s.c.active)
         total = self.conn.execute(
             select(func.count()).select_from(stmt.order_by(None).subquery())
         ).scalar_one()
         rows = self.conn.execute(stmt.limit(page.size).offset(page.offset))
         return [FreeSlot(*row) for row in rows], int(total)
+
+    def one(self, facility_id: int, slot_id: int) -> FreeSlot | None:
+        s, d, c = t.slot, t.doctor, t.clinic
+        row = self.conn.execute(
+            select(
+                s.c.id,
+                s.c.doctor_id,
+                d.c.name,
+                s.c.clinic_id,
+                c.c.name,
+                s.c.day,
+                s.c.start_at,
+                s.c.end_at,
+                s.c.capacity,
+                s.c.booked,
+                s.c.active,
+            )
+            .join(d, d.c.id == s.c.doctor_id)
+            .join(c, c.c.id == s.c.clinic_id)
+            .where(s.c.facility_id == facility_id, s.c.id == slot_id, d.c.active)
+        ).first()
+        return FreeSlot(*row) if row else None
 
     def free_places(
         self,
@@ -208,8 +233,11 @@ def _slots(
     not_before: datetime,
     clinic_id: int | None,
     doctor_id: int | None,
+    *,
+    closed_too: bool = False,
 ) -> Select[Any]:
-    """Bookable slots of active doctors from one day to another, soonest first."""
+    """Bookable slots of active doctors from one day to another, soonest first (and those
+    closed to bookings, when asked)."""
     s, d, c = t.slot, t.doctor, t.clinic
     return (
         select(
@@ -223,10 +251,21 @@ def _slots(
             s.c.end_at,
             s.c.capacity,
             s.c.booked,
+            s.c.active,
         )
         .join(d, d.c.id == s.c.doctor_id)
         .join(c, c.c.id == s.c.clinic_id)
-        .where(*_window(facility_id, first_day, last_day, not_before, clinic_id, doctor_id))
+        .where(
+            *_window(
+                facility_id,
+                first_day,
+                last_day,
+                not_before,
+                clinic_id,
+                doctor_id,
+                closed_too=closed_too,
+            )
+        )
         .order_by(s.c.start_at, s.c.doctor_id)
     )
 
@@ -238,6 +277,8 @@ def _window(
     not_before: datetime,
     clinic_id: int | None,
     doctor_id: int | None,
+    *,
+    closed_too: bool = False,
 ) -> list[ColumnElement[bool]]:
     """Active slots of active doctors from one day to another, starting no earlier than
     `not_before`, at a clinic or of a doctor when given (the slot joined with its doctor)."""
@@ -247,9 +288,10 @@ def _window(
         s.c.day >= first_day,
         s.c.day <= last_day,
         s.c.start_at >= not_before,
-        s.c.active,
         d.c.active,
     ]
+    if not closed_too:
+        found.append(s.c.active)
     if clinic_id is not None:
         found.append(s.c.clinic_id == clinic_id)
     if doctor_id is not None:

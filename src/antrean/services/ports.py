@@ -62,11 +62,12 @@ class FreeSlot:
     end_at: datetime
     capacity: int
     booked: int
+    active: bool = True  # false: kept for its bookings, closed to new ones
 
     @property
     def available(self) -> int:
-        """Places still free."""
-        return max(self.capacity - self.booked, 0)
+        """Places still free (none in a slot closed to bookings)."""
+        return max(self.capacity - self.booked, 0) if self.active else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +81,7 @@ class SlotQuery:
     before: datetime | None = None
     clinic_id: int | None = None
     doctor_id: int | None = None
-    places: str = "free"  # "free", "full" or "any"
+    places: str = "free"  # "free", "full", "unavailable" (closed) or "any"
     doctor_ids: tuple[int, ...] | None = None  # any of these doctors (none: no match)
 
 
@@ -213,6 +214,10 @@ class Slots(Protocol):
     ) -> list[FreeSlot]: ...
     def page(self, facility_id: int, query: SlotQuery, page: Page) -> tuple[list[FreeSlot], int]:
         """One page of the slots the query wants, soonest first, and how many there are."""
+        ...
+
+    def one(self, facility_id: int, slot_id: int) -> FreeSlot | None:
+        """A slot of an active doctor, open or closed to bookings."""
         ...
 
     def free_places(

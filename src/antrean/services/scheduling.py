@@ -220,9 +220,10 @@ def slot_page(
 ) -> tuple[list[FreeSlot], int]:
     """One page of the slots from one day to another (at most 31 days), soonest first, and
     how many there are: with free places (bookable: not past the booking cutoff), full, or
-    any. `starts_from` and `starts_before` narrow the times within those days; `doctor_ids`
-    to those doctors."""
-    if places not in ("free", "full", "any"):
+    any ("unavailable": those closed to new bookings, kept for the bookings they hold).
+    `starts_from` and `starts_before` narrow the times within those days; `doctor_ids` to
+    those doctors."""
+    if places not in ("free", "full", "unavailable", "any"):
         raise AntreanError("field_invalid", field="places")
     page = checked_page(page, MAX_SLOT_PAGE)
     with uow():
@@ -243,6 +244,17 @@ def slot_page(
             doctor_ids=doctor_ids,
         )
         return uow.slots.page(actor.facility_id, query, page)
+
+
+@allow(public=True)
+def get_slot(uow: UnitOfWork, *, actor: Actor, slot_id: int) -> FreeSlot:
+    """One slot of an active doctor, open or closed to bookings (`slot_not_found` else)."""
+    slot_id = check_id(slot_id, "slot_id")
+    with uow():
+        found = uow.slots.one(actor.facility_id, slot_id)
+    if found is None:
+        raise AntreanError("slot_not_found")
+    return found
 
 
 @dataclass(frozen=True, slots=True)

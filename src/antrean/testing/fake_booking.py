@@ -117,25 +117,15 @@ class FakeSlots(StorePart):
         clinic_id: int | None,
         doctor_id: int | None,
         only_free: bool,
+        closed_too: bool = False,
     ) -> list[FreeSlot]:
         found = [
-            FreeSlot(
-                s.id,
-                s.doctor_id,
-                self.s.doctors[s.doctor_id].name,
-                s.clinic_id,
-                self.s.clinics[s.clinic_id].name,
-                s.day,
-                s.start_at,
-                s.end_at,
-                s.capacity,
-                s.booked,
-            )
+            self._view(s)
             for s in self.s.slots.values()
             if s.facility_id == facility_id
             and first_day <= s.day <= last_day
             and s.start_at >= not_before
-            and s.active
+            and (s.active or closed_too)
             and self.s.doctors[s.doctor_id].active
             and clinic_id in (None, s.clinic_id)
             and doctor_id in (None, s.doctor_id)
@@ -155,12 +145,35 @@ class FakeSlots(StorePart):
                 clinic_id=q.clinic_id,
                 doctor_id=q.doctor_id,
                 only_free=q.places == "free",
+                closed_too=q.places in ("any", "unavailable"),
             )
             if (q.before is None or f.start_at < q.before)
             and (q.doctor_ids is None or f.doctor_id in q.doctor_ids)
             and (q.places != "full" or f.booked >= f.capacity)
+            and (q.places != "unavailable" or not f.active)
         ]
         return found[page.offset : page.offset + page.size], len(found)
+
+    def _view(self, s: SlotRow) -> FreeSlot:
+        return FreeSlot(
+            s.id,
+            s.doctor_id,
+            self.s.doctors[s.doctor_id].name,
+            s.clinic_id,
+            self.s.clinics[s.clinic_id].name,
+            s.day,
+            s.start_at,
+            s.end_at,
+            s.capacity,
+            s.booked,
+            s.active,
+        )
+
+    def one(self, facility_id: int, slot_id: int) -> FreeSlot | None:
+        s = self.s.slots.get(slot_id)
+        if s is None or s.facility_id != facility_id or not self.s.doctors[s.doctor_id].active:
+            return None
+        return self._view(s)
 
     def free_places(
         self,

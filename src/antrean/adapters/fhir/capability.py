@@ -91,11 +91,11 @@ RESOURCES: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str, str], ...]]] =
         ),
     ),
     "Slot": (
-        ("search-type",),
+        ("read", "search-type"),
         (
             ("schedule", "reference", "Schedule/<doctor id>-<clinic id>"),
             ("start", "date", "ge, gt, le, lt or eq; at most 31 days; default the next 30"),
-            ("status", "token", "free or busy"),
+            ("status", "token", "free, busy or busy-unavailable (closed to new bookings)"),
             ("service-type", "token", "a service's code (urn:antrean:service)"),
         ),
     ),
@@ -105,7 +105,10 @@ RESOURCES: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str, str], ...]]] =
 # The IHE ITI Scheduling operations, on Appointment, by their published definitions.
 IHE = "https://profiles.ihe.net/ITI/Scheduling/OperationDefinition/appointment-"
 OPERATIONS = {"Appointment": ("find", "hold", "book")}
-INCLUDES = {"Appointment": ("Appointment:practitioner", "Appointment:location")}
+INCLUDES = {
+    "Appointment": ("Appointment:practitioner", "Appointment:location"),
+    "Slot": ("Slot:schedule",),
+}
 
 
 def _resource(kind: str) -> dict[str, Any]:

@@ -171,14 +171,22 @@ def schedule(
     return found
 
 
+def slot_status(s: FreeSlot) -> str:
+    """busy-unavailable when closed to bookings (kept for the bookings it holds), free while
+    places are left, busy when full."""
+    if not s.active:
+        return "busy-unavailable"
+    return "free" if s.available > 0 else "busy"
+
+
 def slot(s: FreeSlot, services: list[Service]) -> dict[str, Any]:
-    """A slot: free while places are left, busy when full (its capacity is how many
-    appointments it holds)."""
+    """A slot: its status from its places (its capacity is how many appointments it
+    holds)."""
     found: dict[str, Any] = {
         "resourceType": "Slot",
         "id": str(s.id),
         "schedule": {"reference": f"Schedule/{schedule_id(s.doctor_id, s.clinic_id)}"},
-        "status": "free" if s.available > 0 else "busy",
+        "status": slot_status(s),
         "start": instant(s.start_at),
         "end": instant(s.end_at),
         "comment": f"{s.available} of {s.capacity} places free; {s.doctor_name}, {s.clinic_name}",

@@ -32,6 +32,8 @@ from antrean.services import catalog, patients, scheduling
 
 router = APIRouter(prefix=BASE, route_class=FhirRoute, include_in_schema=False)
 SLOT_DAYS = 30  # a Slot search without a start looks this far ahead
+# Slot.status searched for, as the places the slot search asks of the store.
+SLOT_STATUSES = {"free": "free", "busy": "full", "busy-unavailable": "unavailable", None: "any"}
 
 
 def _base(request: Request) -> str:
@@ -218,7 +220,10 @@ async def search_schedule(request: Request, actor: Actor = Depends(caller)) -> R
 async def search_slot(request: Request, actor: Actor = Depends(caller)) -> Response:
     """`schedule`, `start` (ge/gt/le/lt/eq, at most 31 days), `status` (free or busy) and
     `service-type` (a service's code); soonest first."""
-    search = Search(request, frozenset({"schedule", "start", "status", "service-type"}))
+    search = Search(request, frozenset({"schedule", "start", "status", "service-type", "_include"}))
+    include = set(search.values("_include"))
+    if include - {"Slot:schedule"} and search.strict:
+        raise FhirError(400, "not-supported", "_include is Slot:schedule here")
     c = container_of(request)
     zone = c.policy.time_zone
     when = date_range(search.values("start"), zone)
@@ -232,8 +237,8 @@ async def search_slot(request: Request, actor: Actor = Depends(caller)) -> Respo
     if wanted is not None:
         doctor_id, clinic_id = _schedule_pair(wanted)
     status = search.one("status")
-    if status not in (None, "free", "busy"):
-        raise FhirError(400, "not-supported", "status is free or busy")
+    if status not in SLOT_STATUSES:
+        raise FhirError(400, "not-supported", "status is free, busy or busy-unavailable")
     service_id = None
     kind = search.one("service-type")
     if kind is not None:
@@ -253,10 +258,28 @@ async def search_slot(request: Request, actor: Actor = Depends(caller)) -> Respo
         doctor_id=doctor_id,
         starts_from=low,
         starts_before=before,
-        places={"free": "free", "busy": "full", None: "any"}[status],
+        places=SLOT_STATUSES[status],
     )
     services = await _services(request, actor) if slots else []
-    return bundle(search, slots, _base(request), lambda s: r.slot(s, services), total=total)
+    schedules = []
+    if "Slot:schedule" in include and slots:
+        named = {r.schedule_id(s.doctor_id, s.clinic_id) for s in slots}
+        schedules = [f for f in await _schedules(request, actor) if f["id"] in named]
+    return bundle(
+        search,
+        slots,
+        _base(request),
+        lambda s: r.slot(s, services),
+        total=total,
+        included=schedules,
+    )
+
+
+@router.get("/Slot/{rid}")
+async def read_slot(rid: str, request: Request, actor: Actor = Depends(caller)) -> Response:
+    c = container_of(request)
+    found = await c.call(scheduling.get_slot, c.uow(), actor=actor, slot_id=parse_id(rid))
+    return fhir_json(r.slot(found, await _services(request, actor)))
 
 
 def _schedule_pair(text: str) -> tuple[int, int]:

@@ -44,6 +44,8 @@ from antrean.testing.seed import open_all_week_clinic
 
 SECRET = "benchmark-secret-" + "b" * 40
 CAPACITY = 5
+# How the REST API is asked to book slot %d for patient %d: path, media type, Lua format.
+REST_BOOKING = ("/api/v1/appointments", "application/json", '{"slot_id": %d, "patient_id": %d}')
 
 LUA = """
 local slots = {%(slots)s}
@@ -62,7 +64,7 @@ end
 
 function init(args)
   wrk.method = "POST"
-  wrk.headers["Content-Type"] = "application/json"
+  wrk.headers["Content-Type"] = "%(media)s"
   wrk.headers["Authorization"] = "Bearer %(token)s"
 end
 
@@ -70,8 +72,7 @@ function request()
   local i = counter * nthreads + tid
   counter = counter + 1
   local slot = slots[math.floor(i / capacity) %% #slots + 1]
-  local body = string.format('{"slot_id": %%d, "patient_id": %%d}', slot, patient0 + i)
-  return wrk.format(nil, "/api/v1/appointments", nil, body)
+  return wrk.format(nil, "%(path)s", nil, string.format('%(body)s', slot, patient0 + i))
 end
 
 function response(status, headers, body)
@@ -87,6 +88,11 @@ function done(summary, latency, requests)
   io.write(string.format("BENCH ok=%%d failed=%%d\\n", total_ok, total_failed))
 end
 """
+
+
+def script_request(booking: tuple[str, str, str]) -> dict[str, str]:
+    path, media, body = booking
+    return {"path": path, "media": media, "body": body}
 
 
 def seed(
@@ -308,6 +314,7 @@ def _load(
                 "patient0": patient0,
                 "threads": args.threads,
                 "token": token["access_token"],
+                **script_request(REST_BOOKING),
             }
         )
         common = {"connections": args.connections, "threads": args.threads}

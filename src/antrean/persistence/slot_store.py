@@ -181,24 +181,11 @@ class SqlSlots(Repository):
         return [FreeSlot(*row) for row in rows], int(total)
 
     def one(self, facility_id: int, slot_id: int) -> FreeSlot | None:
-        s, d, c = t.slot, t.doctor, t.clinic
+        s = t.slot
         row = self.conn.execute(
-            select(
-                s.c.id,
-                s.c.doctor_id,
-                d.c.name,
-                s.c.clinic_id,
-                c.c.name,
-                s.c.day,
-                s.c.start_at,
-                s.c.end_at,
-                s.c.capacity,
-                s.c.booked,
-                s.c.active,
+            _slot_views().where(
+                s.c.facility_id == facility_id, s.c.id == slot_id, t.doctor.c.active
             )
-            .join(d, d.c.id == s.c.doctor_id)
-            .join(c, c.c.id == s.c.clinic_id)
-            .where(s.c.facility_id == facility_id, s.c.id == slot_id, d.c.active)
         ).first()
         return FreeSlot(*row) if row else None
 
@@ -238,6 +225,26 @@ def _slots(
 ) -> Select[Any]:
     """Bookable slots of active doctors from one day to another, soonest first (and those
     closed to bookings, when asked)."""
+    s = t.slot
+    return (
+        _slot_views()
+        .where(
+            *_window(
+                facility_id,
+                first_day,
+                last_day,
+                not_before,
+                clinic_id,
+                doctor_id,
+                closed_too=closed_too,
+            )
+        )
+        .order_by(s.c.start_at, s.c.doctor_id)
+    )
+
+
+def _slot_views() -> Select[Any]:
+    """Slots as `FreeSlot`s: with their doctor's and clinic's names."""
     s, d, c = t.slot, t.doctor, t.clinic
     return (
         select(
@@ -255,18 +262,6 @@ def _slots(
         )
         .join(d, d.c.id == s.c.doctor_id)
         .join(c, c.c.id == s.c.clinic_id)
-        .where(
-            *_window(
-                facility_id,
-                first_day,
-                last_day,
-                not_before,
-                clinic_id,
-                doctor_id,
-                closed_too=closed_too,
-            )
-        )
-        .order_by(s.c.start_at, s.c.doctor_id)
     )
 
 

@@ -398,6 +398,12 @@ def list_appointments(
     uow: UnitOfWork, *, actor: Actor, flt: AppointmentFilter, page: Page
 ) -> tuple[list[Appointment], int]:
     """Staff: appointments by dates, clinic, doctor, patient and status."""
+    return _find_appointments(uow, actor, flt, page)
+
+
+def _find_appointments(
+    uow: UnitOfWork, actor: Actor, flt: AppointmentFilter, page: Page
+) -> tuple[list[Appointment], int]:
     page = checked_page(page, MAX_PAGE_SIZE)
     for value, name in (
         (flt.clinic_id, "clinic_id"),
@@ -440,17 +446,7 @@ def search_appointments(
         if flt.patient_id not in (None, actor.patient_id):
             return [], 0
         flt = replace(flt, patient_id=actor.patient_id)
-    page = checked_page(page, MAX_PAGE_SIZE)
-    for value, name in (
-        (flt.clinic_id, "clinic_id"),
-        (flt.doctor_id, "doctor_id"),
-        (flt.patient_id, "patient_id"),
-    ):
-        check_optional_id(value, name)
-    with uow():
-        found, total = uow.appointments.find(actor.facility_id, flt, page)
-        uow.audit(*(appointment_subject(a) for a in found))
-    return found, total
+    return _find_appointments(uow, actor, flt, page)
 
 
 @allow(*SIGNED_IN)

@@ -253,7 +253,7 @@ async def _book(
     request: Request, actor: Actor, draft: BookingDraft, hold_id: int | None = None
 ) -> Appointment:
     c = container_of(request)
-    return await c.call(
+    return await c.write(
         booking.book_appointment,
         c.uow(),
         actor=actor,
@@ -362,7 +362,7 @@ async def _change(
     status = wanted.get("status")
     try:
         if status == "cancelled" and current.status is not AppointmentStatus.CANCELLED:
-            changed = await c.call(
+            changed = await c.write(
                 booking.cancel_appointment,
                 c.uow(),
                 actor=actor,
@@ -375,7 +375,7 @@ async def _change(
                 422, "business-rule", "status changes only to cancelled (staff check patients in)"
             )
         elif (slot_id := _slot_of(wanted)) != current.slot_id:
-            changed = await c.call(
+            changed = await c.write(
                 booking.reschedule_appointment,
                 c.uow(),
                 actor=actor,
@@ -522,7 +522,7 @@ async def hold(request: Request, actor: Actor = Depends(signed_in)) -> Response:
         raise FhirError(400, "invalid", "appointment-reference is Appointment/slot-<id> from $find")
     c = container_of(request)
     try:
-        held, slot = await c.call(
+        held, slot = await c.write(
             booking.hold_slot, c.uow(), actor=actor, policy=c.policy, slot_id=found[1]
         )
     except AntreanError as exc:

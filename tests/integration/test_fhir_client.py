@@ -202,6 +202,8 @@ def test_a_patient_finds_holds_books_reads_and_cancels_with_a_fhir_client(db_url
         assert appointment["meta"]["versionId"] == booked["meta"]["versionId"]
         assert appointment["identifier"] == booked["identifier"]
         assert appointment["slot"][0].reference == f"Slot/{slots[0]}"
+        slot = appointment["slot"][0].to_resource()
+        assert slot.id == slots[0] and slot["status"] == "busy"  # its one place is taken
         doctors = [
             p["actor"].to_resource()
             for p in appointment["participant"]
@@ -231,7 +233,9 @@ def test_a_patient_finds_holds_books_reads_and_cancels_with_a_fhir_client(db_url
         assert again["meta"]["versionId"] == appointment["meta"]["versionId"]
         assert appointments.search(status="booked").count() == 0
         assert appointments.search(status="cancelled").count() == 1
-        # The place is back: free in Slot search, proposed by $find, available over REST.
+        # The place is back: the slot reads free, is found free, is proposed by $find, and
+        # the REST API has its place available.
+        assert appointment["slot"][0].to_resource()["status"] == "free"
         assert free_slots() == slots
         assert [a["id"] for a in proposals()] == [f"slot-{s}" for s in slots]
         rest = httpx.get(

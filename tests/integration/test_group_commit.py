@@ -4,7 +4,9 @@ savepoint of its own. Run on both databases (the server uses it for SQLite)."""
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import functools
+import os
 import threading
 from datetime import date, time
 
@@ -169,6 +171,40 @@ def test_waiting_for_the_writer_turn_leaves_the_event_loop_free(tmp_path):
     asyncio.run(run())
     thread.join(5)
     assert order == ["loop served another request", "writer has the turn"]
+
+
+def test_a_write_on_the_loop_while_the_batch_waits_for_another_process_does_not_deadlock(
+    tmp_path,
+):
+    """The batch waits for another server process's write; meanwhile the event loop writes
+    inline (a read's audit entry takes the turn with a blocking wait). Had the batch kept this
+    process's lock while waiting, the loop would block on it and the batch could never run
+    again to let it go."""
+    path = tmp_path / "db.writer-lock"
+    queue_lock = WriterQueue(path)
+    other = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)  # another process's own open file
+    fcntl.flock(other, fcntl.LOCK_EX)
+    order: list[str] = []
+
+    async def batch() -> None:
+        async with queue_lock.turn():
+            order.append("batch")
+
+    async def run() -> None:
+        waiting = asyncio.create_task(batch())
+        await asyncio.sleep(0)  # one pass of the loop: the batch runs until it waits
+        # The other process finishes its write, at whatever moment its thread gets to it.
+        threading.Thread(target=fcntl.flock, args=(other, fcntl.LOCK_UN)).start()
+        with queue_lock:  # a write on the loop thread itself
+            order.append("inline")
+        await waiting
+
+    finished = threading.Event()
+    scenario = threading.Thread(target=lambda: (asyncio.run(run()), finished.set()), daemon=True)
+    scenario.start()
+    assert finished.wait(10), "the event loop deadlocked"
+    os.close(other)
+    assert order == ["inline", "batch"]
 
 
 def test_a_cancelled_wait_for_the_turn_gives_the_lock_back(tmp_path):

@@ -63,27 +63,37 @@ class WriterQueue:
 
     @contextlib.asynccontextmanager
     async def turn(self) -> AsyncIterator[None]:
-        """The same turn, awaited: when another thread or process holds it, a helper thread
-        waits, and the event loop goes on serving other requests meanwhile."""
-        if not self._thread_lock.acquire(blocking=False):
-            await _in_thread(self._thread_lock.acquire, undo=self._thread_lock.release)
-        try:
-            fd = self._file()
+        """The same turn, awaited: while another thread or process holds it, a helper thread
+        waits, and the event loop goes on serving other requests meanwhile.
+
+        Nothing of this process is held while waiting. The loop's own writes (a read's audit
+        entry, written inline) take the thread lock with a blocking wait; had this coroutine
+        kept the thread lock while waiting for another process, such a write would block the
+        loop on it, and the coroutine could never resume to let it go: a deadlock. So the
+        thread lock is only ever taken here without waiting, once nobody else has it."""
+        fd = self._file()
+        while True:
             if fd is not None:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
+                except BlockingIOError:  # another process writes: wait until it is done
                     await _in_thread(
                         lambda: fcntl.flock(fd, fcntl.LOCK_EX),
                         undo=lambda: fcntl.flock(fd, fcntl.LOCK_UN),
                     )
-        except BaseException:
-            self._thread_lock.release()
-            raise
+                    continue  # a writer of this process may have let the file lock go since
+            if self._thread_lock.acquire(blocking=False):
+                break
+            # A writer of this process on another thread has the turn: wait for it to end.
+            await _in_thread(self._wait_for_thread_lock, undo=lambda: None)
         try:
             yield
         finally:
             self.__exit__()
+
+    def _wait_for_thread_lock(self) -> None:
+        with self._thread_lock:
+            pass
 
 
 async def _in_thread(take: Callable[[], Any], *, undo: Callable[[], Any]) -> None:

@@ -163,7 +163,7 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Fal
             access_ttl=timedelta(minutes=settings.access_token_minutes),
             refresh_ttl=timedelta(days=settings.refresh_token_days),
         ),
-        passwords=Argon2Passwords(),
+        passwords=Argon2Passwords(fast=settings.password_hashing == "fast"),
         one_time_codes=PyotpCodes(),
         phones=PhonenumbersParser(),
         policy=settings.booking_policy(),

@@ -494,6 +494,8 @@ def demo(
 
 
 def main() -> None:
+    from pydantic import ValidationError
+
     from antrean.config import MissingDataKeys
     from antrean.persistence.key_check import WrongKeys
     from antrean.persistence.protect import BadKeys
@@ -503,4 +505,13 @@ def main() -> None:
     except (WrongKeys, MissingDataKeys, BadKeys) as exc:
         # Keys that are missing, malformed or not this database's: the reason, not a traceback.
         console.print(f"[red]{exc}[/red]")
+        raise SystemExit(2) from None
+    except ValidationError as exc:
+        # Settings the environment gives that cannot stand: each reason, not a traceback.
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"])
+            reason = str(error["msg"]).removeprefix("Value error, ")
+            console.print(
+                f"[red]{('ANTREAN_' + where.upper() + ': ') if where else ''}{reason}[/red]"
+            )
         raise SystemExit(2) from None

@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     # The audit log (docs/security.md): every read of patient data, change and admin action.
     # `audit=false` records nothing, for measuring what it costs; refused in production.
     audit: bool = True
+    # "fast": argon2id at its lowest cost, for test suites that sign in thousands of times;
+    # refused in production. Hashes of either kind verify under both.
+    password_hashing: Literal["standard", "fast"] = "standard"
     # Staff single sign-on over OpenID Connect (docs/security.md): off while the issuer is
     # empty. The provider's issuer URL, this server's client id and secret there, the claim
     # holding the username and the one listing groups (a dotted path reaches nested claims,
@@ -209,6 +212,8 @@ class Settings(BaseSettings):
             raise ValueError("ANTREAN_DATA_ENCRYPTION=false is refused in production")
         if not self.audit and self.environment == "production":
             raise ValueError("ANTREAN_AUDIT=false is refused in production")
+        if self.password_hashing == "fast" and self.environment == "production":
+            raise ValueError("ANTREAN_PASSWORD_HASHING=fast is refused in production")
         return self
 
     @model_validator(mode="after")

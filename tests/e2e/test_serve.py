@@ -59,6 +59,11 @@ def test_serve_creates_the_embedded_database_and_answers(tmp_path):
             "base64",
             id="bad-data-keys",
         ),
+        pytest.param(
+            {"ANTREAN_SECRET_KEY": "s" * 48, "ANTREAN_PASSWORD_HASHING": "fast", "keys": True},
+            "ANTREAN_PASSWORD_HASHING=fast is refused in production",
+            id="test-password-hashing",
+        ),
     ],
 )
 def test_serve_refuses_to_start_in_production_without_safe_settings(tmp_path, given, told):
@@ -71,6 +76,8 @@ def test_serve_refuses_to_start_in_production_without_safe_settings(tmp_path, gi
         **{k: v for k, v in given.items() if k != "keys"},
     }
     env.pop("ANTREAN_DATA_KEYS_FILE", None)
+    if "ANTREAN_PASSWORD_HASHING" not in given:
+        env.pop("ANTREAN_PASSWORD_HASHING", None)  # the suite's own cheap hashing
     if given.get("keys"):
         keys = subprocess.run(
             [sys.executable, "-m", "antrean", "keys", "new"],
@@ -200,3 +207,17 @@ def test_serve_stops_when_the_port_is_taken(tmp_path):
         assert proc.wait(timeout=60) != 0
     finally:
         taken.close()
+
+
+def test_a_setting_that_cannot_be_read_is_named_not_a_traceback(tmp_path):
+    env = {**os.environ, "ANTREAN_DATA_DIR": str(tmp_path / "data"), "ANTREAN_WORKERS": "dua"}
+    r = subprocess.run(
+        [sys.executable, "-m", "antrean", "serve"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "ANTREAN_WORKERS" in r.stdout and "integer" in r.stdout
+    assert "Traceback" not in r.stdout + r.stderr

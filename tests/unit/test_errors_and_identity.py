@@ -200,3 +200,11 @@ def test_patient_self_registration_makes_a_record_and_a_login(world, hasher):
     with pytest.raises(AntreanError) as err:
         register("short", "123", PatientDraft(name="X", birth_date=date(1985, 5, 17)))
     assert err.value.code == "weak_password"
+
+
+def test_fast_and_standard_password_hashes_are_both_argon2id_and_verify_under_either():
+    fast, standard = Argon2Passwords(fast=True), Argon2Passwords()
+    cheap, dear = fast.hash("kata-sandi-1"), standard.hash("kata-sandi-1")
+    assert cheap.startswith("$argon2id$") and "t=1" in cheap and cheap != dear
+    assert standard.verify(cheap, "kata-sandi-1") and fast.verify(dear, "kata-sandi-1")
+    assert not fast.verify(cheap, "kata-sandi-2")

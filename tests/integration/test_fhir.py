@@ -78,7 +78,7 @@ def test_the_capability_statement_lists_what_is_served(api):
     operations = {op["name"] for op in served["Appointment"]["operation"]}
     assert operations == {"find", "hold", "book"}
     slot_params = {p["name"] for p in served["Slot"]["searchParam"]}
-    assert slot_params == {"schedule", "start", "status", "service-type"}
+    assert slot_params == {"_id", "schedule", "start", "status", "service-type"}
     # Each resource listed with read answers a read, and each one searchable a search.
     for kind, res in served.items():
         codes = {i["code"] for i in res["interaction"]}
@@ -243,6 +243,11 @@ def test_slots_include_their_schedule(api, clinic_setup):
         pytest.param("/Slot", {"start": "sa2026-11-23"}, {}, 400, "not-supported", id="prefix"),
         pytest.param("/Slot", {"status": "maybe"}, {}, 400, "not-supported", id="status"),
         pytest.param("/Slot", {"schedule": "Schedule/x"}, {}, 400, "invalid", id="schedule"),
+        pytest.param("/Slot", {"schedule": "Schedule/a-b"}, {}, 400, "invalid", id="schedule-ids"),
+        pytest.param(
+            "/Slot", {"_id": "1", "status": "free"}, {}, 400, "not-supported", id="id-not-alone"
+        ),
+        pytest.param("/Slot", {"start": "2026-13"}, {}, 400, "invalid", id="not-a-month"),
         pytest.param("/Slot", {"_count": "many"}, {}, 400, "invalid", id="count"),
         pytest.param(
             "/Slot",
@@ -317,3 +322,27 @@ def test_patients_are_read_by_staff_and_themselves_and_found_by_mrn_or_nik(api, 
     me = api.patient("budi", "081299998888")
     refused(get(api, f"/Patient/{made['id']}", headers=me), 403, "forbidden")
     refused(get(api, "/Patient", headers=me), 403, "forbidden")
+
+
+def test_slots_and_patients_are_found_by_id_and_dates_by_year_or_month(api, admin, clinic_setup):
+    monday = MONDAY.isoformat()
+    slots = api.client.get("/api/v1/slots", params={"date_from": monday}).json()
+    ids = f"{slots[0]['id']},{slots[3]['id']},999999,x"
+    found = entries(get(api, "/Slot", params={"_id": ids}))
+    assert [s["id"] for s in found] == [str(slots[0]["id"]), str(slots[3]["id"])]
+    # A month or a year is its whole span (the search reaches a month at most).
+    month = entries(get(api, "/Slot", params={"start": MONDAY.strftime("%Y-%m"), "_count": "500"}))
+    days = {s["start"][:10] for s in month}
+    assert month and all(d[:7] == MONDAY.strftime("%Y-%m") for d in days) and len(days) > 1
+    p = api.client.post(
+        "/api/v1/patients", headers=admin, json={"name": "Budi", "birth_date": "1980-01-01"}
+    ).json()
+    by_id = entries(get(api, "/Patient", params={"_id": f"{p['id']},999999"}, headers=admin))
+    assert [x["id"] for x in by_id] == [str(p["id"])]
+    assert get(api, "/Patient", params={"_id": str(p["id"])}).status_code == 401
+
+
+def test_head_and_options_are_refused_as_operation_outcomes(api):
+    head = api.client.head(f"{BASE}/Slot")
+    assert head.status_code == 405 and head.headers["content-type"].startswith(FHIR_JSON)
+    refused(api.client.options(f"{BASE}/Slot"), 405, "not-supported")

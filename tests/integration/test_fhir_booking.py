@@ -457,6 +457,26 @@ def test_include_brings_the_doctor_and_clinic(api, clinic_setup):
             id="hold-nothing",
         ),
         pytest.param(
+            "/Appointment/$book",
+            {
+                "resourceType": "Parameters",
+                "parameter": [
+                    {
+                        "name": "appointment-resource",
+                        "resource": {
+                            "resourceType": "Appointment",
+                            "status": "cancelled",
+                            "slot": [{"reference": "Slot/1"}],
+                        },
+                    }
+                ],
+            },
+            JSON,
+            400,
+            "invalid",
+            id="book-cancelled",
+        ),
+        pytest.param(
             "/Appointment/$hold",
             {"resourceType": "Parameters", "parameter": [{"name": "x"}]},
             JSON,

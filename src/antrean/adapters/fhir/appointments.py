@@ -82,7 +82,7 @@ async def search_appointment(request: Request, actor: Actor = Depends(caller)) -
     search = Search(request, SEARCH)
     c = container_of(request)
     for name, by in (("_id", "id"), ("identifier", "code")):
-        given = search.one(name)
+        given = search.alone(name)
         if given is not None:
             return await _one(request, search, actor, by, given)
     flt = _filter(search, c.policy.time_zone)
@@ -243,10 +243,16 @@ async def create_appointment(request: Request, actor: Actor = Depends(signed_in)
     """Book a place in the appointment's `slot` for its Patient participant (a patient books
     for themself): 201 with `Location` and `ETag`. `Idempotency-Key` makes a retry safe."""
     body = await read_resource(request, "Appointment")
-    if body.get("status", "booked") not in ("booked", "proposed", "pending"):
-        raise FhirError(400, "invalid", "a new appointment's status is booked")
+    _check_new(body)
     created = await _book(request, actor, _draft(body, _slot_of(body), None))
     return _answer(created, request, 201)
+
+
+def _check_new(resource: dict[str, Any]) -> None:
+    """A booking asked for is `booked` (or `proposed` or `pending`, as a client may send
+    what `$find` or `$hold` gave it)."""
+    if resource.get("status", "booked") not in ("booked", "proposed", "pending"):
+        raise FhirError(400, "invalid", "a new appointment's status is booked")
 
 
 async def _book(
@@ -547,6 +553,8 @@ async def book(request: Request, actor: Actor = Depends(signed_in)) -> Response:
     note = named.get("comment") if isinstance(named.get("comment"), str) else ""
     if isinstance(resource, dict) and resource.get("resourceType") == "Appointment":
         rid = resource.get("id")
+        if not (isinstance(rid, str) and rid.isascii() and rid.isdigit()):
+            _check_new(resource)
         if isinstance(rid, str) and rid.isascii() and rid.isdigit():
             changed = await _change(request, actor, parse_id(rid), resource)
             return _single(request, r.appointment(changed))

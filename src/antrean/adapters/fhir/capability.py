@@ -55,6 +55,7 @@ RESOURCES: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str, str], ...]]] =
     "Patient": (
         ("read", "search-type"),
         (
+            ("_id", "token", "records' ids, comma-separated; given alone"),
             (
                 "identifier",
                 "token",
@@ -67,8 +68,8 @@ RESOURCES: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str, str], ...]]] =
     "Appointment": (
         ("read", "vread", "search-type", "create", "update", "patch"),
         (
-            ("_id", "token", "an appointment's id"),
-            ("identifier", "token", "the booking code (urn:antrean:booking-code)"),
+            ("_id", "token", "an appointment's id; given alone"),
+            ("identifier", "token", "the booking code (urn:antrean:booking-code); given alone"),
             ("patient", "reference", "Patient/<id>; a patient finds only their own"),
             ("practitioner", "reference", "the doctor"),
             ("location", "reference", "the clinic"),
@@ -93,6 +94,7 @@ RESOURCES: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str, str], ...]]] =
     "Slot": (
         ("read", "search-type"),
         (
+            ("_id", "token", "slots' ids, comma-separated; given alone"),
             ("schedule", "reference", "Schedule/<doctor id>-<clinic id>"),
             ("start", "date", "ge, gt, le, lt or eq; at most 31 days; default the next 30"),
             ("status", "token", "free, busy or busy-unavailable (closed to new bookings)"),

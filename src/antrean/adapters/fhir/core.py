@@ -186,6 +186,32 @@ class Search:
             raise FhirError(400, "invalid", f"{name} is given once")
         return found[0] if found else None
 
+    def alone(self, name: str) -> str | None:
+        """A parameter that names what is asked for outright (`_id`, a booking code): given,
+        it must come without the other filters, which it would otherwise pass over."""
+        given = self.one(name)
+        others = {k for k, _ in self.used if k not in (name, "_include")}
+        if given is not None and others:
+            raise FhirError(400, "not-supported", f"{name} is given alone here")
+        return given
+
+    def ids(self) -> list[int] | None:
+        """`_id` (comma-separated, at most 100) as our ids, given alone; None when absent.
+        An id that cannot be ours matches nothing."""
+        given = self.alone("_id")
+        if given is None:
+            return None
+        parts = given.split(",")
+        if len(parts) > 100:
+            raise FhirError(400, "invalid", "_id names at most 100 ids")
+        found = []
+        for part in parts:
+            try:
+                found.append(parse_id(part))
+            except AntreanError:
+                continue
+        return found
+
     def link(self, page: int) -> str:
         query = [*self.used, ("_count", str(self.count)), ("page", str(page))]
         return f"{self.request.url.scheme}://{self.request.url.netloc}{self.request.url.path}?" + (
@@ -313,13 +339,15 @@ def date_range(values: list[str], zone: tzinfo) -> DateRange:
 
 
 def _moment(text: str, zone: tzinfo) -> tuple[datetime, datetime]:
-    """A FHIR date or dateTime as the span it covers (a day, or one instant)."""
+    """A FHIR date or dateTime as the span it covers (a year, a month, a day, or one
+    instant)."""
     try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
+        if len(text) in (4, 7, 10) and text[:4].isascii() and text[:4].isdigit():
+            first = date.fromisoformat((text + "-01-01")[:10])
+            last = _last_day(first, len(text))
             return (
-                datetime.combine(day, time.min, zone),
-                datetime.combine(day, time.max, zone),
+                datetime.combine(first, time.min, zone),
+                datetime.combine(last, time.max, zone),
             )
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -327,6 +355,16 @@ def _moment(text: str, zone: tzinfo) -> tuple[datetime, datetime]:
     if moment.tzinfo is None:
         raise FhirError(400, "invalid", "a dateTime with a time needs a time zone")
     return moment, moment
+
+
+def _last_day(first: date, precision: int) -> date:
+    """The last day of the year (`2026`), month (`2026-11`) or day a partial date names."""
+    if precision == 4:
+        return date(first.year, 12, 31)
+    if precision == 7:
+        following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+        return following - timedelta(days=1)
+    return first
 
 
 MAX_BODY_ITEMS = 100  # parameters, participants or slots in one body

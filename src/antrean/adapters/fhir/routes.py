@@ -26,7 +26,7 @@ from antrean.adapters.fhir.core import (
     reference_id,
 )
 from antrean.domain.common import Page
-from antrean.domain.errors import AntreanError
+from antrean.domain.errors import AntreanError, ErrorKind
 from antrean.domain.identity import Actor
 from antrean.services import catalog, patients, scheduling
 
@@ -220,11 +220,19 @@ async def search_schedule(request: Request, actor: Actor = Depends(caller)) -> R
 async def search_slot(request: Request, actor: Actor = Depends(caller)) -> Response:
     """`schedule`, `start` (ge/gt/le/lt/eq, at most 31 days), `status` (free or busy) and
     `service-type` (a service's code); soonest first."""
-    search = Search(request, frozenset({"schedule", "start", "status", "service-type", "_include"}))
+    search = Search(
+        request, frozenset({"_id", "schedule", "start", "status", "service-type", "_include"})
+    )
     include = set(search.values("_include"))
     if include - {"Slot:schedule"} and search.strict:
         raise FhirError(400, "not-supported", "_include is Slot:schedule here")
     c = container_of(request)
+    wanted = search.ids()
+    if wanted is not None:
+        found = [await _one_slot(request, actor, slot_id) for slot_id in wanted]
+        slots = [s for s in found if s is not None]
+        services = await _services(request, actor) if slots else []
+        return bundle(search, slots, _base(request), lambda s: r.slot(s, services))
     zone = c.policy.time_zone
     when = date_range(search.values("start"), zone)
     low, before = when.earliest, when.before
@@ -275,6 +283,16 @@ async def search_slot(request: Request, actor: Actor = Depends(caller)) -> Respo
     )
 
 
+async def _one_slot(request: Request, actor: Actor, slot_id: int) -> Any:
+    c = container_of(request)
+    try:
+        return await c.call(scheduling.get_slot, c.uow(), actor=actor, slot_id=slot_id)
+    except AntreanError as exc:
+        if exc.kind is not ErrorKind.NOT_FOUND:
+            raise
+        return None
+
+
 @router.get("/Slot/{rid}")
 async def read_slot(rid: str, request: Request, actor: Actor = Depends(caller)) -> Response:
     c = container_of(request)
@@ -286,9 +304,12 @@ def _schedule_pair(text: str) -> tuple[int, int]:
     """`Schedule/3-1` (doctor 3 at clinic 1) as the two ids."""
     rid = text.rsplit("/", 1)[-1]
     doctor, sep, clinic = rid.partition("-")
-    if not sep:
-        raise FhirError(400, "invalid", "schedule is Schedule/<doctor>-<clinic>")
-    return parse_id(doctor), parse_id(clinic)
+    try:
+        if sep:
+            return parse_id(doctor), parse_id(clinic)
+    except AntreanError:
+        pass
+    raise FhirError(400, "invalid", "schedule is Schedule/<doctor id>-<clinic id>")
 
 
 def _refs(value: Any) -> set[str]:
@@ -356,7 +377,11 @@ async def read_patient(rid: str, request: Request, actor: Actor = Depends(caller
 async def search_patient(request: Request, actor: Actor = Depends(caller)) -> Response:
     """Staff: by `identifier` (the MRN, or the NIK with its SATUSEHAT system), `name` (the
     start of each word) or `phone`; every record shown is in the audit log."""
-    search = Search(request, frozenset({"identifier", "name", "phone"}))
+    search = Search(request, frozenset({"_id", "identifier", "name", "phone"}))
+    wanted = search.ids()
+    if wanted is not None:
+        found = [await _one_patient(request, actor, p) for p in wanted]
+        return bundle(search, [f for f in found if f is not None], _base(request))
     mrn = nik = None
     token = search.one("identifier")
     if token is not None:
@@ -382,8 +407,24 @@ async def search_patient(request: Request, actor: Actor = Depends(caller)) -> Re
     return bundle(search, found, _base(request), r.patient, total=total)
 
 
-@router.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+async def _one_patient(request: Request, actor: Actor, patient_id: int) -> Any:
+    """A record by its id, as a read gives it (another patient's is refused, as there)."""
+    c = container_of(request)
+    try:
+        found = await c.call(patients.get_patient, c.uow(), actor=actor, patient_id=patient_id)
+    except AntreanError as exc:
+        if exc.kind is not ErrorKind.NOT_FOUND:
+            raise
+        return None
+    return r.patient(found)
+
+
+@router.api_route(
+    "/{rest:path}", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+)
 async def not_served(rest: str, request: Request) -> Response:
     """A resource type or interaction this server does not offer: 404, as an OperationOutcome
     (the CapabilityStatement lists what is offered)."""
+    if request.method in ("HEAD", "OPTIONS"):
+        raise FhirError(405, "not-supported", "HEAD and OPTIONS are not served: use GET")
     raise FhirError(404, "not-supported", f"not served here: {request.method} {rest[:80]}")

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from antrean.domain.audit import RequestInfo
+from antrean.domain.errors import preferred_language
 from antrean.domain.fields import is_digits
 from antrean.services.access import request_info
 
@@ -219,8 +220,7 @@ def _with_headers(send: Send, tls: bool, request_id: str) -> Send:
 def _language(scope: Scope) -> str:
     for name, value in scope["headers"]:
         if name == b"accept-language":
-            first = value.decode("latin-1").split(",")[0].strip().lower()
-            return "en" if first.startswith("en") else "id"
+            return preferred_language(value.decode("latin-1"))
     return "id"
 
 

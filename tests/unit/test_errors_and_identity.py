@@ -2,7 +2,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from antrean.domain.errors import MESSAGES, AntreanError
+from antrean.domain.errors import MESSAGES, AntreanError, preferred_language
 from antrean.domain.identity import Actor, Role, StaffAccountDraft
 from antrean.domain.patients import PatientDraft, format_mrn, validate_nik
 from antrean.integrations.passwords import Argon2Passwords
@@ -208,3 +208,21 @@ def test_fast_and_standard_password_hashes_are_both_argon2id_and_verify_under_ei
     assert cheap.startswith("$argon2id$") and "t=1" in cheap and cheap != dear
     assert standard.verify(cheap, "kata-sandi-1") and fast.verify(dear, "kata-sandi-1")
     assert not fast.verify(cheap, "kata-sandi-2")
+
+
+@pytest.mark.parametrize(
+    ("header", "language"),
+    [
+        ("", "id"),
+        ("en", "en"),
+        ("en-GB,en;q=0.9", "en"),
+        ("id-ID, en;q=0.5", "id"),
+        ("fr, en-GB;q=0.8, id;q=0.5", "en"),
+        ("fr, id;q=0.9, en;q=0.8", "id"),
+        ("de", "id"),
+        ("en;q=0, id;q=0.1", "id"),
+        ("en;q=x", "id"),
+    ],
+)
+def test_the_preferred_language_is_weighed_not_just_the_first_tag(header, language):
+    assert preferred_language(header) == language

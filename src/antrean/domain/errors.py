@@ -496,6 +496,27 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
 }
 
 
+def preferred_language(accept_language: str) -> str:
+    """The language of ours an `Accept-Language` header prefers most: "en" or "id" (also
+    when it names neither). Tags are weighed by their `q` (RFC 9110 12.5.4), in order."""
+    weighed: list[tuple[float, str]] = []
+    for part in accept_language.split(",")[:20]:
+        tag, _, params = part.strip().partition(";")
+        weight = 1.0
+        if params.strip().lower().startswith("q="):
+            try:
+                weight = float(params.strip()[2:])
+            except ValueError:
+                weight = 0.0
+        primary = tag.strip().lower().split("-")[0]
+        if primary in ("en", "id") and weight > 0:
+            weighed.append((weight, primary))
+    if not weighed:
+        return "id"
+    best = max(weight for weight, _ in weighed)
+    return next(lang for weight, lang in weighed if weight == best)
+
+
 class AntreanError(Exception):
     """A rule was broken. `code` is stable; `message(lang)` is for people."""
 

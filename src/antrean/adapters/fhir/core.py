@@ -23,7 +23,7 @@ from starlette.datastructures import QueryParams
 from starlette.responses import Response
 
 from antrean.bootstrap import Container
-from antrean.domain.errors import AntreanError, ErrorKind
+from antrean.domain.errors import AntreanError, ErrorKind, preferred_language
 from antrean.domain.fields import MAX_ID, is_digits
 from antrean.domain.identity import Actor
 from antrean.services import identity
@@ -77,8 +77,7 @@ def outcome(status: int, code: str, text: str, severity: str = "error") -> Respo
 
 
 def language(request: Request) -> str:
-    wanted = request.headers.get("accept-language", "").lower()
-    return "en" if wanted.startswith("en") else "id"
+    return preferred_language(request.headers.get("accept-language", ""))
 
 
 def _check_format(request: Request) -> None:

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from antrean.services.errors import AntreanError, ErrorKind
+from antrean.services.errors import AntreanError, ErrorKind, preferred_language
 
 log = logging.getLogger("antrean.api")
 
@@ -105,9 +105,7 @@ _GENERIC = {
 
 def language(request: Request) -> str:
     """'en' when the client prefers English, otherwise Bahasa Indonesia."""
-    header = request.headers.get("accept-language", "")
-    first = header.split(",")[0].strip().lower()
-    return "en" if first.startswith("en") else "id"
+    return preferred_language(request.headers.get("accept-language", ""))
 
 
 def problem(

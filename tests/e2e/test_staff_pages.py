@@ -276,8 +276,13 @@ def test_c_a_doctor_and_session_added_by_the_admin_can_be_booked(
     phone.goto(f"{base_url}/book")
     main(phone).locator(f'a.choice[href="/book?clinic={umum}"]').click()
     main(phone).locator("ul.choices a.choice").first.click()
+    expect(phone).to_have_url(re.compile(r"service=\d+"))
     doctor = main(phone).locator(f'a.choice[href$="&doctor={doctor_id}"]')
-    expect(doctor).to_have_count(1)
+    try:
+        expect(doctor).to_have_count(1)
+    except AssertionError as exc:  # say what the page offered instead
+        offered = main(phone).inner_text()[:1200]
+        raise AssertionError(f"{exc}\n{phone.url} (the doctor's day {day}):\n{offered}") from None
     expect(doctor.locator("strong")).to_have_text(name)
     doctor.click()
     days = main(phone).locator("ul.days a.day")

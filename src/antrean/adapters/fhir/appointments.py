@@ -19,6 +19,7 @@ from antrean.adapters.fhir.core import (
     FhirError,
     FhirRoute,
     Search,
+    base_url,
     bundle,
     caller,
     container_of,
@@ -31,6 +32,7 @@ from antrean.adapters.fhir.core import (
     query_of,
     read_resource,
     reference_id,
+    services_of,
     signed_in,
 )
 from antrean.domain.booking import Appointment, AppointmentStatus, BookingDraft
@@ -52,16 +54,12 @@ FIND = frozenset(
 )  # fmt: skip
 
 
-def _base(request: Request) -> str:
-    return f"{request.url.scheme}://{request.url.netloc}{BASE}"
-
-
 def _headers(a: Appointment, request: Request) -> dict[str, str]:
     version = r.version_of(a)
     return {
         "ETag": f'W/"{version}"',
         "Last-Modified": a.updated_at.strftime("%a, %d %b %Y %H:%M:%S GMT"),
-        "Location": f"{_base(request)}/Appointment/{a.id}/_history/{version}",
+        "Location": f"{base_url(request)}/Appointment/{a.id}/_history/{version}",
     }
 
 
@@ -87,7 +85,7 @@ async def search_appointment(request: Request, actor: Actor = Depends(caller)) -
             return await _one(request, search, actor, by, given)
     flt = _filter(search, c.policy.time_zone)
     if flt is None:
-        return bundle(search, [], _base(request), total=0)
+        return bundle(search, [], base_url(request), total=0)
     found, total = await c.call(
         booking.search_appointments,
         c.uow(),
@@ -114,7 +112,7 @@ async def _one(request: Request, search: Search, actor: Actor, by: str, given: s
     except AntreanError as exc:
         if exc.kind is not ErrorKind.NOT_FOUND:
             raise
-        return bundle(search, [], _base(request), total=0)
+        return bundle(search, [], base_url(request), total=0)
     return await _with_includes(request, search, actor, [found], 1)
 
 
@@ -136,16 +134,16 @@ def _filter(search: Search, zone: Any) -> AppointmentFilter | None:
             return None
         status = AppointmentStatus(code)
     when = date_range(search.values("date"), zone)
-    low, before = when.earliest, when.before
+    day_from, day_to = when.local_days(zone)
     return AppointmentFilter(
-        day_from=low.astimezone(zone).date() if low else None,
-        day_to=(before - INSTANT).astimezone(zone).date() if before else None,
+        day_from=day_from,
+        day_to=day_to,
         clinic_id=ids["location"],
         doctor_id=ids["practitioner"],
         patient_id=ids["patient"],
         status=status,
-        starts_from=low,
-        starts_before=before,
+        starts_from=when.earliest,
+        starts_before=when.before,
     )
 
 
@@ -174,7 +172,7 @@ async def _with_includes(
         clinics = await c.call(catalog.list_clinics, c.uow(), actor=actor)
         named = {a.clinic_id for a in found}
         extra += [r.location(k, actor.facility_id) for k in clinics if k.id in named]
-    return bundle(search, found, _base(request), r.appointment, total=total, included=extra)
+    return bundle(search, found, base_url(request), r.appointment, total=total, included=extra)
 
 
 # --- Booking, cancelling, moving ----------------------------------------------------------
@@ -420,14 +418,14 @@ async def find(request: Request, actor: Actor = Depends(caller)) -> Response:
         raise FhirError(400, "invalid", "end comes after start")
     organization = search.one("organization")
     if organization is not None and reference_id(organization, "Organization") != actor.facility_id:
-        return bundle(search, [], _base(request), total=0)
+        return bundle(search, [], base_url(request), total=0)
     doctor_ids = await _doctors_for(request, actor, search)
     clinic_id = _one_reference(search, "location-reference", "Location")
     service_id = await _service_for(request, actor, search.one("visit-type"))
     patient = search.one("patient-reference")
     patient_id = reference_id(patient, "Patient") if patient else None
     if (doctor_ids is not None and not doctor_ids) or service_id == 0 or clinic_id == 0:
-        return bundle(search, [], _base(request), total=0)
+        return bundle(search, [], base_url(request), total=0)
     slots, total = await c.call(
         scheduling.slot_page,
         c.uow(),
@@ -443,11 +441,11 @@ async def find(request: Request, actor: Actor = Depends(caller)) -> Response:
         places="free",
         doctor_ids=doctor_ids,
     )
-    services = await _services(request, actor) if slots else []
+    services = await services_of(request, actor) if slots else []
     return bundle(
         search,
         slots,
-        _base(request),
+        base_url(request),
         lambda s: r.proposed(s, patient_id, services),
         total=total,
     )
@@ -488,18 +486,13 @@ async def _doctors_for(request: Request, actor: Actor, search: Search) -> tuple[
     )
 
 
-async def _services(request: Request, actor: Actor) -> list[Any]:
-    c = container_of(request)
-    return list(await c.call(catalog.list_services, c.uow(), actor=actor, clinic_id=None))
-
-
 async def _service_for(request: Request, actor: Actor, given: str | None) -> int | None:
     """A `visit-type`: a service's code (its id, with or without our system) or its name;
     0 when it names no service."""
     if given is None:
         return None
     code = given.rsplit("|", 1)[-1].strip()
-    for service in await _services(request, actor):
+    for service in await services_of(request, actor):
         if service.active and (str(service.id) == code or service.name.lower() == code.lower()):
             return int(service.id)
     return 0
@@ -600,7 +593,7 @@ def _single(request: Request, resource: dict[str, Any], status: int = 200) -> Re
         "total": 1,
         "entry": [
             {
-                "fullUrl": f"{_base(request)}/Appointment/{resource['id']}",
+                "fullUrl": f"{base_url(request)}/Appointment/{resource['id']}",
                 "resource": resource,
                 "search": {"mode": "match"},
             }

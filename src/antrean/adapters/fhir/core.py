@@ -26,7 +26,7 @@ from antrean.bootstrap import Container
 from antrean.domain.errors import AntreanError, ErrorKind, preferred_language
 from antrean.domain.fields import MAX_ID, is_digits
 from antrean.domain.identity import Actor
-from antrean.services import identity
+from antrean.services import catalog, identity
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -112,6 +112,28 @@ class FhirRoute(APIRoute):
                 return outcome(500, "exception", "the server failed; the error is logged")
 
         return handler
+
+
+def base_url(request: Request) -> str:
+    """This server's FHIR base, as the client reached it (for fullUrl and links)."""
+    return f"{request.url.scheme}://{request.url.netloc}{BASE}"
+
+
+async def unless_not_found(call: Awaitable[T]) -> T | None:
+    """The call's answer, or None when what it asked for does not exist (a search by id
+    finds nothing then, where a read answers 404); any other refusal stands."""
+    try:
+        return await call
+    except AntreanError as exc:
+        if exc.kind is not ErrorKind.NOT_FOUND:
+            raise
+        return None
+
+
+async def services_of(request: Request, actor: Actor, clinic_id: int | None = None) -> list[Any]:
+    """The facility's services (of one clinic, when given)."""
+    c = container_of(request)
+    return list(await c.call(catalog.list_services, c.uow(), actor=actor, clinic_id=clinic_id))
 
 
 def container_of(request: Request) -> Container:
@@ -313,6 +335,14 @@ class DateRange:
             if prefix in ("eq", "ge", "gt")
         ]
         return max(lows) if lows else None
+
+    def local_days(self, zone: tzinfo) -> tuple[date | None, date | None]:
+        """The first and last local days the range touches (None where it is open)."""
+        low, before = self.earliest, self.before
+        return (
+            low.astimezone(zone).date() if low else None,
+            (before - INSTANT).astimezone(zone).date() if before else None,
+        )
 
     @property
     def before(self) -> datetime | None:

@@ -17,11 +17,11 @@ from starlette.responses import Response
 
 from antrean.adapters.fhir.core import (
     BASE,
-    INSTANT,
     MAX_COUNT,
     FhirError,
     FhirRoute,
     Search,
+    base_url,
     bundle,
     caller,
     container_of,
@@ -76,10 +76,6 @@ PRIORITY: dict[Priority, tuple[str, str]] = {
     Priority.EMERGENCY: ("EM", "emergency"),
 }
 SEARCH_PARAMS = frozenset({"_id", "patient", "date", "status", "location"})
-
-
-def _base(request: Request) -> str:
-    return f"{request.url.scheme}://{request.url.netloc}{BASE}"
 
 
 def encounter(v: Visit) -> dict[str, Any]:
@@ -177,7 +173,7 @@ async def search_encounter(request: Request, actor: Actor = Depends(caller)) -> 
         flt=flt,
         page=Page(search.page, max(search.count, 1)),
     )
-    return bundle(search, found, _base(request), encounter, total=total)
+    return bundle(search, found, base_url(request), encounter, total=total)
 
 
 def _visit_filter(search: Search, zone: tzinfo) -> VisitFilter:
@@ -231,9 +227,4 @@ def _states(text: str | None) -> frozenset[TicketState] | None:
 
 def _days(values: list[str], zone: tzinfo) -> tuple[date | None, date | None]:
     """A `date` search as the first and last local day it touches (a visit lasts its day)."""
-    when = date_range(values, zone)
-    low, before = when.earliest, when.before
-    return (
-        low.astimezone(zone).date() if low else None,
-        (before - INSTANT).astimezone(zone).date() if before else None,
-    )
+    return date_range(values, zone).local_days(zone)

@@ -13,10 +13,10 @@ from antrean.adapters.fhir import resources as r
 from antrean.adapters.fhir.capability import capability_statement
 from antrean.adapters.fhir.core import (
     BASE,
-    INSTANT,
     FhirError,
     FhirRoute,
     Search,
+    base_url,
     bundle,
     caller,
     container_of,
@@ -24,9 +24,11 @@ from antrean.adapters.fhir.core import (
     fhir_json,
     parse_id,
     reference_id,
+    services_of,
+    unless_not_found,
 )
 from antrean.domain.common import Page
-from antrean.domain.errors import AntreanError, ErrorKind
+from antrean.domain.errors import AntreanError
 from antrean.domain.identity import Actor
 from antrean.services import catalog, patients, scheduling
 
@@ -36,15 +38,11 @@ SLOT_DAYS = 30  # a Slot search without a start looks this far ahead
 SLOT_STATUSES = {"free": "free", "busy": "full", "busy-unavailable": "unavailable", None: "any"}
 
 
-def _base(request: Request) -> str:
-    return f"{request.url.scheme}://{request.url.netloc}{BASE}"
-
-
 @router.get("/metadata")
 async def metadata(request: Request) -> Response:
     c = container_of(request)
     facility = await c.call(catalog.get_facility, c.uow(), actor=c.anonymous())
-    return fhir_json(capability_statement(_base(request), facility.name))
+    return fhir_json(capability_statement(base_url(request), facility.name))
 
 
 @router.get("/Organization/{rid}")
@@ -64,7 +62,7 @@ async def search_organization(request: Request, actor: Actor = Depends(caller)) 
     found = [r.organization(facility)]
     wanted = search.one("_id")
     found = [f for f in found if wanted is None or f["id"] == wanted]
-    return bundle(search, found, _base(request))
+    return bundle(search, found, base_url(request))
 
 
 async def _clinics(request: Request, actor: Actor) -> list[Any]:
@@ -84,21 +82,16 @@ async def search_location(request: Request, actor: Actor = Depends(caller)) -> R
     search = Search(request, frozenset({"_id", "name", "identifier", "status"}))
     found = [r.location(k, actor.facility_id) for k in await _clinics(request, actor)]
     found = _matching(found, search, name=True, identifier=True, equal=("status",))
-    return bundle(search, found, _base(request))
+    return bundle(search, found, base_url(request))
 
 
 @router.get("/HealthcareService/{rid}")
 async def read_service(rid: str, request: Request, actor: Actor = Depends(caller)) -> Response:
     wanted = parse_id(rid)
-    for service in await _services(request, actor):
+    for service in await services_of(request, actor):
         if service.id == wanted:
             return fhir_json(r.healthcare_service(service, actor.facility_id))
     raise AntreanError("not_found")
-
-
-async def _services(request: Request, actor: Actor, clinic_id: int | None = None) -> list[Any]:
-    c = container_of(request)
-    return list(await c.call(catalog.list_services, c.uow(), actor=actor, clinic_id=clinic_id))
 
 
 @router.get("/HealthcareService")
@@ -107,11 +100,11 @@ async def search_service(request: Request, actor: Actor = Depends(caller)) -> Re
     clinic = search.one("location")
     clinic_id = reference_id(clinic, "Location") if clinic is not None else None
     if clinic is not None and clinic_id is None:
-        return bundle(search, [], _base(request))
-    services = await _services(request, actor, clinic_id)
+        return bundle(search, [], base_url(request))
+    services = await services_of(request, actor, clinic_id)
     found = [r.healthcare_service(s, actor.facility_id) for s in services]
     found = _matching(found, search, name=True, equal=("active",))
-    return bundle(search, found, _base(request))
+    return bundle(search, found, base_url(request))
 
 
 async def _doctors(request: Request, actor: Actor) -> list[Any]:
@@ -136,7 +129,7 @@ async def search_practitioner(request: Request, actor: Actor = Depends(caller)) 
     search = Search(request, frozenset({"_id", "name", "active"}))
     found = [r.practitioner(d) for d in await _doctors(request, actor)]
     found = _matching(found, search, name=True, equal=("active",))
-    return bundle(search, found, _base(request))
+    return bundle(search, found, base_url(request))
 
 
 def _roles(actor: Actor, doctors: list[Any], sessions: list[Any]) -> list[dict[str, Any]]:
@@ -172,14 +165,14 @@ async def search_role(request: Request, actor: Actor = Depends(caller)) -> Respo
     if specialty is not None:
         code = specialty.rsplit("|", 1)[-1].lower()
         found = [f for f in found if any(s["text"].lower() == code for s in f.get("specialty", []))]
-    return bundle(search, found, _base(request))
+    return bundle(search, found, base_url(request))
 
 
 async def _schedules(request: Request, actor: Actor) -> list[dict[str, Any]]:
     doctors = {d.id: d for d in await _doctors(request, actor)}
     clinics = {k.id: k for k in await _clinics(request, actor)}
     sessions = await _sessions(request, actor)
-    services = await _services(request, actor)
+    services = await services_of(request, actor)
     pairs = sorted({(s.doctor_id, s.clinic_id) for s in sessions})
     return [
         r.schedule(
@@ -213,7 +206,7 @@ async def search_schedule(request: Request, actor: Actor = Depends(caller)) -> R
             if wanted in _refs(f["actor"])
             or any(a["reference"].endswith("/" + wanted) for a in f["actor"])
         ]
-    return bundle(search, found, _base(request))
+    return bundle(search, found, base_url(request))
 
 
 @router.get("/Slot")
@@ -229,17 +222,21 @@ async def search_slot(request: Request, actor: Actor = Depends(caller)) -> Respo
     c = container_of(request)
     wanted = search.ids()
     if wanted is not None:
-        found = [await _one_slot(request, actor, slot_id) for slot_id in wanted]
+        found = [
+            await unless_not_found(
+                c.call(scheduling.get_slot, c.uow(), actor=actor, slot_id=slot_id)
+            )
+            for slot_id in wanted
+        ]
         slots = [s for s in found if s is not None]
-        services = await _services(request, actor) if slots else []
-        return bundle(search, slots, _base(request), lambda s: r.slot(s, services))
+        services = await services_of(request, actor) if slots else []
+        return bundle(search, slots, base_url(request), lambda s: r.slot(s, services))
     zone = c.policy.time_zone
     when = date_range(search.values("start"), zone)
     low, before = when.earliest, when.before
-    first = low.astimezone(zone).date() if low else c.clock.now().astimezone(zone).date()
-    last = (
-        (before - INSTANT).astimezone(zone).date() if before else first + timedelta(days=SLOT_DAYS)
-    )
+    first, last = when.local_days(zone)
+    first = first or c.clock.now().astimezone(zone).date()
+    last = last or first + timedelta(days=SLOT_DAYS)
     doctor_id = clinic_id = None
     wanted = search.one("schedule")
     if wanted is not None:
@@ -268,7 +265,7 @@ async def search_slot(request: Request, actor: Actor = Depends(caller)) -> Respo
         starts_before=before,
         places=SLOT_STATUSES[status],
     )
-    services = await _services(request, actor) if slots else []
+    services = await services_of(request, actor) if slots else []
     schedules = []
     if "Slot:schedule" in include and slots:
         named = {r.schedule_id(s.doctor_id, s.clinic_id) for s in slots}
@@ -276,28 +273,18 @@ async def search_slot(request: Request, actor: Actor = Depends(caller)) -> Respo
     return bundle(
         search,
         slots,
-        _base(request),
+        base_url(request),
         lambda s: r.slot(s, services),
         total=total,
         included=schedules,
     )
 
 
-async def _one_slot(request: Request, actor: Actor, slot_id: int) -> Any:
-    c = container_of(request)
-    try:
-        return await c.call(scheduling.get_slot, c.uow(), actor=actor, slot_id=slot_id)
-    except AntreanError as exc:
-        if exc.kind is not ErrorKind.NOT_FOUND:
-            raise
-        return None
-
-
 @router.get("/Slot/{rid}")
 async def read_slot(rid: str, request: Request, actor: Actor = Depends(caller)) -> Response:
     c = container_of(request)
     found = await c.call(scheduling.get_slot, c.uow(), actor=actor, slot_id=parse_id(rid))
-    return fhir_json(r.slot(found, await _services(request, actor)))
+    return fhir_json(r.slot(found, await services_of(request, actor)))
 
 
 def _schedule_pair(text: str) -> tuple[int, int]:
@@ -381,7 +368,7 @@ async def search_patient(request: Request, actor: Actor = Depends(caller)) -> Re
     wanted = search.ids()
     if wanted is not None:
         found = [await _one_patient(request, actor, p) for p in wanted]
-        return bundle(search, [f for f in found if f is not None], _base(request))
+        return bundle(search, [f for f in found if f is not None], base_url(request))
     mrn = nik = None
     token = search.one("identifier")
     if token is not None:
@@ -391,7 +378,7 @@ async def search_patient(request: Request, actor: Actor = Depends(caller)) -> Re
         elif not sep or not system or system == r.MRN_SYSTEM:
             mrn = value
         else:
-            return bundle(search, [], _base(request), total=0)
+            return bundle(search, [], base_url(request), total=0)
     c = container_of(request)
     found, total = await c.call(
         patients.search_patients,
@@ -404,19 +391,16 @@ async def search_patient(request: Request, actor: Actor = Depends(caller)) -> Re
         name=search.one("name"),
         phone=search.one("phone"),
     )
-    return bundle(search, found, _base(request), r.patient, total=total)
+    return bundle(search, found, base_url(request), r.patient, total=total)
 
 
 async def _one_patient(request: Request, actor: Actor, patient_id: int) -> Any:
     """A record by its id, as a read gives it (another patient's is refused, as there)."""
     c = container_of(request)
-    try:
-        found = await c.call(patients.get_patient, c.uow(), actor=actor, patient_id=patient_id)
-    except AntreanError as exc:
-        if exc.kind is not ErrorKind.NOT_FOUND:
-            raise
-        return None
-    return r.patient(found)
+    found = await unless_not_found(
+        c.call(patients.get_patient, c.uow(), actor=actor, patient_id=patient_id)
+    )
+    return r.patient(found) if found is not None else None
 
 
 @router.api_route(
